@@ -1,0 +1,33 @@
+"""refmlp: the MLP of the backprop lecture notes in numpy, checked layer by layer against torch.
+
+The numpy reference (activations, losses, network, data) never imports torch; ``parity``,
+``assert_parity`` and ``compare_traces`` do, and are loaded on first use.
+"""
+
+from .activations import ACTIVATIONS, Activation, get_activation, make_leaky_relu
+from .losses import LOSSES, Loss, get_loss
+from .network import MLP, Layer, Spec, Trace, init_params, train
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "parity": "refmlp.oracle",
+    "assert_parity": "refmlp.oracle",
+    "compare_traces": "refmlp.compare",
+    "Report": "refmlp.compare",
+}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'refmlp' has no attribute {name!r}")
+
+
+__all__ = [
+    "ACTIVATIONS", "Activation", "LOSSES", "Layer", "Loss", "MLP", "Report", "Spec", "Trace",
+    "assert_parity", "compare_traces", "get_activation", "get_loss", "init_params",
+    "make_leaky_relu", "parity", "train",
+]

@@ -1,0 +1,296 @@
+"""Trace against trace: every quantity at every layer, the tolerance policy, the first divergence.
+
+Two traces (refmlp against torch, or any two) are compared quantity by quantity in the order the
+data flows: forward, a_1, h_1, ..., a_L, h_L and the loss; then backward, g_L, W_derivs_L,
+b_derivs_L, g_{L-1}, ... down to layer 1. The first quantity out of tolerance in that order is the
+*first divergence*: what goes wrong after it may only be its consequence.
+
+**Tolerance.** An element of the actual value x passes against the expected value y when
+
+    |x - y| <= rtol * (|y| + max|Y|)
+
+where max|Y| is the largest magnitude in the whole expected quantity (that layer's a_k, say).
+The first term is the elementwise relative test; the second term is its absolute floor. The floor is
+there because two correct implementations sum in different orders (BLAS blocking, pairwise sums):
+an entry of W_derivs_k = sum over the batch of g h_{k-1}^T, or of g = W^T g, carries a rounding
+error of order eps times the magnitudes of its terms, and those are bounded by the scale of the
+quantity, not by the (possibly cancelled, near-zero) entry itself. Identical values always pass,
+exact zeros included.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from .network import Trace
+
+FORWARD = ("a", "h")
+BACKWARD = ("g", "W_derivs", "b_derivs")
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    rtol: float
+    reason: str
+
+
+POLICY: dict[str, Tolerance] = {
+    "float64": Tolerance(
+        rtol=1e-10,
+        reason=(
+            "float64 carries eps = 2.2e-16; a parity quantity is at most a few hundred "
+            "accumulated roundings away from the exact value in these small networks "
+            "(fan-in <= 64, depth <= 4), far below 1e-10 of its scale, while any wrong line of "
+            "backprop changes it at the first significant digit."
+        ),
+    ),
+    "float32": Tolerance(
+        rtol=1e-4,
+        reason=(
+            "float32 carries eps = 1.2e-7. A dot product of n terms may be off by about n eps "
+            "relative to the sum of its magnitudes (n = fan-in or batch size, up to 64 here), and "
+            "the error is carried and amplified through up to 4 layers forward and 4 back; "
+            "1e-4 = about 840 eps leaves room for that growth, while a real bug still misses by "
+            "orders of magnitude more."
+        ),
+    ),
+}
+"""The tolerance for each dtype, with its reason; both are written into every report."""
+
+
+@dataclass
+class Row:
+    """One quantity at one layer (layer None for the loss)."""
+
+    quantity: str
+    layer: int | None
+    verdict: str  # "pass" | "fail"
+    shape: list
+    expected_shape: list
+    dtype: str
+    expected_dtype: str
+    rtol: float
+    max_abs_diff: float | None = None
+    max_abs_index: list | None = None
+    max_rel_diff: float | None = None
+    max_rel_index: list | None = None
+    n_mismatch: int | None = None
+    n_total: int | None = None
+    actual_at_worst: float | None = None
+    expected_at_worst: float | None = None
+    problem: str | None = None  # shape, dtype or non-finite values
+
+    @property
+    def label(self) -> str:
+        return self.quantity if self.layer is None else f"{self.quantity}_{self.layer}"
+
+
+@dataclass
+class Report:
+    """The comparison of two traces; ``verdict`` is "pass" when every row passes."""
+
+    verdict: str
+    rows: list[Row]
+    first_divergence: dict | None
+    hint: str | None
+    tolerance: dict
+    names: tuple[str, str]
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        return self.verdict == "pass"
+
+    def to_dict(self) -> dict:
+        return {
+            "verdict": self.verdict,
+            "first_divergence": self.first_divergence,
+            "hint": self.hint,
+            "actual": self.names[0],
+            "expected": self.names[1],
+            "tolerance": self.tolerance,
+            "meta": self.meta,
+            "rows": [asdict(r) for r in self.rows],
+        }
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent)
+
+    def to_table(self) -> str:
+        return render_table(self)
+
+    def message(self) -> str:
+        """A short failure message: the first divergence with its figures and what it means."""
+        if self.passed:
+            return f"{self.names[0]} matches {self.names[1]} on every quantity at every layer"
+        row = next(r for r in self.rows if r.verdict == "fail")
+        where = "the loss" if row.layer is None else f"layer {row.layer}, {row.quantity}"
+        lines = [f"first divergence: {where} ({self.names[0]} vs {self.names[1]})"]
+        lines.append("  " + describe_mismatch(row))
+        if self.hint:
+            lines.append(f"  likely: {self.hint}")
+        return "\n".join(lines)
+
+
+def describe_mismatch(row: Row) -> str:
+    if row.problem:
+        return row.problem
+    return (
+        f"{row.n_mismatch} / {row.n_total} elements ({row.n_mismatch / row.n_total:.1%}) out of "
+        f"tolerance; greatest absolute difference {row.max_abs_diff:.3g} at index "
+        f"{tuple(row.max_abs_index)} (actual {row.actual_at_worst:.10g}, expected "
+        f"{row.expected_at_worst:.10g}); greatest relative difference {row.max_rel_diff:.3g} at "
+        f"index {tuple(row.max_rel_index)}; allowed rtol {row.rtol:g} (see the tolerance policy)"
+    )
+
+
+def compare_arrays(quantity, layer, actual, expected, rtol) -> Row:
+    """One row: shape and dtype first, then the values."""
+    actual, expected = np.asarray(actual), np.asarray(expected)
+    row = Row(
+        quantity=quantity,
+        layer=layer,
+        verdict="fail",
+        shape=list(actual.shape),
+        expected_shape=list(expected.shape),
+        dtype=str(actual.dtype),
+        expected_dtype=str(expected.dtype),
+        rtol=rtol,
+    )
+    if actual.shape != expected.shape:
+        row.problem = f"shape {actual.shape} where {expected.shape} was expected"
+        return row
+    if actual.dtype != expected.dtype:
+        row.problem = f"dtype {actual.dtype} where {expected.dtype} was expected"
+        return row
+    x, y = actual.astype(np.float64), expected.astype(np.float64)
+    if not (np.isfinite(x).all() and np.isfinite(y).all()):
+        same = np.array_equal(x, y, equal_nan=True)
+        if not same:
+            bad = np.argwhere(~np.isfinite(x) | ~np.isfinite(y))[0]
+            row.problem = (
+                f"non-finite values: actual {x[tuple(bad)]!r}, expected {y[tuple(bad)]!r} "
+                f"at index {tuple(int(i) for i in bad)}"
+            )
+            return row
+        x, y = np.nan_to_num(x), np.nan_to_num(y)
+    diff = np.abs(x - y)
+    scale = np.abs(y).max(initial=0.0)
+    bad = diff > rtol * (np.abs(y) + scale)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rel = np.where(diff == 0, 0.0, diff / np.abs(y))
+    worst = np.unravel_index(np.argmax(diff), diff.shape) if diff.size else ()
+    worst_rel = np.unravel_index(np.argmax(rel), rel.shape) if rel.size else ()
+    row.max_abs_diff = float(diff.max(initial=0.0))
+    row.max_abs_index = [int(i) for i in worst]
+    row.max_rel_diff = float(rel.max(initial=0.0))
+    row.max_rel_index = [int(i) for i in worst_rel]
+    row.n_mismatch = int(bad.sum())
+    row.n_total = int(diff.size)
+    row.actual_at_worst = float(x[worst]) if diff.size else 0.0
+    row.expected_at_worst = float(y[worst]) if diff.size else 0.0
+    row.verdict = "fail" if row.n_mismatch else "pass"
+    return row
+
+
+def compare_traces(
+    actual: Trace,
+    expected: Trace,
+    dtype: str = "float64",
+    names: tuple[str, str] = ("refmlp", "torch"),
+    meta: dict | None = None,
+) -> Report:
+    """Every quantity of ``actual`` against ``expected``, in data-flow order (module docstring)."""
+    if dtype not in POLICY:
+        raise ValueError(f"no tolerance policy for dtype {dtype!r}; expected one of {list(POLICY)}")
+    if actual.L != expected.L:
+        raise ValueError(f"the traces have {actual.L} and {expected.L} layers")
+    tol = POLICY[dtype]
+    L, rows = actual.L, []
+    for k in range(1, L + 1):
+        for q in FORWARD:
+            rows.append(compare_arrays(q, k, getattr(actual, q)[k], getattr(expected, q)[k], tol.rtol))
+    if actual.loss is not None and expected.loss is not None:
+        loss_row = compare_arrays("loss", None, actual.loss, expected.loss, tol.rtol)
+        loss_row.dtype = loss_row.expected_dtype = dtype  # a Python float either side
+        rows.append(loss_row)
+    if actual.g and expected.g:
+        for k in range(L, 0, -1):
+            for q in BACKWARD:
+                rows.append(
+                    compare_arrays(q, k, getattr(actual, q)[k], getattr(expected, q)[k], tol.rtol)
+                )
+    failed = [r for r in rows if r.verdict == "fail"]
+    first = None
+    if failed:
+        first = {"layer": failed[0].layer, "quantity": failed[0].quantity}
+    return Report(
+        verdict="fail" if failed else "pass",
+        rows=rows,
+        first_divergence=first,
+        hint=diagnose(rows, L) if failed else None,
+        tolerance={"dtype": dtype, "rtol": tol.rtol, "reason": tol.reason,
+                   "rule": "|actual - expected| <= rtol * (|expected| + max|expected over the quantity|)"},
+        names=names,
+        meta=meta or {},
+    )
+
+
+def diagnose(rows: list[Row], L: int) -> str:
+    """What the first divergence most likely means, read from the rows around it."""
+    verdict = {(r.quantity, r.layer): r.verdict for r in rows}
+    first = next(r for r in rows if r.verdict == "fail")
+    q, k = first.quantity, first.layer
+    if first.problem and first.problem.startswith("shape"):
+        if q == "W_derivs":
+            return (f"W_derivs_{k} has the transposed shape or the wrong one: it must be "
+                    "g h_{k-1}^T, of shape (out, in) like W_k")
+        return f"{q} at layer {k} has the wrong shape: check the layout conventions"
+    if q == "a":
+        return ("a_1 = W_1 x + b_1 is wrong: the weights or the input differ" if k == 1 else
+                f"a_{k} = W_{k} h_{k-1} + b_{k} is wrong although h_{k-1} matches: W_{k} or b_{k} differ")
+    if q == "h":
+        return f"h_{k} = f_{k}(a_{k}) is wrong although a_{k} matches: the activation f_{k} differs"
+    if q == "loss":
+        return "every activation matches but the loss value does not: the loss or its reduction differs"
+    if q == "g" and k == L:
+        return ("g_L = dLoss/da_L is wrong although the forward pass matches: the loss derivative "
+                "(est_lossderiv), its reduction (sum vs mean), or f'_L applied or skipped wrongly")
+    if q == "g":
+        return (f"g_{k} is wrong although g_{k + 1} matches: passing g back, g = W_{k + 1}^T g "
+                f"(W instead of W^T?) or the derivative step g *= f'_{k}(a_{k}) (missing, or taken "
+                f"of h_{k} instead of a_{k}?)")
+    if q == "W_derivs":
+        return (f"W_derivs_{k} is wrong although g_{k} matches: it must be g h_{k - 1}^T, "
+                f"the outer product with this layer's input (h_{k} used instead of h_{k - 1}, or "
+                f"transposed?)")
+    if q == "b_derivs":
+        return f"b_derivs_{k} is wrong although g_{k} matches: it must be g itself (summed over the batch)"
+    return f"{q} differs at layer {k}"
+
+
+def render_table(report: Report) -> str:
+    """A fixed-width table, one row per quantity and layer, the verdict and hint at the end."""
+    a, e = report.names
+    head = f"{'quantity':<12}{'shape':<12}{'max abs diff':>14}{'max rel diff':>14}{'mismatch':>12}  verdict"
+    lines = [f"{a} vs {e}", head, "-" * len(head)]
+    for r in report.rows:
+        shape = "x".join(map(str, r.shape)) or "scalar"
+        if r.problem:
+            lines.append(f"{r.label:<12}{shape:<12}  {r.problem}  FAIL")
+            continue
+        mism = f"{r.n_mismatch}/{r.n_total}"
+        mark = "ok" if r.verdict == "pass" else "FAIL"
+        lines.append(
+            f"{r.label:<12}{shape:<12}{r.max_abs_diff:>14.3e}{r.max_rel_diff:>14.3e}{mism:>12}  {mark}"
+        )
+    tol = report.tolerance
+    lines.append("-" * len(head))
+    lines.append(f"tolerance ({tol['dtype']}): rtol {tol['rtol']:g}; {tol['rule']}")
+    lines.append(f"verdict: {report.verdict.upper()}")
+    if not report.passed:
+        lines.append(report.message())
+    return "\n".join(lines)

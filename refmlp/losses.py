@@ -1,0 +1,212 @@
+"""The loss registry: each loss's value, its derivative and its torch counterpart.
+
+Conventions, stated once here for the whole package:
+
+- **A sample's loss is a sum over its outputs** (the course's ``sum((y - y_est)^2)``).
+- **A batch's loss is the sum or the mean over samples** of the per-sample losses, the
+  ``reduction``: ``"sum"`` is the course's (a mini-batch gradient is the sum of per-sample
+  gradients), ``"mean"`` divides that sum by the batch size B. "mean" is therefore the mean over
+  *samples*, never over samples x outputs. torch's own ``reduction="mean"`` for its elementwise
+  losses (MSELoss, L1Loss, BCEWithLogitsLoss) divides by B x n_outputs instead, which is a
+  different loss when there is more than one output (the bug class of scikit-learn issue #8349),
+  so the torch counterpart is always evaluated with ``reduction="sum"`` and divided by B.
+- ``est_lossderiv`` is the notes' dLoss/da_L of one sample, the derivative with respect to the
+  *pre-activation* of the last layer. For the fused pairs it has a closed form:
+
+  ========================  =================  ===============================
+  output f_L                loss               dLoss/da_L
+  ========================  =================  ===============================
+  logistic                  logistic (BCE)     sigmoid(a_L) - y
+  softmax                   cross_entropy      softmax(a_L) - y (y one-hot)
+  ========================  =================  ===============================
+
+  Every other valid pair (squared or absolute error after identity, logistic, tanh, relu or
+  leaky_relu) goes through the chain rule, dLoss/da_L = dLoss/dh_L * f'_L(a_L); after an identity
+  output that is 2 (a_L - y) and sign(a_L - y).
+- ``course_squared_on_logistic`` is what the course computes when it pairs a logistic output with
+  ``squared_loss_deriv`` and skips f'_L: dLoss/da_L = 2 (sigmoid(a_L) - y). That is **not** the
+  gradient of the squared loss; it is the gradient of 2 x binary cross-entropy, so its value here is
+  2 x BCE, so that the value and the gradient reported belong to the same function.
+
+Targets: ``target == "vector"`` losses take a float array of the output's shape (0/1 for BCE);
+cross_entropy takes int class labels (B,) or one-hot rows (B, C).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from .activations import get_activation, log_softmax, logistic, softmax
+
+Array = np.ndarray
+
+
+def softplus(u: Array) -> Array:
+    r"""log(1 + e^u) = max(u, 0) + log(1 + e^{-|u|}): exp never overflows."""
+    return np.maximum(u, 0) + np.log1p(np.exp(-np.abs(u)))
+
+
+def as_one_hot(y: Array, n_classes: int, dtype) -> Array:
+    """Int labels (B,) as one-hot rows (B, C); one-hot rows are returned unchanged."""
+    y = np.asarray(y)
+    if y.ndim == 2:
+        return y.astype(dtype, copy=False)
+    if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
+        raise ValueError(
+            "cross_entropy expects int class labels of shape (B,) or one-hot rows of shape "
+            f"(B, {n_classes}); got dtype {y.dtype} and shape {y.shape}"
+        )
+    if y.size and (y.min() < 0 or y.max() >= n_classes):
+        raise ValueError(
+            f"class labels must lie in 0..{n_classes - 1} for {n_classes} outputs; "
+            f"got labels from {y.min()} to {y.max()}"
+        )
+    return np.eye(n_classes, dtype=dtype)[y]
+
+
+# Per-sample values: each takes (a_L, h_L, y) with a batch axis first and returns shape (B,).
+def bce_value(a: Array, h: Array, y: Array) -> Array:
+    r"""\sum_i softplus(a_i) - y_i a_i, which equals -\sum_i y_i log h_i + (1 - y_i) log(1 - h_i)."""
+    return (softplus(a) - y * a).sum(axis=-1)
+
+
+def cross_entropy_value(a: Array, h: Array, y: Array) -> Array:
+    r"""-\sum_i y_i log softmax(a)_i, through log-softmax so that no log(0) appears."""
+    return -(y * log_softmax(a)).sum(axis=-1)
+
+
+def squared_value(a: Array, h: Array, y: Array) -> Array:
+    r"""\sum_i (y_i - h_i)^2."""
+    return ((y - h) ** 2).sum(axis=-1)
+
+
+def absolute_value(a: Array, h: Array, y: Array) -> Array:
+    r"""\sum_i |y_i - h_i|."""
+    return np.abs(y - h).sum(axis=-1)
+
+
+def course_squared_on_logistic_value(a: Array, h: Array, y: Array) -> Array:
+    r"""2 x BCE: the function whose gradient the course's shortcut actually follows."""
+    return 2 * bce_value(a, h, y)
+
+
+@dataclass(frozen=True)
+class Loss:
+    """One loss.
+
+    ``value(a_L, h_L, y)`` gives the per-sample losses (B,). ``output_deriv(h_L, y)`` is
+    dLoss/dh_L for the chain-rule path (None when only the fused form exists); ``fused`` maps an
+    output activation name to its closed-form dLoss/da_L(a_L, h_L, y). ``outputs`` lists the output
+    activations the loss may follow; ``default_output`` is the one picked when none is named.
+    ``torch_class`` is a class of ``torch.nn``, evaluated on the logits a_L when
+    ``torch_on_logits`` else on h_L, always with ``reduction="sum"`` (see the module docstring),
+    times ``torch_scale``.
+    """
+
+    name: str
+    value: Callable[[Array, Array, Array], Array]
+    output_deriv: Callable[[Array, Array], Array] | None
+    fused: dict[str, Callable[[Array, Array, Array], Array]]
+    outputs: tuple[str, ...]
+    default_output: str
+    target: str
+    torch_class: str
+    torch_on_logits: bool
+    description: str
+    torch_scale: float = 1.0
+
+    def __repr__(self) -> str:
+        return self.name
+
+    def est_lossderiv(self, output: str, a: Array, h: Array, y: Array) -> Array:
+        """dLoss/da_L of each sample for this loss after the output activation ``output``."""
+        if output in self.fused:
+            return self.fused[output](a, h, y)
+        return self.output_deriv(h, y) * get_activation(output).fprime(a)
+
+
+_CHAIN_OUTPUTS = ("identity", "logistic", "tanh", "relu", "leaky_relu")
+
+LOSSES: dict[str, Loss] = {
+    loss.name: loss
+    for loss in (
+        Loss(
+            name="logistic",
+            value=bce_value,
+            output_deriv=None,
+            fused={"logistic": lambda a, h, y: logistic(a) - y},
+            outputs=("logistic",),
+            default_output="logistic",
+            target="vector",
+            torch_class="BCEWithLogitsLoss",
+            torch_on_logits=True,
+            description="binary cross-entropy on a logistic output (the course's logistic loss)",
+        ),
+        Loss(
+            name="cross_entropy",
+            value=cross_entropy_value,
+            output_deriv=None,
+            fused={"softmax": lambda a, h, y: softmax(a) - y},
+            outputs=("softmax",),
+            default_output="softmax",
+            target="class",
+            torch_class="CrossEntropyLoss",
+            torch_on_logits=True,
+            description="softmax cross-entropy, int labels or one-hot rows",
+        ),
+        Loss(
+            name="squared",
+            value=squared_value,
+            output_deriv=lambda h, y: 2 * (h - y),
+            fused={},
+            outputs=_CHAIN_OUTPUTS,
+            default_output="identity",
+            target="vector",
+            torch_class="MSELoss",
+            torch_on_logits=False,
+            description="sum of (y - y_est)^2 over outputs; derivative 2 (y_est - y)",
+        ),
+        Loss(
+            name="absolute",
+            value=absolute_value,
+            output_deriv=lambda h, y: np.sign(h - y),
+            fused={},
+            outputs=_CHAIN_OUTPUTS,
+            default_output="identity",
+            target="vector",
+            torch_class="L1Loss",
+            torch_on_logits=False,
+            description="sum of |y - y_est| over outputs; derivative sign(y_est - y)",
+        ),
+        Loss(
+            name="course_squared_on_logistic",
+            value=course_squared_on_logistic_value,
+            output_deriv=None,
+            fused={"logistic": lambda a, h, y: 2 * (logistic(a) - y)},
+            outputs=("logistic",),
+            default_output="logistic",
+            target="vector",
+            torch_class="BCEWithLogitsLoss",
+            torch_on_logits=True,
+            torch_scale=2.0,
+            description=(
+                "the course's squared_loss_deriv on a logistic output with f'_L skipped: "
+                "g_L = 2 (sigmoid(a_L) - y), the gradient of 2 x BCE, NOT of the squared loss"
+            ),
+        ),
+    )
+}
+"""Every loss by name."""
+
+
+def get_loss(loss: str | Loss) -> Loss:
+    """The registry entry for a name, or the Loss itself."""
+    if isinstance(loss, Loss):
+        return loss
+    try:
+        return LOSSES[loss]
+    except (KeyError, TypeError):
+        raise ValueError(f"unknown loss {loss!r}; expected one of {', '.join(LOSSES)}") from None

@@ -1,0 +1,386 @@
+"""The numpy MLP of the notes: spec, initialisation, forward pass, the two backward paths, training.
+
+Conventions, stated once here:
+
+- **Layers are numbered 1..L as in the notes, and so are the lists.** ``W[k]``, ``b[k]``, ``a[k]``,
+  ``g[k]``, ``W_derivs[k]`` and ``b_derivs[k]`` belong to layer k; index 0 holds ``None``, except
+  ``h[0] = x``, the input. Every such list has L + 1 entries.
+- ``W[k]`` has shape (n_k, n_{k-1}) = (out, in); ``b[k]`` is 1-D of length n_k (the course's code
+  uses 1-D biases where the notes write m x 1).
+- **Per-sample** quantities are 1-D (the notes' column vectors). **Batched** quantities carry the
+  batch on the first axis, one sample a row: X is (B, d), a[k] and h[k] are (B, n_k), and the notes'
+  a_k = W_k h_{k-1} + b_k becomes ``h[k-1] @ W[k].T + b[k]``.
+- ``g[k]`` is dLoss/da_k, the g of the notes after step 1 at layer k.
+- The batch loss is the ``reduction`` ("sum" or "mean" over samples) of per-sample losses, each a
+  sum over outputs; see :mod:`refmlp.losses`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+
+from .activations import Activation, get_activation, make_leaky_relu
+from .losses import Loss, as_one_hot, get_loss
+
+Array = np.ndarray
+
+REDUCTIONS = ("sum", "mean")
+PATHS = ("per_sample", "batched")
+INIT_SCHEMES = ("course", "torch")
+DTYPES = {"float64": np.float64, "float32": np.float32}
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One layer: its number of neurons n_k, its activation f_k and an optional name."""
+
+    size: int
+    activation: Activation
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class Spec:
+    """An MLP: input size d = n_0, the layers 1..L, and the loss on the last layer's output."""
+
+    n_in: int
+    layers: tuple[Layer, ...]
+    loss: Loss
+
+    def __post_init__(self):
+        _check_positive_int("input size", self.n_in)
+        if not self.layers:
+            raise ValueError("a network needs at least one layer; got none")
+        names = [layer.name for layer in self.layers if layer.name is not None]
+        if len(names) != len(set(names)):
+            raise ValueError(f"layer names must be unique; got {names}")
+        for k, layer in enumerate(self.layers, start=1):
+            _check_positive_int(f"size of layer {k}", layer.size)
+            if layer.activation.output_only and k < len(self.layers):
+                raise ValueError(
+                    f"{layer.activation.name} can only be the output activation; "
+                    f"got it at layer {k} of {len(self.layers)}"
+                )
+        output = self.layers[-1].activation.name
+        if output not in self.loss.outputs:
+            raise ValueError(
+                f"loss {self.loss.name!r} cannot follow a {output!r} output; "
+                f"it takes an output activation among {', '.join(self.loss.outputs)}"
+            )
+
+    @property
+    def L(self) -> int:
+        return len(self.layers)
+
+    @property
+    def sizes(self) -> list[int]:
+        """[n_0, n_1, ..., n_L]."""
+        return [self.n_in] + [layer.size for layer in self.layers]
+
+    @classmethod
+    def build(
+        cls,
+        n_in: int,
+        hidden: Sequence[int],
+        n_out: int,
+        *,
+        activation: str | Activation = "leaky_relu",
+        loss: str | Loss = "logistic",
+        output_activation: str | Activation | None = None,
+        leaky_slope: float | None = None,
+        names: Sequence[str | None] | None = None,
+    ) -> "Spec":
+        """A spec from sizes: ``hidden`` layers with ``activation``, then ``n_out`` outputs.
+
+        The output activation defaults to the loss's own (logistic for "logistic", softmax for
+        "cross_entropy", identity for "squared" and "absolute"). ``leaky_slope`` sets the slope
+        of every leaky_relu in the network.
+        """
+        loss = get_loss(loss)
+
+        def resolve(act):
+            act = get_activation(act)
+            if leaky_slope is not None and act.name == "leaky_relu":
+                return make_leaky_relu(leaky_slope)
+            return act
+
+        sizes = list(hidden) + [n_out]
+        acts = [resolve(activation)] * len(hidden)
+        acts.append(resolve(output_activation or loss.default_output))
+        names = list(names) if names is not None else [None] * len(sizes)
+        if len(names) != len(sizes):
+            raise ValueError(f"got {len(names)} layer names for {len(sizes)} layers")
+        return cls(n_in, tuple(Layer(*t) for t in zip(sizes, acts, names)), loss)
+
+    def describe(self) -> str:
+        parts = [str(self.n_in)] + [f"{layer.size} {layer.activation!r}" for layer in self.layers]
+        return " -> ".join(parts) + f", loss {self.loss.name}"
+
+
+def _check_positive_int(what: str, value) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{what} must be a positive integer; got {value!r}")
+
+
+def init_params(spec: Spec, scheme: str = "course", seed: int = 0, dtype=np.float64):
+    """Weights and biases for ``spec``, drawn from ``np.random.default_rng(seed)``.
+
+    ``"course"``: every W_k and b_k entry is 0.1 * N(0, 1), the handout's suggestion.
+    ``"torch"``: nn.Linear's default, every W_k and b_k entry uniform in +-1/sqrt(n_{k-1}) (the
+    distribution, not torch's random stream). Drawn in float64 and then cast, so that the float32
+    and float64 networks of one seed hold the same weights up to rounding.
+    """
+    if scheme not in INIT_SCHEMES:
+        raise ValueError(f"unknown init scheme {scheme!r}; expected one of {INIT_SCHEMES}")
+    rng = np.random.default_rng(seed)
+    W, b = [None], [None]
+    for n_prev, n in zip(spec.sizes[:-1], spec.sizes[1:]):
+        if scheme == "course":
+            Wk, bk = 0.1 * rng.standard_normal((n, n_prev)), 0.1 * rng.standard_normal(n)
+        else:
+            bound = 1 / np.sqrt(n_prev)
+            Wk, bk = rng.uniform(-bound, bound, (n, n_prev)), rng.uniform(-bound, bound, n)
+        W.append(Wk.astype(dtype))
+        b.append(bk.astype(dtype))
+    return W, b
+
+
+@dataclass
+class Trace:
+    """Everything one pass computed, batched layout (see the module docstring), lists 1..L."""
+
+    a: list
+    h: list
+    loss: float | None = None
+    g: list = field(default_factory=list)
+    W_derivs: list = field(default_factory=list)
+    b_derivs: list = field(default_factory=list)
+
+    @property
+    def L(self) -> int:
+        return len(self.a) - 1
+
+
+class MLP:
+    """A network of the notes with its parameters, in float64 or float32.
+
+    ``W`` and ``b`` are lists indexed 1..L (entry 0 is None). Pass them to use given weights, or
+    let ``init`` and ``seed`` draw them (see :func:`init_params`).
+    """
+
+    def __init__(self, spec: Spec, W=None, b=None, *, init="course", seed=0, dtype=np.float64):
+        self.spec = spec
+        self.dtype = np.dtype(dtype)
+        if self.dtype not in (np.float32, np.float64):
+            raise ValueError(f"dtype must be float32 or float64; got {self.dtype}")
+        if (W is None) != (b is None):
+            raise ValueError("pass both W and b, or neither")
+        if W is None:
+            W, b = init_params(spec, init, seed, self.dtype)
+        self.W, self.b = [None], [None]
+        self.set_params(W, b)
+        self.f = [None] + [layer.activation.f for layer in spec.layers]
+        self.fprime = [None] + [layer.activation.fprime for layer in spec.layers]
+
+    @property
+    def L(self) -> int:
+        return self.spec.L
+
+    def set_params(self, W, b) -> None:
+        """Copy W[1..L] and b[1..L] in, checking every shape against the spec."""
+        if len(W) != self.L + 1 or len(b) != self.L + 1:
+            raise ValueError(
+                f"W and b must be lists of L + 1 = {self.L + 1} entries (entry 0 unused); "
+                f"got {len(W)} and {len(b)}"
+            )
+        sizes = self.spec.sizes
+        newW, newb = [None], [None]
+        for k in range(1, self.L + 1):
+            Wk, bk = np.asarray(W[k]), np.asarray(b[k])
+            if Wk.shape != (sizes[k], sizes[k - 1]):
+                raise ValueError(
+                    f"W[{k}] must have shape (out, in) = {(sizes[k], sizes[k - 1])}; got {Wk.shape}"
+                )
+            if bk.shape != (sizes[k],):
+                raise ValueError(f"b[{k}] must have shape {(sizes[k],)}; got {bk.shape}")
+            newW.append(np.array(Wk, dtype=self.dtype))
+            newb.append(np.array(bk, dtype=self.dtype))
+        self.W, self.b = newW, newb
+
+    # ---- inputs -------------------------------------------------------------------------------
+    def _inputs(self, X) -> Array:
+        X = np.asarray(X)
+        if X.ndim != 2 or X.shape[1] != self.spec.n_in or X.shape[0] == 0:
+            raise ValueError(
+                f"X must have shape (B, {self.spec.n_in}) with B >= 1; got shape {X.shape}"
+            )
+        return X.astype(self.dtype, copy=False)
+
+    def targets(self, y, B: int) -> Array:
+        """y as the loss needs it: (B, n_L) floats, one-hot rows for int class labels."""
+        n_out = self.spec.layers[-1].size
+        if self.spec.loss.target == "class":
+            y = as_one_hot(y, n_out, self.dtype)
+        else:
+            y = np.asarray(y, dtype=self.dtype)
+            if y.ndim == 1 and n_out == 1:
+                y = y[:, None]
+        if y.shape != (B, n_out):
+            raise ValueError(f"y must have shape ({B}, {n_out}) for this network; got {y.shape}")
+        return y
+
+    # ---- forward (Algorithm 1) ----------------------------------------------------------------
+    def forward(self, X) -> Trace:
+        """a_k = W_k h_{k-1} + b_k and h_k = f_k(a_k) for k = 1..L, h_0 = X, one sample a row."""
+        h, a = [self._inputs(X)], [None]
+        for k in range(1, self.L + 1):
+            a.append(h[k - 1] @ self.W[k].T + self.b[k])  # (B, n_k)
+            h.append(self.f[k](a[k]))
+        return Trace(a=a, h=h)
+
+    def predict(self, X) -> Array:
+        """The network's output h_L, (B, n_L)."""
+        return self.forward(X).h[-1]
+
+    def loss(self, X, y, reduction: str = "sum") -> float:
+        """The batch loss (see :mod:`refmlp.losses` for the reduction)."""
+        trace = self.forward(X)
+        return self._loss_value(trace, self.targets(y, trace.h[0].shape[0]), reduction)
+
+    def _loss_value(self, trace: Trace, Y: Array, reduction: str) -> float:
+        per_sample = self.spec.loss.value(trace.a[-1], trace.h[-1], Y)
+        return float(per_sample.sum() if reduction == "sum" else per_sample.mean())
+
+    def _est_lossderiv(self, a_L: Array, h_L: Array, y: Array) -> Array:
+        output = self.spec.layers[-1].activation.name
+        return self.spec.loss.est_lossderiv(output, a_L, h_L, y)
+
+    # ---- backward (Algorithm 2), literally, one sample --------------------------------------
+    def forward_sample(self, x: Array) -> tuple[list, list]:
+        """Algorithm 1 for one sample x of shape (d,): the lists a[1..L] and h[0..L]."""
+        h, a = [x], [None]
+        for k in range(1, self.L + 1):
+            a.append(self.W[k] @ h[k - 1] + self.b[k])
+            h.append(self.f[k](a[k]))
+        return a, h
+
+    def backprop(self, x: Array, y: Array):
+        """Algorithm 2 of the notes for one sample: (W_derivs, b_derivs, g), lists 1..L.
+
+        g = est_lossderiv(y_est, y), then for k = L..1: g = g * f'_k(a_k) if k < L;
+        b_derivs_k = g; W_derivs_k = g h_{k-1}^T; g = W_k^T g.
+        """
+        a, h = self.forward_sample(x)
+        L = self.L
+        W_derivs, b_derivs, gs = [None] * (L + 1), [None] * (L + 1), [None] * (L + 1)
+        g = self._est_lossderiv(a[L], h[L], y)
+        for k in range(L, 0, -1):
+            if k < L:
+                g = g * self.fprime[k](a[k])
+            gs[k] = g
+            b_derivs[k] = g
+            W_derivs[k] = np.outer(g, h[k - 1])
+            g = self.W[k].T @ g
+        return W_derivs, b_derivs, gs
+
+    # ---- backward, both paths -----------------------------------------------------------------
+    def backward(self, X, y, reduction: str = "sum", path: str = "batched") -> Trace:
+        """Forward and backward over a batch: a, h, the loss, g, W_derivs and b_derivs.
+
+        ``path="per_sample"`` runs :meth:`backprop` on each row and adds the gradients up;
+        ``path="batched"`` does the same algebra on the whole batch at once:
+        W_derivs_k = sum over samples of g h_{k-1}^T = g^T H_{k-1}, b_derivs_k = sum of g.
+        With ``reduction="mean"`` every derivative is divided by the batch size B.
+        """
+        if reduction not in REDUCTIONS:
+            raise ValueError(f"unknown reduction {reduction!r}; expected one of {REDUCTIONS}")
+        if path not in PATHS:
+            raise ValueError(f"unknown path {path!r}; expected one of {PATHS}")
+        trace = self.forward(X)
+        B = trace.h[0].shape[0]
+        Y = self.targets(y, B)
+        trace.loss = self._loss_value(trace, Y, reduction)
+        if path == "per_sample":
+            self._backward_per_sample(trace, Y, reduction)
+        else:
+            self._backward_batched(trace, Y, reduction)
+        return trace
+
+    def _backward_per_sample(self, trace: Trace, Y: Array, reduction: str) -> None:
+        L, B = self.L, Y.shape[0]
+        W_derivs = [None] + [np.zeros_like(Wk) for Wk in self.W[1:]]
+        b_derivs = [None] + [np.zeros_like(bk) for bk in self.b[1:]]
+        gs = [None] + [np.empty_like(ak) for ak in trace.a[1:]]
+        for i in range(B):
+            dW, db, g = self.backprop(trace.h[0][i], Y[i])
+            for k in range(1, L + 1):
+                W_derivs[k] += dW[k]
+                b_derivs[k] += db[k]
+                gs[k][i] = g[k]
+        if reduction == "mean":
+            for lst in (W_derivs, b_derivs, gs):
+                for k in range(1, L + 1):
+                    lst[k] /= B
+        trace.W_derivs, trace.b_derivs, trace.g = W_derivs, b_derivs, gs
+
+    def _backward_batched(self, trace: Trace, Y: Array, reduction: str) -> None:
+        L, a, h = self.L, trace.a, trace.h
+        W_derivs, b_derivs, gs = [None] * (L + 1), [None] * (L + 1), [None] * (L + 1)
+        g = self._est_lossderiv(a[L], h[L], Y)  # (B, n_L)
+        if reduction == "mean":
+            g = g / Y.shape[0]
+        for k in range(L, 0, -1):
+            if k < L:
+                g = g * self.fprime[k](a[k])
+            gs[k] = g
+            b_derivs[k] = g.sum(axis=0)
+            W_derivs[k] = g.T @ h[k - 1]  # (n_k, n_{k-1})
+            if k > 1:  # nothing needs dLoss/dh_0
+                g = g @ self.W[k]  # (B, n_{k-1}), the row form of W_k^T g
+        trace.W_derivs, trace.b_derivs, trace.g = W_derivs, b_derivs, gs
+
+    # ---- learning -----------------------------------------------------------------------------
+    def step(self, W_derivs, b_derivs, lr: float) -> None:
+        """Plain gradient descent: W_k -= lr W_derivs_k and b_k -= lr b_derivs_k for every k."""
+        for k in range(1, self.L + 1):
+            self.W[k] -= self.dtype.type(lr) * W_derivs[k]
+            self.b[k] -= self.dtype.type(lr) * b_derivs[k]
+
+
+def train(
+    net: MLP,
+    X,
+    y,
+    *,
+    epochs: int,
+    lr: float,
+    batch_size: int | None = None,
+    reduction: str = "sum",
+    path: str = "batched",
+    seed: int = 0,
+) -> list[float]:
+    """Mini-batch gradient descent; returns the loss over all of X before training and after each
+    epoch (epochs + 1 figures, with ``reduction``).
+
+    Each epoch visits the samples in the order of ``np.random.default_rng(seed)``'s next
+    permutation, in batches of ``batch_size`` (all of X when None; the last batch may be smaller).
+    """
+    _check_positive_int("epochs", epochs)
+    X = net._inputs(X)
+    n = X.shape[0]
+    batch_size = n if batch_size is None else batch_size
+    _check_positive_int("batch size", batch_size)
+    Y = net.targets(y, n)
+    rng = np.random.default_rng(seed)
+    history = [net.loss(X, Y, reduction)]
+    for _ in range(epochs):
+        order = rng.permutation(n)
+        for start in range(0, n, batch_size):
+            idx = order[start : start + batch_size]
+            trace = net.backward(X[idx], Y[idx], reduction, path)
+            net.step(trace.W_derivs, trace.b_derivs, lr)
+        history.append(net.loss(X, Y, reduction))
+    return history

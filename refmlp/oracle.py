@@ -1,0 +1,62 @@
+"""The parity check from Python: a report for a spec or a network, and a one-line assertion.
+
+    from refmlp import Spec, parity, assert_parity
+    spec = Spec.build(2, [16, 16], 1, activation="leaky_relu", loss="logistic")
+    report = parity(spec, X, y, dtype="float64", reduction="sum")
+    print(report.to_table())          # or report.to_json()
+    assert_parity(spec, X, y)         # in a pytest test: fails with the report's message
+
+This module imports torch (through :mod:`refmlp.mirror`); the numpy reference does not.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .compare import Report, compare_traces
+from .mirror import torch_trace, twin
+from .network import DTYPES, MLP, Spec
+
+
+def parity(
+    model: Spec | MLP,
+    X,
+    y,
+    *,
+    dtype: str = "float64",
+    reduction: str = "sum",
+    path: str = "batched",
+    init: str = "course",
+    seed: int = 0,
+) -> Report:
+    """Compare refmlp with its torch twin on one batch, every quantity at every layer.
+
+    ``model`` is a :class:`~refmlp.network.Spec` (weights drawn by ``init`` and ``seed`` in
+    ``dtype``) or an :class:`~refmlp.network.MLP` whose own weights and dtype are used. The torch
+    twin gets the same weights; X and y are one batch, y in the form the loss takes.
+    """
+    if isinstance(model, MLP):
+        net = model
+        dtype = str(net.dtype)
+    else:
+        if dtype not in DTYPES:
+            raise ValueError(f"dtype must be one of {list(DTYPES)}; got {dtype!r}")
+        net = MLP(model, init=init, seed=seed, dtype=DTYPES[dtype])
+    mine = net.backward(X, y, reduction=reduction, path=path)
+    theirs = torch_trace(twin(net), mine.h[0], net.targets(y, mine.h[0].shape[0]), reduction)
+    meta = {
+        "spec": net.spec.describe(),
+        "dtype": dtype,
+        "reduction": reduction,
+        "path": path,
+        "batch": int(np.shape(mine.h[0])[0]),
+    }
+    return compare_traces(mine, theirs, dtype, ("refmlp", "torch"), meta)
+
+
+def assert_parity(model: Spec | MLP, X, y, **kwargs) -> Report:
+    """:func:`parity`, raising AssertionError with the first divergence when anything differs."""
+    report = parity(model, X, y, **kwargs)
+    if not report.passed:
+        raise AssertionError(report.message())
+    return report
