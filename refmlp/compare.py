@@ -7,15 +7,21 @@ b_derivs_L, g_{L-1}, ... down to layer 1. The first quantity out of tolerance in
 
 **Tolerance.** An element of the actual value x passes against the expected value y when
 
-    |x - y| <= rtol * (|y| + max|Y|)
+    |x - y| <= rtol * (|y| + floor)
 
-where max|Y| is the largest magnitude in the whole expected quantity (that layer's a_k, say).
-The first term is the elementwise relative test; the second term is its absolute floor. The floor is
-there because two correct implementations sum in different orders (BLAS blocking, pairwise sums):
-an entry of W_derivs_k = sum over the batch of g h_{k-1}^T, or of g = W^T g, carries a rounding
-error of order eps times the magnitudes of its terms, and those are bounded by the scale of the
-quantity, not by the (possibly cancelled, near-zero) entry itself. Identical values always pass,
-exact zeros included.
+The first term is the elementwise relative test; ``floor`` is the scale of the terms that were
+added up to make y. Two correct implementations add in different orders (BLAS blocking, pairwise
+sums), and a sum of n terms carries a rounding error of order n eps times the *magnitudes of its
+terms*, which can be far larger than the sum itself when the terms cancel. So:
+
+- a_k, h_k, g_k and the loss: floor = max|Y| over the whole quantity (the largest entry of that
+  layer's a_k, say), the scale of every term that went into any of its entries;
+- W_derivs_k = sum over the batch of g_k h_{k-1}^T: floor = (|g_k| + max|g_k|)^T (|h_{k-1}| +
+  max|h_{k-1}|), entry by entry: the magnitudes of its summands, with the floors g_k and h_{k-1}
+  themselves were allowed;
+- b_derivs_k = sum over the batch of g_k: floor = sum over the batch of (|g_k| + max|g_k|).
+
+Identical values always pass, exact zeros included.
 """
 
 from __future__ import annotations
@@ -147,8 +153,11 @@ def describe_mismatch(row: Row) -> str:
     )
 
 
-def compare_arrays(quantity, layer, actual, expected, rtol) -> Row:
-    """One row: shape and dtype first, then the values."""
+def compare_arrays(quantity, layer, actual, expected, rtol, floor=None) -> Row:
+    """One row: shape and dtype first, then the values against rtol * (|expected| + floor).
+
+    ``floor`` defaults to max|expected| (see the module docstring).
+    """
     actual, expected = np.asarray(actual), np.asarray(expected)
     row = Row(
         quantity=quantity,
@@ -178,8 +187,9 @@ def compare_arrays(quantity, layer, actual, expected, rtol) -> Row:
             return row
         x, y = np.nan_to_num(x), np.nan_to_num(y)
     diff = np.abs(x - y)
-    scale = np.abs(y).max(initial=0.0)
-    bad = diff > rtol * (np.abs(y) + scale)
+    if floor is None:
+        floor = np.abs(y).max(initial=0.0)
+    bad = diff > rtol * (np.abs(y) + floor)
     with np.errstate(divide="ignore", invalid="ignore"):
         rel = np.where(diff == 0, 0.0, diff / np.abs(y))
     worst = np.unravel_index(np.argmax(diff), diff.shape) if diff.size else ()
@@ -219,10 +229,11 @@ def compare_traces(
         rows.append(loss_row)
     if actual.g and expected.g:
         for k in range(L, 0, -1):
+            floors = batch_sum_floors(expected, k)
             for q in BACKWARD:
-                rows.append(
-                    compare_arrays(q, k, getattr(actual, q)[k], getattr(expected, q)[k], tol.rtol)
-                )
+                rows.append(compare_arrays(
+                    q, k, getattr(actual, q)[k], getattr(expected, q)[k], tol.rtol, floors.get(q)
+                ))
     failed = [r for r in rows if r.verdict == "fail"]
     first = None
     if failed:
@@ -233,10 +244,25 @@ def compare_traces(
         first_divergence=first,
         hint=diagnose(rows, L) if failed else None,
         tolerance={"dtype": dtype, "rtol": tol.rtol, "reason": tol.reason,
-                   "rule": "|actual - expected| <= rtol * (|expected| + max|expected over the quantity|)"},
+                   "rule": "|actual - expected| <= rtol * (|expected| + floor); floor = max|expected| "
+                           "over the quantity, or for W_derivs/b_derivs the magnitudes of their batch summands"},
         names=names,
         meta=meta or {},
     )
+
+
+def with_floor(v: np.ndarray) -> np.ndarray:
+    v = np.abs(np.asarray(v, dtype=np.float64))
+    return v + v.max(initial=0.0)
+
+
+def batch_sum_floors(expected: Trace, k: int) -> dict:
+    """The magnitudes of the summands of W_derivs_k and b_derivs_k (module docstring)."""
+    g, h = expected.g[k], expected.h[k - 1]
+    if np.shape(g)[:1] != np.shape(h)[:1] or np.ndim(g) != 2:
+        return {}  # malformed trace: the shape check of the rows will say so
+    g_mag = with_floor(g)
+    return {"W_derivs": g_mag.T @ with_floor(h), "b_derivs": g_mag.sum(axis=0)}
 
 
 def diagnose(rows: list[Row], L: int) -> str:

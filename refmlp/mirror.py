@@ -62,7 +62,7 @@ def to_torch(net: MLP, model: TorchMLP) -> None:
                     raise ValueError(
                         f"{name}[{k}] has shape {src.shape} in refmlp but {tuple(dst.shape)} in torch"
                     )
-                dst.copy_(torch.from_numpy(np.ascontiguousarray(src)).to(dst.dtype))
+                dst.copy_(torch.tensor(src, dtype=dst.dtype))
 
 
 def from_torch(model: TorchMLP, net: MLP) -> None:
@@ -84,10 +84,10 @@ def torch_loss(spec: Spec, a_L, h_L, Y: np.ndarray, reduction: str) -> torch.Ten
     loss = spec.loss
     fn = getattr(nn, loss.torch_class)(reduction="sum")
     inputs = a_L if loss.torch_on_logits else h_L
-    target = torch.from_numpy(np.ascontiguousarray(Y)).to(inputs.dtype)
     if loss.target == "class":
-        # CrossEntropyLoss accepts one-hot rows as class probabilities, the same loss.
-        target = torch.from_numpy(as_one_hot(Y, spec.layers[-1].size, np.float64)).to(inputs.dtype)
+        # CrossEntropyLoss takes one-hot rows as class probabilities: the same loss.
+        Y = as_one_hot(Y, spec.layers[-1].size, np.float64)
+    target = torch.tensor(Y, dtype=inputs.dtype)
     value = fn(inputs, target) * loss.torch_scale
     return value / Y.shape[0] if reduction == "mean" else value
 
@@ -96,7 +96,7 @@ def torch_trace(model: TorchMLP, X, Y, reduction: str = "sum") -> Trace:
     """Forward and backward through the twin on one batch; every quantity as numpy."""
     model.zero_grad(set_to_none=True)
     dtype = model.linears[0].weight.dtype
-    Xt = torch.from_numpy(np.ascontiguousarray(X)).to(dtype)
+    Xt = torch.tensor(np.asarray(X), dtype=dtype)  # a copy: X may be a read-only snapshot
     a, h = model.forward_trace(Xt)
     loss = torch_loss(model.spec, a[-1], h[-1], np.asarray(Y), reduction)
     loss.backward()

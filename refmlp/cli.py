@@ -1,0 +1,178 @@
+"""The ``refmlp`` command: ``main(argv) -> int`` returns the exit code.
+
+Exit codes: 0 every quantity within tolerance, 1 a mismatch, 2 a usage error. Only argparse is
+imported at start-up; numpy, torch and the datasets are imported by the command that needs them,
+so ``refmlp --help`` answers at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+EXIT_PASS, EXIT_MISMATCH, EXIT_USAGE = 0, 1, 2
+
+# Kept here rather than imported so that --help does not import numpy; a test checks they match
+# the registries.
+ACTIVATION_NAMES = ("identity", "logistic", "tanh", "relu", "leaky_relu")
+LOSS_NAMES = ("auto", "logistic", "cross_entropy", "squared", "absolute", "course_squared_on_logistic")
+DEFAULT_LOSS = {"binary": "logistic", "multiclass": "cross_entropy", "regression": "squared"}
+
+
+class UsageError(Exception):
+    """Bad input from the command line: said on stderr, exit code 2."""
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def layer_sizes(text: str) -> list[int]:
+    """'16,16' -> [16, 16]; '' -> [] (no hidden layer: the output layer alone)."""
+    if not text.strip():
+        return []
+    try:
+        return [positive_int(part.strip()) for part in text.split(",")]
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated positive layer sizes such as 16,16 (or '' for none), got {text!r}"
+        ) from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="refmlp",
+        description=(
+            "A numpy MLP that implements the backprop of the lecture notes literally, checked "
+            "layer by layer against an equivalent torch.nn model with the same weights."
+        ),
+        epilog="Run 'refmlp COMMAND --help' for each command's options.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    cmp = sub.add_parser(
+        "compare",
+        help="compare refmlp and torch on one batch, every quantity at every layer",
+        description=(
+            "Build the network in numpy and in torch with the same weights, run one batch of a "
+            "dataset forward and backward through both, and compare a_k, h_k, the loss, "
+            "g_k = dLoss/da_k, W_derivs_k and b_derivs_k at every layer k = 1..L. Exit code 0 when "
+            "every quantity is within tolerance, 1 on a mismatch, 2 on a usage error."
+        ),
+        epilog=(
+            "example: refmlp compare --dataset digits --layers 32,16 --activation tanh "
+            "--loss cross_entropy --dtype float32 --reduction mean --json"
+        ),
+    )
+    cmp.add_argument("--dataset", default="moons", help="a dataset from 'refmlp datasets' (default: moons)")
+    cmp.add_argument("--layers", type=layer_sizes, default=[16, 16], metavar="N,N,...",
+                     help="hidden layer sizes (default: 16,16; '' for none); the output size comes from the dataset and loss")
+    cmp.add_argument("--activation", choices=ACTIVATION_NAMES, default="leaky_relu",
+                     help="activation of the hidden layers (default: leaky_relu)")
+    cmp.add_argument("--leaky-slope", type=float, default=None, metavar="S",
+                     help="slope of leaky_relu for u <= 0 (default: 0.01, as in the notes and torch)")
+    cmp.add_argument("--loss", choices=LOSS_NAMES, default="auto",
+                     help="the loss (default: auto, i.e. logistic for binary, cross_entropy for multiclass, squared for regression datasets)")
+    cmp.add_argument("--output-activation", choices=ACTIVATION_NAMES, default=None,
+                     help="the output layer's activation (default: the loss's own: logistic, softmax, or identity)")
+    cmp.add_argument("--dtype", choices=("float64", "float32"), default="float64",
+                     help="the dtype of both implementations (default: float64)")
+    cmp.add_argument("--batch", type=positive_int, default=64, metavar="N",
+                     help="samples in the batch, drawn from the dataset with --seed (default: 64)")
+    cmp.add_argument("--reduction", choices=("sum", "mean"), default="sum",
+                     help="batch loss: sum (the course) or mean over samples (default: sum)")
+    cmp.add_argument("--path", choices=("batched", "per_sample"), default="batched",
+                     help="refmlp's backward: batched, or the notes' per-sample algorithm summed (default: batched)")
+    cmp.add_argument("--init", choices=("course", "torch"), default="course",
+                     help="weight init: course (0.1 * randn) or torch (nn.Linear's uniform) (default: course)")
+    cmp.add_argument("--seed", type=int, default=0, help="seed of the weights and the batch (default: 0)")
+    cmp.add_argument("--json", action="store_true", help="print the report as JSON instead of a table")
+
+    ds = sub.add_parser("datasets", help="list the datasets with their shapes and tasks",
+                        description="List the frozen dataset snapshots refmlp ships.")
+    ds.add_argument("--json", action="store_true", help="print the listing as JSON")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse has printed its message; --help exits 0
+        return int(exc.code or 0)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        return {"compare": run_compare, "datasets": run_datasets}[args.command](args)
+    except UsageError as exc:
+        print(f"refmlp {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def run_datasets(args) -> int:
+    import json
+
+    from .data import list_datasets
+
+    infos = list_datasets()
+    if args.json:
+        print(json.dumps([vars(i) if not hasattr(i, "_asdict") else i._asdict() for i in infos], indent=2))
+        return EXIT_PASS
+    print(f"{'name':<16}{'task':<12}{'samples':>8}{'features':>10}{'classes/targets':>17}  description")
+    for i in infos:
+        outs = i.n_classes if i.task != "regression" else i.n_targets
+        print(f"{i.name:<16}{i.task:<12}{i.n_samples:>8}{i.n_features:>10}{outs:>17}  {i.description}")
+    return EXIT_PASS
+
+
+def run_compare(args) -> int:
+    from .data import load_dataset
+    from .losses import get_loss
+    from .network import Spec
+
+    try:
+        data = load_dataset(args.dataset)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if args.leaky_slope is not None and "leaky_relu" not in (args.activation, args.output_activation):
+        raise UsageError(
+            f"--leaky-slope {args.leaky_slope} sets the slope of leaky_relu, but no layer uses it "
+            f"(--activation {args.activation}); drop it or use --activation leaky_relu"
+        )
+    loss = DEFAULT_LOSS[data.task] if args.loss == "auto" else args.loss
+
+    kind = get_loss(loss).target
+    if kind == "class" and data.task == "regression":
+        raise UsageError(
+            f"loss {loss!r} needs class labels but dataset {args.dataset!r} is a regression task; "
+            "use --loss squared or --loss absolute"
+        )
+    if args.batch > data.X.shape[0]:
+        raise UsageError(
+            f"--batch {args.batch} is larger than dataset {args.dataset!r}, which has "
+            f"{data.X.shape[0]} samples"
+        )
+    try:
+        spec = Spec.build(
+            data.X.shape[1], args.layers, data.n_outputs(kind),
+            activation=args.activation, loss=loss, output_activation=args.output_activation,
+            leaky_slope=args.leaky_slope,
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    batch = data.subset(args.batch, args.seed)
+
+    from .oracle import parity
+
+    report = parity(spec, batch.X, batch.targets(kind), dtype=args.dtype, reduction=args.reduction,
+                    path=args.path, init=args.init, seed=args.seed)
+    report.meta["dataset"] = args.dataset
+    print(report.to_json() if args.json else f"{args.dataset}: {spec.describe()}\n{report.to_table()}")
+    return EXIT_PASS if report.passed else EXIT_MISMATCH
