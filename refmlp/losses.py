@@ -50,10 +50,26 @@ def softplus(u: Array) -> Array:
 
 
 def as_one_hot(y: Array, n_classes: int, dtype) -> Array:
-    """Int labels (B,) as one-hot rows (B, C); one-hot rows are returned unchanged."""
+    """Int labels (B,) as one-hot rows (B, C); rows of class probabilities are returned as they are.
+
+    Rows must be probabilities (>= 0, summing to 1): only then is softmax(a) - y the gradient of
+    -sum(y log softmax(a)); otherwise it is softmax(a) sum(y) - y.
+    """
     y = np.asarray(y)
     if y.ndim == 2:
-        return y.astype(dtype, copy=False)
+        if y.shape[1] != n_classes:
+            raise ValueError(f"one-hot rows must have {n_classes} columns; got shape {y.shape}")
+        y = y.astype(dtype, copy=False)
+        # A sum of C numbers in [0, 1] is off by at most (C - 1) eps: allow C eps.
+        slack = n_classes * np.finfo(y.dtype).eps
+        sums = y.sum(axis=1)
+        if y.size and (y.min() < 0 or np.abs(sums - 1).max() > slack):
+            i = int(np.argmax(np.abs(sums - 1) + (y.min(axis=1) < 0)))
+            raise ValueError(
+                "cross_entropy targets given as rows must be class probabilities (>= 0, summing "
+                f"to 1); row {i} is {y[i].tolist()}"
+            )
+        return y
     if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
         raise ValueError(
             "cross_entropy expects int class labels of shape (B,) or one-hot rows of shape "
@@ -69,8 +85,12 @@ def as_one_hot(y: Array, n_classes: int, dtype) -> Array:
 
 # Per-sample values: each takes (a_L, h_L, y) with a batch axis first and returns shape (B,).
 def bce_value(a: Array, h: Array, y: Array) -> Array:
-    r"""\sum_i softplus(a_i) - y_i a_i, which equals -\sum_i y_i log h_i + (1 - y_i) log(1 - h_i)."""
-    return (softplus(a) - y * a).sum(axis=-1)
+    r"""\sum_i softplus(a_i) - y_i a_i, which equals -\sum_i y_i log h_i + (1 - y_i) log(1 - h_i).
+
+    Summed as max(a, 0) - y a + log(1 + e^{-|a|}): for a confident right answer (a = 30, y = 1)
+    the first two terms cancel exactly, where softplus(a) - a would lose the small remainder.
+    """
+    return (np.maximum(a, 0) - y * a + np.log1p(np.exp(-np.abs(a)))).sum(axis=-1)
 
 
 def cross_entropy_value(a: Array, h: Array, y: Array) -> Array:

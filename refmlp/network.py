@@ -120,6 +120,11 @@ class Spec:
         return " -> ".join(parts) + f", loss {self.loss.name}"
 
 
+def _check_choice(what: str, value, allowed: tuple) -> None:
+    if value not in allowed:
+        raise ValueError(f"unknown {what} {value!r}; expected one of {', '.join(allowed)}")
+
+
 def _check_positive_int(what: str, value) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise ValueError(f"{what} must be a positive integer; got {value!r}")
@@ -133,8 +138,7 @@ def init_params(spec: Spec, scheme: str = "course", seed: int = 0, dtype=np.floa
     distribution, not torch's random stream). Drawn in float64 and then cast, so that the float32
     and float64 networks of one seed hold the same weights up to rounding.
     """
-    if scheme not in INIT_SCHEMES:
-        raise ValueError(f"unknown init scheme {scheme!r}; expected one of {INIT_SCHEMES}")
+    _check_choice("init scheme", scheme, INIT_SCHEMES)
     rng = np.random.default_rng(seed)
     W, b = [None], [None]
     for n_prev, n in zip(spec.sizes[:-1], spec.sizes[1:]):
@@ -247,6 +251,7 @@ class MLP:
 
     def loss(self, X, y, reduction: str = "sum") -> float:
         """The batch loss (see :mod:`refmlp.losses` for the reduction)."""
+        _check_choice("reduction", reduction, REDUCTIONS)
         trace = self.forward(X)
         return self._loss_value(trace, self.targets(y, trace.h[0].shape[0]), reduction)
 
@@ -272,7 +277,14 @@ class MLP:
 
         g = est_lossderiv(y_est, y), then for k = L..1: g = g * f'_k(a_k) if k < L;
         b_derivs_k = g; W_derivs_k = g h_{k-1}^T; g = W_k^T g.
+
+        x has shape (d,); y is the sample's target: a class label (int) for cross_entropy, or a
+        vector of n_L floats (a float when n_L = 1).
         """
+        if np.ndim(x) != 1:
+            raise ValueError(f"x must be one sample of shape ({self.spec.n_in},); got shape {np.shape(x)}")
+        x = self._inputs(np.reshape(x, (1, -1)))[0]
+        y = self.targets(np.reshape(y, (1, -1) if np.ndim(y) == 1 else (1,)), 1)[0]
         a, h = self.forward_sample(x)
         L = self.L
         W_derivs, b_derivs, gs = [None] * (L + 1), [None] * (L + 1), [None] * (L + 1)
@@ -295,10 +307,8 @@ class MLP:
         W_derivs_k = sum over samples of g h_{k-1}^T = g^T H_{k-1}, b_derivs_k = sum of g.
         With ``reduction="mean"`` every derivative is divided by the batch size B.
         """
-        if reduction not in REDUCTIONS:
-            raise ValueError(f"unknown reduction {reduction!r}; expected one of {REDUCTIONS}")
-        if path not in PATHS:
-            raise ValueError(f"unknown path {path!r}; expected one of {PATHS}")
+        _check_choice("reduction", reduction, REDUCTIONS)
+        _check_choice("path", path, PATHS)
         trace = self.forward(X)
         B = trace.h[0].shape[0]
         Y = self.targets(y, B)

@@ -1,0 +1,122 @@
+"""The command line: exit codes, the table, the JSON keys, usage errors, and a fast --help."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from refmlp import ACTIVATIONS, LOSSES, cli
+from refmlp.data import list_datasets
+
+
+def run(capsys, *argv):
+    code = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_default_compare_prints_every_quantity_and_passes(capsys):
+    code, out, err = run(capsys, "compare")
+    assert code == cli.EXIT_PASS, out + err
+    for label in ("a_1", "h_1", "a_3", "h_3", "loss", "g_3", "W_derivs_3", "b_derivs_1"):
+        assert f"\n{label} " in out
+    assert "verdict: PASS" in out and err == ""
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--dataset", "digits", "--layers", "12", "--activation", "tanh", "--dtype", "float32",
+         "--reduction", "mean", "--batch", "32"],
+        ["--dataset", "diabetes", "--layers", "", "--loss", "absolute"],
+        ["--dataset", "iris", "--loss", "squared", "--output-activation", "logistic", "--path", "per_sample"],
+        ["--dataset", "disc", "--layers", "100,2", "--leaky-slope", "0.2", "--init", "torch", "--seed", "7"],
+    ],
+    ids=["digits-float32-mean", "diabetes-no-hidden", "iris-chain-rule-per-sample", "disc-slope"],
+)
+def test_json_report_has_documented_keys(capsys, argv):
+    code, out, _ = run(capsys, "compare", *argv, "--json")
+    report = json.loads(out)
+    assert code == cli.EXIT_PASS, report["first_divergence"]
+    assert report["verdict"] == "pass" and report["first_divergence"] is None
+    assert {"verdict", "first_divergence", "hint", "tolerance", "meta", "rows"} <= set(report)
+    assert {"dtype", "rtol", "reason", "rule"} <= set(report["tolerance"])
+    row = report["rows"][0]
+    for key in ("quantity", "layer", "verdict", "shape", "dtype", "max_abs_diff", "max_abs_index",
+                "max_rel_diff", "max_rel_index", "n_mismatch", "n_total", "rtol"):
+        assert key in row
+
+
+@pytest.mark.parametrize(
+    "argv,fragment",
+    [
+        (["--dataset", "nope"], "'nope'"),
+        (["--dataset", "diabetes", "--loss", "cross_entropy"], "regression"),
+        (["--batch", "5000"], "5000"),
+        (["--layers", "3,x"], "'3,x'"),
+        (["--layers", "0"], "'0'"),
+        (["--activation", "softplus"], "softplus"),
+        (["--activation", "tanh", "--leaky-slope", "0.2"], "--leaky-slope"),
+        (["--leaky-slope", "-1"], "-1"),
+        (["--loss", "logistic", "--output-activation", "tanh"], "'tanh'"),
+        (["--batch", "0"], "'0'"),
+    ],
+    ids=["unknown-dataset", "loss-task", "batch-too-big", "bad-layers", "zero-width",
+         "unknown-activation", "slope-without-leaky", "negative-slope", "invalid-pairing", "zero-batch"],
+)
+def test_usage_errors_exit_2_and_say_what_was_received(capsys, argv, fragment):
+    code, out, err = run(capsys, "compare", *argv)
+    assert code == cli.EXIT_USAGE
+    assert fragment in err and out == ""
+
+
+def test_mismatch_exits_1(capsys, monkeypatch):
+    """A wrong derivative in the registry makes compare fail with exit code 1 and say where."""
+    import refmlp.activations as acts
+
+    broken = acts.Activation("tanh", acts.tanh, lambda u: 1 - acts.tanh(u), "Tanh")
+    monkeypatch.setitem(acts.ACTIVATIONS, "tanh", broken)
+    code, out, _ = run(capsys, "compare", "--activation", "tanh")
+    assert code == cli.EXIT_MISMATCH
+    assert "verdict: FAIL" in out and "first divergence: layer 2, g" in out
+
+
+def test_datasets_lists_every_snapshot(capsys):
+    code, out, _ = run(capsys, "datasets")
+    assert code == 0
+    for info in list_datasets():
+        assert info.name in out
+    code, out, _ = run(capsys, "datasets", "--json")
+    assert {d["name"] for d in json.loads(out)} == {i.name for i in list_datasets()}
+
+
+def test_cli_names_match_the_registries():
+    """The CLI keeps its own copy of the names so that --help needs no numpy; they must agree."""
+    assert set(cli.ACTIVATION_NAMES) == {n for n, a in ACTIVATIONS.items() if not a.output_only}
+    assert set(cli.LOSS_NAMES) - {"auto"} == set(LOSSES)
+
+
+def test_no_command_prints_help_and_exits_2(capsys):
+    code, out, _ = run(capsys)
+    assert code == cli.EXIT_USAGE and "compare" in out
+
+
+def test_help_does_not_import_torch():
+    code = (
+        "import sys, contextlib, io\n"
+        "from refmlp.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    assert main(['--help']) == 0\n"
+        "    assert main(['compare', '--help']) == 0\n"
+        "heavy = {'torch', 'sklearn'} & set(sys.modules)\n"
+        "assert not heavy, heavy\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_python_dash_m_runs_the_same_command():
+    done = subprocess.run([sys.executable, "-m", "refmlp", "datasets"], capture_output=True, text=True)
+    assert done.returncode == 0 and "moons" in done.stdout and done.stderr == ""

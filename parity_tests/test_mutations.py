@@ -1,0 +1,102 @@
+"""Break one line of either backward path: the parity check must fail and name the right place.
+
+Each mutant is refmlp.network with exactly one line of one function changed, loaded as a module of
+its own. The network is square (every layer 4 wide) so that a transposed or swapped matrix gives
+wrong values rather than a shape error, its hidden activation is tanh (f'(h) != f'(a), and
+f' != 1), and its output is logistic, so that f' applied at the last layer changes g_L.
+
+Run this file directly to print every mutant's report message.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import inspect
+import sys
+import types
+
+import numpy as np
+import pytest
+
+import refmlp.network
+from refmlp.compare import compare_traces
+from refmlp.mirror import torch_trace, twin
+
+L = 3
+# (id, function, line as written, line as broken, reduction, expected first divergence (quantity, layer))
+MUTANTS = [
+    ("drop-fprime", "backprop", "g = g * self.fprime[k](a[k])", "g = g", "sum", ("g", L - 1)),
+    ("fprime-at-last-layer", "backprop", "if k < L:", "if k <= L:", "sum", ("g", L)),
+    ("fprime-of-h", "backprop", "self.fprime[k](a[k])", "self.fprime[k](h[k])", "sum", ("g", L - 1)),
+    ("transpose-W_derivs", "backprop", "np.outer(g, h[k - 1])", "np.outer(h[k - 1], g)", "sum", ("W_derivs", L)),
+    ("h_k-for-h_k-1", "backprop", "np.outer(g, h[k - 1])", "np.outer(g, h[k])", "sum", ("W_derivs", L)),
+    ("W-for-W^T", "backprop", "g = self.W[k].T @ g", "g = self.W[k] @ g", "sum", ("g", L - 1)),
+    ("b_derivs-scaled", "backprop", "b_derivs[k] = g", "b_derivs[k] = 2 * g", "sum", ("b_derivs", L)),
+    ("drop-fprime", "_backward_batched", "g = g * self.fprime[k](a[k])", "g = g", "sum", ("g", L - 1)),
+    ("fprime-at-last-layer", "_backward_batched", "if k < L:", "if k <= L:", "sum", ("g", L)),
+    ("fprime-of-h", "_backward_batched", "self.fprime[k](a[k])", "self.fprime[k](h[k])", "sum", ("g", L - 1)),
+    ("transpose-W_derivs", "_backward_batched", "g.T @ h[k - 1]", "h[k - 1].T @ g", "sum", ("W_derivs", L)),
+    ("h_k-for-h_k-1", "_backward_batched", "g.T @ h[k - 1]", "g.T @ h[k]", "sum", ("W_derivs", L)),
+    ("W-for-W^T", "_backward_batched", "g = g @ self.W[k]", "g = g @ self.W[k].T", "sum", ("g", L - 1)),
+    ("b_derivs-mean", "_backward_batched", "g.sum(axis=0)", "g.mean(axis=0)", "sum", ("b_derivs", L)),
+    ("mean-not-divided", "_backward_batched", "g = g / Y.shape[0]", "g = g", "mean", ("g", L)),
+    ("mean-not-divided", "_backward_per_sample", "lst[k] /= B", "pass", "mean", ("g", L)),
+]
+PATH = {"backprop": "per_sample", "_backward_per_sample": "per_sample", "_backward_batched": "batched"}
+
+
+def mutant_module(function: str, old: str, new: str) -> types.ModuleType:
+    """refmlp.network with ``old`` replaced by ``new`` once, inside ``function`` only."""
+    source = inspect.getsource(refmlp.network)
+    start = source.index(f"    def {function}(")
+    end = source.find("\n    def ", start + 1)
+    end = len(source) if end < 0 else end
+    body = source[start:end]
+    assert body.count(old) == 1, f"{old!r} must occur exactly once in {function}"
+    source = source[:start] + body.replace(old, new) + source[end:]
+    spec = importlib.util.spec_from_loader("refmlp._mutant", loader=None)
+    module = importlib.util.module_from_spec(spec)
+    module.__package__ = "refmlp"  # so that its relative imports resolve to the real package
+    sys.modules[spec.name] = module  # dataclasses look their module up while the class is made
+    try:
+        exec(compile(source, f"<refmlp.network mutant: {function}: {new}>", "exec"), module.__dict__)
+    finally:
+        del sys.modules[spec.name]
+    return module
+
+
+def run_mutant(function, old, new, reduction):
+    module = mutant_module(function, old, new)
+    spec = module.Spec.build(4, [4] * (L - 1), 4, activation="tanh", loss="logistic")
+    net = module.MLP(spec, init="torch", seed=3)
+    rng = np.random.default_rng(0)
+    X, Y = rng.standard_normal((8, 4)), (rng.random((8, 4)) < 0.5).astype(float)
+    mine = net.backward(X, Y, reduction, PATH[function])
+    return compare_traces(mine, torch_trace(twin(net), X, Y, reduction), "float64")
+
+
+def test_unbroken_network_passes():
+    """The control: the same harness with nothing changed passes, so failures below are the bug's."""
+    for function in ("backprop", "_backward_batched"):
+        assert run_mutant(function, "if k < L:", "if k < L:", "sum").passed
+        assert run_mutant(function, "if k < L:", "if k < L:", "mean").passed
+
+
+@pytest.mark.parametrize(
+    "function,old,new,reduction,expected",
+    [pytest.param(*m[1:], id=f"{PATH[m[1]]}-{m[0]}") for m in MUTANTS],
+)
+def test_broken_line_is_found_where_it_is(function, old, new, reduction, expected):
+    report = run_mutant(function, old, new, reduction)
+    assert not report.passed
+    quantity, layer = expected
+    assert report.first_divergence == {"quantity": quantity, "layer": layer}, report.message()
+    assert f"layer {layer}, {quantity}" in report.message()
+
+
+if __name__ == "__main__":
+    for name, function, old, new, reduction, _ in MUTANTS:
+        report = run_mutant(function, old, new, reduction)
+        print(f"== {PATH[function]} ({function}), reduction {reduction}: {name}: {old!r} -> {new!r}")
+        print(report.message(), end="\n\n")
+    sys.exit(0)
