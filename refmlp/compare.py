@@ -185,7 +185,9 @@ def compare_arrays(quantity, layer, actual, expected, rtol, floor=None) -> Row:
                 f"at index {tuple(int(i) for i in bad)}"
             )
             return row
-        x, y = np.nan_to_num(x), np.nan_to_num(y)
+        # the same inf or nan on both sides: compare the finite elements only
+        finite = np.isfinite(y)
+        x, y = np.where(finite, x, 0.0), np.where(finite, y, 0.0)
     diff = np.abs(x - y)
     if floor is None:
         floor = np.abs(y).max(initial=0.0)
@@ -270,6 +272,13 @@ def diagnose(rows: list[Row], L: int) -> str:
     verdict = {(r.quantity, r.layer): r.verdict for r in rows}
     first = next(r for r in rows if r.verdict == "fail")
     q, k = first.quantity, first.layer
+    if first.problem and first.problem.startswith("dtype"):
+        return (f"{first.label} is computed in {first.dtype} where {first.expected_dtype} was "
+                "expected: a cast, or an array of another dtype mixed into the computation")
+    if first.problem and first.problem.startswith("non-finite"):
+        return (f"{first.label} has inf or nan where the other side is finite: an overflow, e.g. "
+                "exp of a large pre-activation in a logistic, softmax or cross-entropy written "
+                "without the stable forms")
     if first.problem and first.problem.startswith("shape"):
         if q == "W_derivs":
             return (f"W_derivs_{k} has the transposed shape or the wrong one: it must be "
