@@ -1,4 +1,4 @@
-"""The parity matrix: refmlp against torch, every quantity at every layer.
+"""The parity matrix (refmlp.matrix): refmlp against torch, every quantity at every layer.
 
 Every dataset x every hidden activation x every valid (loss, output activation) pairing x
 float64/float32 x depth 1..4, and inside each case every backward mode: the per-sample algorithm of
@@ -8,62 +8,29 @@ own policy (refmlp.compare.POLICY), whose reasons are written there.
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
-from refmlp.activations import ACTIVATIONS
-from refmlp.compare import compare_traces
-from refmlp.data import list_datasets, load_dataset
-from refmlp.losses import LOSSES
-from refmlp.mirror import torch_trace, twin
-from refmlp.network import DTYPES, MLP, Spec
+from refmlp.matrix import cases, run_case
 
-HIDDEN_ACTIVATIONS = [name for name, act in ACTIVATIONS.items() if not act.output_only]
-# Unequal widths, so that a transposed matrix shows up as a wrong shape, not only wrong values.
-HIDDEN_WIDTHS = [7, 5, 6]
-BATCH = 16
+CASES = list(cases())
 
 
-def pairings(task: str):
-    """(loss, output activation) pairs that make sense for a task's labels."""
-    for loss in LOSSES.values():
-        if task == "regression" and loss.name not in ("squared", "absolute"):
-            continue  # BCE and cross-entropy need labels in {0, 1} or classes
-        for output in loss.outputs:
-            yield loss.name, output
+def test_matrix_covers_every_dataset_activation_loss_dtype_and_depth():
+    from refmlp.data import list_datasets
+    from refmlp.losses import LOSSES
+    from refmlp.matrix import DEPTHS, HIDDEN_ACTIVATIONS
+
+    assert {c.dataset for c in CASES} == {i.name for i in list_datasets()}
+    assert {c.activation for c in CASES if c.depth > 1} == set(HIDDEN_ACTIVATIONS)
+    assert {(c.loss, c.output) for c in CASES} == {(n, o) for n, l in LOSSES.items() for o in l.outputs}
+    assert {c.dtype for c in CASES} == {"float64", "float32"} and {c.depth for c in CASES} == set(DEPTHS)
 
 
-def cases():
-    for info in list_datasets():
-        for loss, output in pairings(info.task):
-            for depth in range(1, 5):
-                # With depth 1 there is no hidden layer, so the hidden activation plays no part.
-                for act in HIDDEN_ACTIVATIONS if depth > 1 else ["identity"]:
-                    for dtype in DTYPES:
-                        yield pytest.param(
-                            info.name, loss, output, act, depth, dtype,
-                            id=f"{info.name}-{loss}-{output}-{act}-L{depth}-{dtype}",
-                        )
-
-
-@pytest.mark.parametrize("dataset,loss,output,activation,depth,dtype", list(cases()))
-def test_refmlp_matches_torch(dataset, loss, output, activation, depth, dtype):
-    data = load_dataset(dataset)
-    kind = LOSSES[loss].target
-    spec = Spec.build(
-        data.X.shape[1], HIDDEN_WIDTHS[: depth - 1], data.n_outputs(kind),
-        activation=activation, loss=loss, output_activation=output,
-    )
-    # Both init schemes take part: torch's uniform init gives larger activations than 0.1 * randn.
-    net = MLP(spec, init="torch" if depth % 2 == 0 else "course", seed=depth, dtype=DTYPES[dtype])
-    batch = data.subset(BATCH, seed=depth)
-    X, Y = batch.X, net.targets(batch.targets(kind), BATCH)
-    model = twin(net)
-    failures = []
-    for reduction in ("sum", "mean"):
-        expected = torch_trace(model, X, Y, reduction)
-        for path in ("per_sample", "batched"):
-            report = compare_traces(net.backward(X, Y, reduction, path), expected, dtype)
-            if not report.passed:
-                failures.append(f"[{path}, {reduction}] {report.message()}")
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_refmlp_matches_torch(case):
+    failures = [
+        f"[{path}, {reduction}] {report.message()}"
+        for (path, reduction), report in run_case(case).items()
+        if not report.passed
+    ]
     assert not failures, "\n".join(failures)

@@ -119,7 +119,7 @@ def log_softmax(u: Array) -> Array:
 
 def make_leaky_relu(slope: float = 0.01) -> Activation:
     """The leaky ReLU with a given slope for u <= 0."""
-    if not (isinstance(slope, (int, float)) and np.isfinite(slope) and slope >= 0):
+    if isinstance(slope, bool) or not (isinstance(slope, (int, float)) and np.isfinite(slope) and slope >= 0):
         raise ValueError(f"leaky_relu slope must be a finite number >= 0, got {slope!r}")
     slope = float(slope)
     return Activation(

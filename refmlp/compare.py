@@ -14,8 +14,12 @@ added up to make y. Two correct implementations add in different orders (BLAS bl
 sums), and a sum of n terms carries a rounding error of order n eps times the *magnitudes of its
 terms*, which can be far larger than the sum itself when the terms cancel. So:
 
-- a_k, h_k, g_k and the loss: floor = max|Y| over the whole quantity (the largest entry of that
-  layer's a_k, say), the scale of every term that went into any of its entries;
+- a_k, h_k and g_k: floor = max|Y| over the whole quantity (the largest entry of that layer's a_k,
+  say), the scale of every term that went into any of its entries;
+- the loss: floor = the sum (or mean, as the loss is reduced) over samples of sum_i |a_L,i|. A
+  loss on logits adds terms of the size of |a_L| (max(a, 0) and y a in BCE, a_i - max a in
+  cross-entropy) that cancel to nearly 0 when every sample is confidently right: a loss of 1e-21
+  from logits of 1e3 is rounding, whichever side keeps it;
 - W_derivs_k = sum over the batch of g_k h_{k-1}^T: floor = (|g_k| + max|g_k|)^T (|h_{k-1}| +
   max|h_{k-1}|), entry by entry: the magnitudes of its summands, with the floors g_k and h_{k-1}
   themselves were allowed;
@@ -85,6 +89,7 @@ class Row:
     max_rel_index: list | None = None
     n_mismatch: int | None = None
     n_total: int | None = None
+    tolerance_used: float | None = None  # max |x - y| / allowed: how close to failing (> 1 fails)
     actual_at_worst: float | None = None
     expected_at_worst: float | None = None
     problem: str | None = None  # shape, dtype or non-finite values
@@ -191,7 +196,8 @@ def compare_arrays(quantity, layer, actual, expected, rtol, floor=None) -> Row:
     diff = np.abs(x - y)
     if floor is None:
         floor = np.abs(y).max(initial=0.0)
-    bad = diff > rtol * (np.abs(y) + floor)
+    allowed = rtol * (np.abs(y) + floor)
+    bad = diff > allowed
     with np.errstate(divide="ignore", invalid="ignore"):
         rel = np.where(diff == 0, 0.0, diff / np.abs(y))
     worst = np.unravel_index(np.argmax(diff), diff.shape) if diff.size else ()
@@ -202,6 +208,9 @@ def compare_arrays(quantity, layer, actual, expected, rtol, floor=None) -> Row:
     row.max_rel_index = [int(i) for i in worst_rel]
     row.n_mismatch = int(bad.sum())
     row.n_total = int(diff.size)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        used = np.where(diff == 0, 0.0, diff / allowed)
+    row.tolerance_used = float(used.max(initial=0.0))
     row.actual_at_worst = float(x[worst]) if diff.size else 0.0
     row.expected_at_worst = float(y[worst]) if diff.size else 0.0
     row.verdict = "fail" if row.n_mismatch else "pass"
@@ -226,7 +235,9 @@ def compare_traces(
         for q in FORWARD:
             rows.append(compare_arrays(q, k, getattr(actual, q)[k], getattr(expected, q)[k], tol.rtol))
     if actual.loss is not None and expected.loss is not None:
-        loss_row = compare_arrays("loss", None, actual.loss, expected.loss, tol.rtol)
+        terms = np.abs(np.asarray(expected.a[L], dtype=np.float64)).sum(axis=-1)
+        floor = terms.mean() if expected.reduction == "mean" else terms.sum()
+        loss_row = compare_arrays("loss", None, actual.loss, expected.loss, tol.rtol, floor)
         loss_row.dtype = loss_row.expected_dtype = dtype  # a Python float either side
         rows.append(loss_row)
     if actual.g and expected.g:
@@ -247,7 +258,8 @@ def compare_traces(
         hint=diagnose(rows, L) if failed else None,
         tolerance={"dtype": dtype, "rtol": tol.rtol, "reason": tol.reason,
                    "rule": "|actual - expected| <= rtol * (|expected| + floor); floor = max|expected| "
-                           "over the quantity, or for W_derivs/b_derivs the magnitudes of their batch summands"},
+                           "over the quantity; for W_derivs/b_derivs the magnitudes of their batch "
+                           "summands; for the loss the reduced sum of |a_L|"},
         names=names,
         meta=meta or {},
     )
@@ -310,7 +322,8 @@ def diagnose(rows: list[Row], L: int) -> str:
 def render_table(report: Report) -> str:
     """A fixed-width table, one row per quantity and layer, the verdict and hint at the end."""
     a, e = report.names
-    head = f"{'quantity':<12}{'shape':<12}{'max abs diff':>14}{'max rel diff':>14}{'mismatch':>12}  verdict"
+    head = (f"{'quantity':<12}{'shape':<12}{'max abs diff':>14}{'max rel diff':>14}"
+            f"{'tol used':>10}{'mismatch':>12}  verdict")
     lines = [f"{a} vs {e}", head, "-" * len(head)]
     for r in report.rows:
         shape = "x".join(map(str, r.shape)) or "scalar"
@@ -320,7 +333,8 @@ def render_table(report: Report) -> str:
         mism = f"{r.n_mismatch}/{r.n_total}"
         mark = "ok" if r.verdict == "pass" else "FAIL"
         lines.append(
-            f"{r.label:<12}{shape:<12}{r.max_abs_diff:>14.3e}{r.max_rel_diff:>14.3e}{mism:>12}  {mark}"
+            f"{r.label:<12}{shape:<12}{r.max_abs_diff:>14.3e}{r.max_rel_diff:>14.3e}"
+            f"{r.tolerance_used:>10.2g}{mism:>12}  {mark}"
         )
     tol = report.tolerance
     lines.append("-" * len(head))

@@ -39,7 +39,7 @@ from typing import Callable
 
 import numpy as np
 
-from .activations import get_activation, log_softmax, logistic, softmax
+from .activations import Activation, log_softmax, logistic, softmax
 
 Array = np.ndarray
 
@@ -141,11 +141,15 @@ class Loss:
     def __repr__(self) -> str:
         return self.name
 
-    def est_lossderiv(self, output: str, a: Array, h: Array, y: Array) -> Array:
-        """dLoss/da_L of each sample for this loss after the output activation ``output``."""
-        if output in self.fused:
-            return self.fused[output](a, h, y)
-        return self.output_deriv(h, y) * get_activation(output).fprime(a)
+    def est_lossderiv(self, output: Activation, a: Array, h: Array, y: Array) -> Array:
+        """dLoss/da_L of each sample for this loss after the output activation ``output``.
+
+        ``output`` is the layer's own Activation, not its name: its f' carries its
+        hyper-parameters (a leaky slope of 0.2, say).
+        """
+        if output.name in self.fused:
+            return self.fused[output.name](a, h, y)
+        return self.output_deriv(h, y) * output.fprime(a)
 
 
 _CHAIN_OUTPUTS = ("identity", "logistic", "tanh", "relu", "leaky_relu")

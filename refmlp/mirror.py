@@ -109,6 +109,7 @@ def torch_trace(model: TorchMLP, X, Y, reduction: str = "sum") -> Trace:
         a=[None] + [np_(t) for t in a[1:]],
         h=[np_(t) for t in h],
         loss=float(loss.item()),
+        reduction=reduction,
         g=[None] + [np_(t.grad) for t in a[1:]],
         W_derivs=[None] + [np_(model.linears[k].weight.grad) for k in range(L)],
         b_derivs=[None] + [np_(model.linears[k].bias.grad) for k in range(L)],

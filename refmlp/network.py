@@ -159,6 +159,7 @@ class Trace:
     a: list
     h: list
     loss: float | None = None
+    reduction: str | None = None
     g: list = field(default_factory=list)
     W_derivs: list = field(default_factory=list)
     b_derivs: list = field(default_factory=list)
@@ -226,6 +227,11 @@ class MLP:
     def targets(self, y, B: int) -> Array:
         """y as the loss needs it: (B, n_L) floats, one-hot rows for int class labels."""
         n_out = self.spec.layers[-1].size
+        if np.ndim(y) == 0 or len(y) != B:
+            raise ValueError(
+                f"y must hold one target per sample, {B} of them; got {np.ndim(y) and len(y)} "
+                f"(shape {np.shape(y)})"
+            )
         if self.spec.loss.target == "class":
             y = as_one_hot(y, n_out, self.dtype)
         else:
@@ -260,8 +266,7 @@ class MLP:
         return float(per_sample.sum() if reduction == "sum" else per_sample.mean())
 
     def _est_lossderiv(self, a_L: Array, h_L: Array, y: Array) -> Array:
-        output = self.spec.layers[-1].activation.name
-        return self.spec.loss.est_lossderiv(output, a_L, h_L, y)
+        return self.spec.loss.est_lossderiv(self.spec.layers[-1].activation, a_L, h_L, y)
 
     # ---- backward (Algorithm 2), literally, one sample --------------------------------------
     def forward_sample(self, x: Array) -> tuple[list, list]:
@@ -313,6 +318,7 @@ class MLP:
         B = trace.h[0].shape[0]
         Y = self.targets(y, B)
         trace.loss = self._loss_value(trace, Y, reduction)
+        trace.reduction = reduction
         if path == "per_sample":
             self._backward_per_sample(trace, Y, reduction)
         else:
