@@ -90,6 +90,7 @@ class Row:
     n_mismatch: int | None = None
     n_total: int | None = None
     tolerance_used: float | None = None  # max |x - y| / allowed: how close to failing (> 1 fails)
+    expected_max_abs: float | None = None  # max |y|, the scale of the quantity
     actual_at_worst: float | None = None
     expected_at_worst: float | None = None
     problem: str | None = None  # shape, dtype or non-finite values
@@ -211,6 +212,7 @@ def compare_arrays(quantity, layer, actual, expected, rtol, floor=None) -> Row:
     with np.errstate(divide="ignore", invalid="ignore"):
         used = np.where(diff == 0, 0.0, diff / allowed)
     row.tolerance_used = float(used.max(initial=0.0))
+    row.expected_max_abs = float(np.abs(y).max(initial=0.0))
     row.actual_at_worst = float(x[worst]) if diff.size else 0.0
     row.expected_at_worst = float(y[worst]) if diff.size else 0.0
     row.verdict = "fail" if row.n_mismatch else "pass"
