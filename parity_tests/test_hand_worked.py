@@ -29,6 +29,11 @@ from refmlp.network import MLP, PATHS, Spec
 REL = 1e-14
 
 
+def grads(trace):
+    """backprop's gradients, in the notes' order."""
+    return trace.W_derivs, trace.b_derivs, trace.g
+
+
 def check(what: str, actual, expected, *, exact: bool = False) -> None:
     """Shape first, then values: bit for bit when ``exact``, else to REL relative (no abs floor:
     an expected 0 must come out as 0, which it does when a factor is an exact 0)."""
@@ -94,7 +99,7 @@ def test_squared_loss_by_hand():
 
 
 def test_squared_backprop_by_hand():
-    W_derivs, b_derivs, g = squared_net().backprop(x, y)
+    W_derivs, b_derivs, g = grads(squared_net().backprop(x, y))
     check("g_2", g[2], G2)
     check("W_derivs_2", W_derivs[2], W2_DERIVS)
     check("b_derivs_2", b_derivs[2], B2_DERIVS)
@@ -171,7 +176,7 @@ def test_second_sample_by_hand():
     a, h = net.forward_sample(x_b)
     check("h_1", h[1], H1_B, exact=True)
     check("loss", net.loss(x_b[None], y_b[None]), LOSS_B)
-    W_derivs, b_derivs, g = net.backprop(x_b, y_b)
+    W_derivs, b_derivs, g = grads(net.backprop(x_b, y_b))
     check("g_2", g[2], G2_B)
     check("W_derivs_2", W_derivs[2], W2_DERIVS_B)
     check("b_derivs_2", b_derivs[2], G2_B)
@@ -197,7 +202,7 @@ def test_batch_of_two_by_hand(path, reduction, expected):
 @pytest.mark.parametrize("path", PATHS)
 def test_batch_sum_is_the_sum_of_backprops_and_mean_is_half(path):
     net = squared_net()
-    one, two = net.backprop(x, y), net.backprop(x_b, y_b)
+    one, two = grads(net.backprop(x, y)), grads(net.backprop(x_b, y_b))
     summed = net.backward(X2, Y2, reduction="sum", path=path)
     mean = net.backward(X2, Y2, reduction="mean", path=path)
     for k in (1, 2):
@@ -264,12 +269,12 @@ def test_bce_loss_is_the_hand_formula():
 
 
 def test_bce_backprop_by_hand():
-    W_derivs, b_derivs, g = bce_net().backprop(x, BCE_Y)
+    W_derivs, b_derivs, g = grads(bce_net().backprop(x, BCE_Y))
     for name, got in (("g_2", g[2]), ("W_derivs_2", W_derivs[2]), ("b_derivs_2", b_derivs[2]),
                       ("g_1", g[1]), ("W_derivs_1", W_derivs[1]), ("b_derivs_1", b_derivs[1])):
         check(name, got, BCE[name])
     # with y = 0: g_2 = 3/4 - 0 = 3/4, W_derivs_2 = 3/4 * [1, -0.01] = [[0.75, -0.0075]]
-    W_derivs, _, g = bce_net().backprop(x, np.array([0.0]))
+    W_derivs, _, g = grads(bce_net().backprop(x, np.array([0.0])))
     check("g_2, y = 0", g[2], [0.75])
     check("W_derivs_2, y = 0", W_derivs[2], [[0.75, -0.0075]])
 

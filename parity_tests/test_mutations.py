@@ -25,6 +25,10 @@ from refmlp.mirror import torch_trace, twin
 L = 3
 # (id, function, line as written, line as broken, reduction, expected first divergence (quantity, layer))
 MUTANTS = [
+    ("W^T-in-forward", "forward_sample", "self.W[k] @ h[k - 1]", "self.W[k].T @ h[k - 1]", "sum", ("a", 1)),
+    ("h-is-a", "forward_sample", "h.append(self.f[k](a[k]))", "h.append(a[k])", "sum", ("h", 1)),
+    ("W-in-forward", "forward", "h[k - 1] @ self.W[k].T", "h[k - 1] @ self.W[k]", "sum", ("a", 1)),
+    ("bias-dropped", "forward", "@ self.W[k].T + self.b[k]", "@ self.W[k].T", "sum", ("a", 1)),
     ("drop-fprime", "backprop", "g = g * self.fprime[k](a[k])", "g = g", "sum", ("g", L - 1)),
     ("fprime-at-last-layer", "backprop", "if k < L:", "if k <= L:", "sum", ("g", L)),
     ("fprime-of-h", "backprop", "self.fprime[k](a[k])", "self.fprime[k](h[k])", "sum", ("g", L - 1)),
@@ -42,7 +46,8 @@ MUTANTS = [
     ("mean-not-divided", "_backward_batched", "g = g / Y.shape[0]", "g = g", "mean", ("g", L)),
     ("mean-not-divided", "_backward_per_sample", "lst[k] /= B", "pass", "mean", ("g", L)),
 ]
-PATH = {"backprop": "per_sample", "_backward_per_sample": "per_sample", "_backward_batched": "batched"}
+PATH = {"backprop": "per_sample", "_backward_per_sample": "per_sample", "forward_sample": "per_sample",
+        "_backward_batched": "batched", "forward": "batched"}
 
 
 def mutant_module(function: str, old: str, new: str) -> types.ModuleType:
@@ -65,29 +70,34 @@ def mutant_module(function: str, old: str, new: str) -> types.ModuleType:
     return module
 
 
-def run_mutant(function, old, new, reduction):
+def run_mutant(function, old, new, reduction, dtype="float64"):
     module = mutant_module(function, old, new)
     spec = module.Spec.build(4, [4] * (L - 1), 4, activation="tanh", loss="logistic")
-    net = module.MLP(spec, init="torch", seed=3)
+    net = module.MLP(spec, init="torch", seed=3, dtype=module.DTYPES[dtype])
     rng = np.random.default_rng(0)
     X, Y = rng.standard_normal((8, 4)), (rng.random((8, 4)) < 0.5).astype(float)
     mine = net.backward(X, Y, reduction, PATH[function])
-    return compare_traces(mine, torch_trace(twin(net), X, Y, reduction), "float64")
+    return compare_traces(mine, torch_trace(twin(net), X, Y, reduction), dtype)
 
 
-def test_unbroken_network_passes():
+DTYPES = ["float64", "float32"]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_unbroken_network_passes(dtype):
     """The control: the same harness with nothing changed passes, so failures below are the bug's."""
     for function in ("backprop", "_backward_batched"):
-        assert run_mutant(function, "if k < L:", "if k < L:", "sum").passed
-        assert run_mutant(function, "if k < L:", "if k < L:", "mean").passed
+        assert run_mutant(function, "if k < L:", "if k < L:", "sum", dtype).passed
+        assert run_mutant(function, "if k < L:", "if k < L:", "mean", dtype).passed
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize(
     "function,old,new,reduction,expected",
     [pytest.param(*m[1:], id=f"{PATH[m[1]]}-{m[0]}") for m in MUTANTS],
 )
-def test_broken_line_is_found_where_it_is(function, old, new, reduction, expected):
-    report = run_mutant(function, old, new, reduction)
+def test_broken_line_is_found_where_it_is(function, old, new, reduction, expected, dtype):
+    report = run_mutant(function, old, new, reduction, dtype)
     assert not report.passed
     quantity, layer = expected
     assert report.first_divergence == {"quantity": quantity, "layer": layer}, report.message()

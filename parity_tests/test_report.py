@@ -65,11 +65,18 @@ def test_shape_and_dtype_are_checked_before_values(case):
     assert "float32" in report.hint
 
 
-def test_non_finite_values_fail_unless_identical():
+def test_non_finite_values_must_stand_at_the_same_places():
     row = compare_arrays("a", 1, np.array([1.0, np.nan]), np.array([1.0, 2.0]), 1e-10)
-    assert row.verdict == "fail" and "non-finite" in row.problem
-    row = compare_arrays("a", 1, np.array([1.0, np.inf]), np.array([1.0, np.inf]), 1e-10)
-    assert row.verdict == "pass"
+    assert row.verdict == "fail"
+    assert row.problem == "non-finite values: actual nan, expected 2.0 at index (1,)"
+    row = compare_arrays("a", 1, np.array([np.inf, 1.0]), np.array([-np.inf, 1.0]), 1e-10)
+    assert row.verdict == "fail" and "actual inf, expected -inf at index (0,)" in row.problem
+    # the same nan and inf on both sides: the finite elements are compared as usual
+    x = np.array([np.nan, np.inf, 1.0 + 1e-15, 3.0])
+    row = compare_arrays("a", 1, x, np.array([np.nan, np.inf, 1.0, 3.0]), 1e-10)
+    assert row.verdict == "pass" and row.note.startswith("2 inf or nan")
+    row = compare_arrays("a", 1, x, np.array([np.nan, np.inf, 1.0, 2.0]), 1e-10)
+    assert row.verdict == "fail" and row.max_abs_index == [3]
 
 
 def test_floor_forgives_cancellation_but_not_a_wrong_value():
@@ -82,6 +89,50 @@ def test_floor_forgives_cancellation_but_not_a_wrong_value():
     assert ok.verdict == "pass" and bad.verdict == "fail"
     # Without the floor the same rounding error would fail: the floor is what forgives it.
     assert compare_arrays("b_derivs", 1, expected + 1e-12, expected, 1e-10, 0.0).verdict == "fail"
+
+
+def test_a_quantity_missing_on_one_side_fails(case):
+    net, X, Y = case
+    forward_only = net.forward(X)
+    report = compare_traces(forward_only, torch_trace(twin(net), X, Y))
+    assert not report.passed
+    assert report.first_divergence == {"layer": None, "quantity": "loss"}
+    problems = {r.label: r.problem for r in report.rows if r.problem}
+    assert problems["loss"] == "missing on the actual side"
+    assert problems["W_derivs_3"] == problems["g_1"] == "missing on the actual side"
+    assert compare_traces(forward_only, net.forward(X)).passed  # both forward only: nothing missing
+
+
+def test_loss_floor_does_not_forgive_a_wrong_squared_loss():
+    """Squared error after a logistic output adds terms in [0, 1] whatever |a_L| is: a wrong loss
+    fails even with pre-activations of 1e3 (the logits' floor is only for losses on logits)."""
+    spec = Spec.build(3, [], 2, loss="squared", output_activation="logistic")
+    net = MLP(spec, W=[None, np.full((2, 3), 300.0)], b=[None, np.zeros(2)])
+    X, Y = np.ones((4, 3)), np.full((4, 2), 0.25)
+    mine, theirs = net.backward(X, Y), torch_trace(twin(net), X, Y)
+    assert compare_traces(mine, theirs).passed
+    mine.loss *= 0.5
+    assert compare_traces(mine, theirs).first_divergence == {"layer": None, "quantity": "loss"}
+
+
+def test_failing_report_is_strict_json(case):
+    net, X, Y = case
+    mine, theirs = net.backward(X, Y), torch_trace(twin(net), X, Y)
+    theirs.b_derivs[1][:] = 0.0  # expected zeros: the relative difference is infinite
+    data = json.loads(compare_traces(mine, theirs).to_json(), parse_constant=pytest.fail)
+    row = next(r for r in data["rows"] if r["quantity"] == "b_derivs" and r["layer"] == 1)
+    assert row["max_rel_diff"] == "inf" and data["verdict"] == "fail"
+
+
+def test_torch_trace_takes_the_same_targets_as_refmlp():
+    """(B,) for one output is (B, 1), not broadcast to (B, B) by MSELoss."""
+    net = MLP(Spec.build(3, [4], 1, loss="squared"))
+    X, y = np.random.default_rng(0).standard_normal((5, 3)), np.arange(5.0)
+    model = twin(net)
+    assert torch_trace(model, X, y).loss == torch_trace(model, X, y[:, None]).loss
+    assert parity(net, X, y).passed
+    with pytest.raises(ValueError, match=r"y must hold one target per sample, 5 of them; got 4"):
+        torch_trace(model, X, y[:4])
 
 
 def test_json_round_trip_and_table(case):
@@ -98,7 +149,7 @@ def test_json_round_trip_and_table(case):
 
 def test_assert_parity_fails_with_the_first_divergence(case):
     net, X, Y = case
-    assert_parity(net, X, Y).passed
+    assert assert_parity(net, X, Y).passed
     net.fprime[2] = lambda u: np.ones_like(u)  # drop f' at layer 2
     with pytest.raises(AssertionError, match="first divergence: layer 2, g"):
         assert_parity(net, X, Y)

@@ -16,10 +16,12 @@ terms*, which can be far larger than the sum itself when the terms cancel. So:
 
 - a_k, h_k and g_k: floor = max|Y| over the whole quantity (the largest entry of that layer's a_k,
   say), the scale of every term that went into any of its entries;
-- the loss: floor = the sum (or mean, as the loss is reduced) over samples of sum_i |a_L,i|. A
-  loss on logits adds terms of the size of |a_L| (max(a, 0) and y a in BCE, a_i - max a in
-  cross-entropy) that cancel to nearly 0 when every sample is confidently right: a loss of 1e-21
-  from logits of 1e3 is rounding, whichever side keeps it;
+- the loss: floor = the trace's ``loss_scale``, the magnitude of the terms the loss adds up
+  (:meth:`refmlp.losses.Loss.scale`). A loss on logits adds terms of the size of |a_L| (max(a, 0)
+  and y a in BCE, a_i - max a in cross-entropy) that cancel to nearly 0 when every sample is
+  confidently right: a loss of 1e-21 from logits of 1e3 is rounding, whichever side keeps it. The
+  squared and absolute errors add non-negative terms, which cannot cancel: their scale is the
+  loss itself;
 - W_derivs_k = sum over the batch of g_k h_{k-1}^T: floor = (|g_k| + max|g_k|)^T (|h_{k-1}| +
   max|h_{k-1}|), entry by entry: the magnitudes of its summands, with the floors g_k and h_{k-1}
   themselves were allowed;
@@ -93,7 +95,8 @@ class Row:
     expected_max_abs: float | None = None  # max |y|, the scale of the quantity
     actual_at_worst: float | None = None
     expected_at_worst: float | None = None
-    problem: str | None = None  # shape, dtype or non-finite values
+    problem: str | None = None  # shape, dtype, non-finite values, or missing on one side
+    note: str | None = None  # identical inf or nan on both sides: passed, but worth knowing
 
     @property
     def label(self) -> str:
@@ -129,7 +132,9 @@ class Report:
         }
 
     def to_json(self, indent: int | None = 2) -> str:
-        return json.dumps(self.to_dict(), indent=indent)
+        """Strict JSON: an infinite or undefined figure (a relative difference where the expected
+        value is 0, say) is written as the string "inf", "-inf" or "nan"."""
+        return json.dumps(json_safe(self.to_dict()), indent=indent, allow_nan=False)
 
     def to_table(self) -> str:
         return render_table(self)
@@ -145,6 +150,16 @@ class Report:
         if self.hint:
             lines.append(f"  likely: {self.hint}")
         return "\n".join(lines)
+
+
+def json_safe(obj):
+    if isinstance(obj, float) and not np.isfinite(obj):
+        return str(obj)  # 'inf', '-inf', 'nan'
+    if isinstance(obj, dict):
+        return {k: json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v) for v in obj]
+    return obj
 
 
 def describe_mismatch(row: Row) -> str:
@@ -183,15 +198,18 @@ def compare_arrays(quantity, layer, actual, expected, rtol, floor=None) -> Row:
         return row
     x, y = actual.astype(np.float64), expected.astype(np.float64)
     if not (np.isfinite(x).all() and np.isfinite(y).all()):
-        same = np.array_equal(x, y, equal_nan=True)
-        if not same:
-            bad = np.argwhere(~np.isfinite(x) | ~np.isfinite(y))[0]
+        # inf and nan must stand at the same places with the same signs; the finite elements
+        # are then compared as usual
+        same = (np.isnan(x) == np.isnan(y)) & (np.isposinf(x) == np.isposinf(y)) & (
+            np.isneginf(x) == np.isneginf(y)
+        )
+        if not same.all():
+            i = tuple(int(v) for v in np.argwhere(~same)[0])
             row.problem = (
-                f"non-finite values: actual {x[tuple(bad)]!r}, expected {y[tuple(bad)]!r} "
-                f"at index {tuple(int(i) for i in bad)}"
+                f"non-finite values: actual {float(x[i])}, expected {float(y[i])} at index {i}"
             )
             return row
-        # the same inf or nan on both sides: compare the finite elements only
+        row.note = f"{int((~np.isfinite(y)).sum())} inf or nan elements, the same on both sides"
         finite = np.isfinite(y)
         x, y = np.where(finite, x, 0.0), np.where(finite, y, 0.0)
     diff = np.abs(x - y)
@@ -236,14 +254,17 @@ def compare_traces(
     for k in range(1, L + 1):
         for q in FORWARD:
             rows.append(compare_arrays(q, k, getattr(actual, q)[k], getattr(expected, q)[k], tol.rtol))
-    if actual.loss is not None and expected.loss is not None:
-        terms = np.abs(np.asarray(expected.a[L], dtype=np.float64)).sum(axis=-1)
-        floor = terms.mean() if expected.reduction == "mean" else terms.sum()
-        loss_row = compare_arrays("loss", None, actual.loss, expected.loss, tol.rtol, floor)
-        loss_row.dtype = loss_row.expected_dtype = dtype  # a Python float either side
-        rows.append(loss_row)
-    if actual.g and expected.g:
+    if actual.loss is not None or expected.loss is not None:
+        if actual.loss is None or expected.loss is None:
+            rows.append(missing_row("loss", None, actual.loss is None, tol.rtol))
+        else:
+            rows.append(compare_arrays("loss", None, float(actual.loss), float(expected.loss),
+                                       tol.rtol, expected.loss_scale or 0.0))
+    if actual.g or expected.g:
         for k in range(L, 0, -1):
+            if not (actual.g and expected.g):
+                rows += [missing_row(q, k, not actual.g, tol.rtol) for q in BACKWARD]
+                continue
             floors = batch_sum_floors(expected, k)
             for q in BACKWARD:
                 rows.append(compare_arrays(
@@ -261,10 +282,16 @@ def compare_traces(
         tolerance={"dtype": dtype, "rtol": tol.rtol, "reason": tol.reason,
                    "rule": "|actual - expected| <= rtol * (|expected| + floor); floor = max|expected| "
                            "over the quantity; for W_derivs/b_derivs the magnitudes of their batch "
-                           "summands; for the loss the reduced sum of |a_L|"},
+                           "summands; for the loss the magnitude of the terms it adds up"},
         names=names,
         meta=meta or {},
     )
+
+
+def missing_row(quantity, layer, on_actual: bool, rtol: float) -> Row:
+    """A quantity one side computed and the other did not: a failure, never a silent skip."""
+    side = "actual" if on_actual else "expected"
+    return Row(quantity, layer, "fail", [], [], "", "", rtol, problem=f"missing on the {side} side")
 
 
 def with_floor(v: np.ndarray) -> np.ndarray:
@@ -283,16 +310,17 @@ def batch_sum_floors(expected: Trace, k: int) -> dict:
 
 def diagnose(rows: list[Row], L: int) -> str:
     """What the first divergence most likely means, read from the rows around it."""
-    verdict = {(r.quantity, r.layer): r.verdict for r in rows}
     first = next(r for r in rows if r.verdict == "fail")
     q, k = first.quantity, first.layer
     if first.problem and first.problem.startswith("dtype"):
         return (f"{first.label} is computed in {first.dtype} where {first.expected_dtype} was "
                 "expected: a cast, or an array of another dtype mixed into the computation")
+    if first.problem and first.problem.startswith("missing"):
+        return f"{first.label} is {first.problem}: one trace stops before the other"
     if first.problem and first.problem.startswith("non-finite"):
-        return (f"{first.label} has inf or nan where the other side is finite: an overflow, e.g. "
-                "exp of a large pre-activation in a logistic, softmax or cross-entropy written "
-                "without the stable forms")
+        return (f"{first.label} has inf or nan on one side only (or of another sign): an "
+                "overflow, e.g. exp of a large pre-activation in a logistic, softmax or "
+                "cross-entropy written without the stable forms, on the side that is not finite")
     if first.problem and first.problem.startswith("shape"):
         if q == "W_derivs":
             return (f"W_derivs_{k} has the transposed shape or the wrong one: it must be "

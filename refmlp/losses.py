@@ -141,6 +141,18 @@ class Loss:
     def __repr__(self) -> str:
         return self.name
 
+    def scale(self, a: Array, h: Array, y: Array) -> Array:
+        """Per sample, the magnitude of the terms the loss adds up, for the parity tolerance.
+
+        A loss on logits adds terms of the size of |a_L| that cancel when a sample is confidently
+        right, so its scale is value + sum_i |a_i|; the squared and absolute errors add
+        non-negative terms, which cannot cancel, so their scale is the value itself.
+        """
+        value = self.value(a, h, y)
+        if self.torch_on_logits:
+            return value + self.torch_scale * np.abs(a).sum(axis=-1)
+        return value
+
     def est_lossderiv(self, output: Activation, a: Array, h: Array, y: Array) -> Array:
         """dLoss/da_L of each sample for this loss after the output activation ``output``.
 

@@ -15,8 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .losses import as_one_hot
-from .network import MLP, Spec, Trace
+from .network import MLP, Spec, Trace, as_targets
 
 TORCH_DTYPES = {np.dtype(np.float64): torch.float64, np.dtype(np.float32): torch.float32}
 
@@ -80,37 +79,49 @@ def twin(net: MLP) -> TorchMLP:
 
 
 def torch_loss(spec: Spec, a_L, h_L, Y: np.ndarray, reduction: str) -> torch.Tensor:
-    """The batch loss in torch: ``reduction="sum"``, divided by B for "mean" (see refmlp.losses)."""
+    """The batch loss in torch: ``reduction="sum"``, divided by B for "mean" (see refmlp.losses).
+
+    ``Y`` is (B, n_L), as :func:`refmlp.network.as_targets` makes it; class labels are one-hot
+    rows, which CrossEntropyLoss takes as class probabilities: the same loss.
+    """
     loss = spec.loss
     fn = getattr(nn, loss.torch_class)(reduction="sum")
     inputs = a_L if loss.torch_on_logits else h_L
-    if loss.target == "class":
-        # CrossEntropyLoss takes one-hot rows as class probabilities: the same loss.
-        Y = as_one_hot(Y, spec.layers[-1].size, np.float64)
     target = torch.tensor(Y, dtype=inputs.dtype)
     value = fn(inputs, target) * loss.torch_scale
     return value / Y.shape[0] if reduction == "mean" else value
 
 
-def torch_trace(model: TorchMLP, X, Y, reduction: str = "sum") -> Trace:
-    """Forward and backward through the twin on one batch; every quantity as numpy."""
+def torch_trace(model: TorchMLP, X, y, reduction: str = "sum") -> Trace:
+    """Forward and backward through the twin on one batch; every quantity as numpy.
+
+    y takes the same forms as in :meth:`refmlp.network.MLP.backward`.
+    """
+    if reduction not in ("sum", "mean"):
+        raise ValueError(f"unknown reduction {reduction!r}; expected one of sum, mean")
     model.zero_grad(set_to_none=True)
     dtype = model.linears[0].weight.dtype
-    Xt = torch.tensor(np.asarray(X), dtype=dtype)  # a copy: X may be a read-only snapshot
-    a, h = model.forward_trace(Xt)
-    loss = torch_loss(model.spec, a[-1], h[-1], np.asarray(Y), reduction)
+    X = np.asarray(X)
+    if X.ndim != 2 or X.shape[1] != model.spec.n_in:
+        raise ValueError(f"X must have shape (B, {model.spec.n_in}); got shape {X.shape}")
+    Y = as_targets(model.spec, y, X.shape[0], np.float64)
+    a, h = model.forward_trace(torch.tensor(X, dtype=dtype))  # a copy: X may be read-only
+    loss = torch_loss(model.spec, a[-1], h[-1], Y, reduction)
     loss.backward()
 
     def np_(t):
         return t.detach().cpu().numpy()
 
     L = model.spec.L
-    return Trace(
+    trace = Trace(
         a=[None] + [np_(t) for t in a[1:]],
         h=[np_(t) for t in h],
-        loss=float(loss.item()),
-        reduction=reduction,
         g=[None] + [np_(t.grad) for t in a[1:]],
         W_derivs=[None] + [np_(model.linears[k].weight.grad) for k in range(L)],
         b_derivs=[None] + [np_(model.linears[k].bias.grad) for k in range(L)],
     )
+    reduce = np.sum if reduction == "sum" else np.mean
+    trace.loss, trace.reduction = float(loss.item()), reduction
+    # the tolerance's floor for the loss row (refmlp.compare); not part of what is compared
+    trace.loss_scale = float(reduce(model.spec.loss.scale(trace.a[-1], trace.h[-1], Y)))
+    return trace

@@ -160,6 +160,7 @@ class Trace:
     h: list
     loss: float | None = None
     reduction: str | None = None
+    loss_scale: float | None = None  # the magnitude of what the loss adds up (Loss.scale)
     g: list = field(default_factory=list)
     W_derivs: list = field(default_factory=list)
     b_derivs: list = field(default_factory=list)
@@ -167,6 +168,35 @@ class Trace:
     @property
     def L(self) -> int:
         return len(self.a) - 1
+
+
+def as_targets(spec: Spec, y, B: int, dtype) -> Array:
+    """y as ``spec``'s loss needs it: (B, n_L) of ``dtype``; int class labels become one-hot rows,
+    and (B,) is taken for (B, 1) when the network has one output."""
+    n_out = spec.layers[-1].size
+    if np.ndim(y) == 0:
+        raise ValueError(f"y must hold one target per sample, {B} of them; got a scalar, {y!r}")
+    if len(y) != B:
+        raise ValueError(
+            f"y must hold one target per sample, {B} of them; got {len(y)} (shape {np.shape(y)})"
+        )
+    if spec.loss.target == "class":
+        y = as_one_hot(y, n_out, dtype)
+    else:
+        y = np.asarray(y, dtype=dtype)
+        if y.ndim == 1 and n_out == 1:
+            y = y[:, None]
+    if y.shape != (B, n_out):
+        raise ValueError(f"y must have shape ({B}, {n_out}) for this network; got {y.shape}")
+    return y
+
+
+def set_loss(trace: Trace, loss: Loss, Y: Array, reduction: str) -> None:
+    """Write the batch loss of ``trace``, its reduction and its scale into it."""
+    reduce = np.sum if reduction == "sum" else np.mean
+    trace.loss = float(reduce(loss.value(trace.a[-1], trace.h[-1], Y)))
+    trace.loss_scale = float(reduce(loss.scale(trace.a[-1], trace.h[-1], Y)))
+    trace.reduction = reduction
 
 
 class MLP:
@@ -226,21 +256,18 @@ class MLP:
 
     def targets(self, y, B: int) -> Array:
         """y as the loss needs it: (B, n_L) floats, one-hot rows for int class labels."""
-        n_out = self.spec.layers[-1].size
-        if np.ndim(y) == 0 or len(y) != B:
-            raise ValueError(
-                f"y must hold one target per sample, {B} of them; got {np.ndim(y) and len(y)} "
-                f"(shape {np.shape(y)})"
-            )
-        if self.spec.loss.target == "class":
-            y = as_one_hot(y, n_out, self.dtype)
-        else:
-            y = np.asarray(y, dtype=self.dtype)
-            if y.ndim == 1 and n_out == 1:
-                y = y[:, None]
-        if y.shape != (B, n_out):
-            raise ValueError(f"y must have shape ({B}, {n_out}) for this network; got {y.shape}")
-        return y
+        return as_targets(self.spec, y, B, self.dtype)
+
+    def sample_target(self, y) -> Array:
+        """One sample's y as the loss needs it: (n_L,) floats."""
+        n_out, y_arr = self.spec.layers[-1].size, np.asarray(y)
+        is_class = self.spec.loss.target == "class"
+        if y_arr.ndim > 1 or (y_arr.ndim == 0 and not is_class and n_out != 1):
+            expected = (f"a class label or a row of {n_out} probabilities" if is_class
+                        else f"{n_out} floats" + (" (or one float)" if n_out == 1 else ""))
+            raise ValueError(f"y must be one sample's target, {expected}; got shape {y_arr.shape}")
+        return as_targets(self.spec, y_arr.reshape(1, -1) if y_arr.ndim else y_arr[None], 1,
+                          self.dtype)[0]
 
     # ---- forward (Algorithm 1) ----------------------------------------------------------------
     def forward(self, X) -> Trace:
@@ -259,11 +286,8 @@ class MLP:
         """The batch loss (see :mod:`refmlp.losses` for the reduction)."""
         _check_choice("reduction", reduction, REDUCTIONS)
         trace = self.forward(X)
-        return self._loss_value(trace, self.targets(y, trace.h[0].shape[0]), reduction)
-
-    def _loss_value(self, trace: Trace, Y: Array, reduction: str) -> float:
-        per_sample = self.spec.loss.value(trace.a[-1], trace.h[-1], Y)
-        return float(per_sample.sum() if reduction == "sum" else per_sample.mean())
+        set_loss(trace, self.spec.loss, self.targets(y, trace.h[0].shape[0]), reduction)
+        return trace.loss
 
     def _est_lossderiv(self, a_L: Array, h_L: Array, y: Array) -> Array:
         return self.spec.loss.est_lossderiv(self.spec.layers[-1].activation, a_L, h_L, y)
@@ -277,8 +301,8 @@ class MLP:
             h.append(self.f[k](a[k]))
         return a, h
 
-    def backprop(self, x: Array, y: Array):
-        """Algorithm 2 of the notes for one sample: (W_derivs, b_derivs, g), lists 1..L.
+    def backprop(self, x: Array, y: Array) -> Trace:
+        """Algorithm 2 of the notes for one sample: a trace of 1-D a, h, g, W_derivs, b_derivs.
 
         g = est_lossderiv(y_est, y), then for k = L..1: g = g * f'_k(a_k) if k < L;
         b_derivs_k = g; W_derivs_k = g h_{k-1}^T; g = W_k^T g.
@@ -289,7 +313,7 @@ class MLP:
         if np.ndim(x) != 1:
             raise ValueError(f"x must be one sample of shape ({self.spec.n_in},); got shape {np.shape(x)}")
         x = self._inputs(np.reshape(x, (1, -1)))[0]
-        y = self.targets(np.reshape(y, (1, -1) if np.ndim(y) == 1 else (1,)), 1)[0]
+        y = self.sample_target(y)
         a, h = self.forward_sample(x)
         L = self.L
         W_derivs, b_derivs, gs = [None] * (L + 1), [None] * (L + 1), [None] * (L + 1)
@@ -301,46 +325,50 @@ class MLP:
             b_derivs[k] = g
             W_derivs[k] = np.outer(g, h[k - 1])
             g = self.W[k].T @ g
-        return W_derivs, b_derivs, gs
+        return Trace(a=a, h=h, g=gs, W_derivs=W_derivs, b_derivs=b_derivs)
 
     # ---- backward, both paths -----------------------------------------------------------------
     def backward(self, X, y, reduction: str = "sum", path: str = "batched") -> Trace:
         """Forward and backward over a batch: a, h, the loss, g, W_derivs and b_derivs.
 
-        ``path="per_sample"`` runs :meth:`backprop` on each row and adds the gradients up;
+        ``path="per_sample"`` runs :meth:`backprop` (forward pass included) on each row, stacks
+        its a, h and g and adds its gradients up;
         ``path="batched"`` does the same algebra on the whole batch at once:
         W_derivs_k = sum over samples of g h_{k-1}^T = g^T H_{k-1}, b_derivs_k = sum of g.
         With ``reduction="mean"`` every derivative is divided by the batch size B.
         """
         _check_choice("reduction", reduction, REDUCTIONS)
         _check_choice("path", path, PATHS)
-        trace = self.forward(X)
-        B = trace.h[0].shape[0]
-        Y = self.targets(y, B)
-        trace.loss = self._loss_value(trace, Y, reduction)
-        trace.reduction = reduction
+        X = self._inputs(X)
+        Y = self.targets(y, X.shape[0])
         if path == "per_sample":
-            self._backward_per_sample(trace, Y, reduction)
+            trace = self._backward_per_sample(X, Y, reduction)
         else:
+            trace = self.forward(X)
             self._backward_batched(trace, Y, reduction)
+        set_loss(trace, self.spec.loss, Y, reduction)
         return trace
 
-    def _backward_per_sample(self, trace: Trace, Y: Array, reduction: str) -> None:
-        L, B = self.L, Y.shape[0]
+    def _backward_per_sample(self, X: Array, Y: Array, reduction: str) -> Trace:
+        L, B = self.L, X.shape[0]
+        samples = [self.backprop(X[i], Y[i]) for i in range(B)]
         W_derivs = [None] + [np.zeros_like(Wk) for Wk in self.W[1:]]
         b_derivs = [None] + [np.zeros_like(bk) for bk in self.b[1:]]
-        gs = [None] + [np.empty_like(ak) for ak in trace.a[1:]]
-        for i in range(B):
-            dW, db, g = self.backprop(trace.h[0][i], Y[i])
+        for sample in samples:
             for k in range(1, L + 1):
-                W_derivs[k] += dW[k]
-                b_derivs[k] += db[k]
-                gs[k][i] = g[k]
+                W_derivs[k] += sample.W_derivs[k]
+                b_derivs[k] += sample.b_derivs[k]
+
+        def stacked(name):  # (B, n_k) for k = 1..L
+            return [None] + [np.stack([getattr(s, name)[k] for s in samples]) for k in range(1, L + 1)]
+
+        gs = stacked("g")
         if reduction == "mean":
             for lst in (W_derivs, b_derivs, gs):
                 for k in range(1, L + 1):
                     lst[k] /= B
-        trace.W_derivs, trace.b_derivs, trace.g = W_derivs, b_derivs, gs
+        return Trace(a=stacked("a"), h=[X] + stacked("h")[1:], g=gs, W_derivs=W_derivs,
+                     b_derivs=b_derivs)
 
     def _backward_batched(self, trace: Trace, Y: Array, reduction: str) -> None:
         L, a, h = self.L, trace.a, trace.h
