@@ -177,3 +177,11 @@ def test_float32_twin_stays_float32(case):
     trace = torch_trace(twin(net32), X, Y)
     assert all(t.dtype == np.float32 for t in trace.a[1:] + trace.g[1:] + trace.W_derivs[1:])
     assert parity(net32, X, Y).passed
+
+
+def test_parity_of_an_mlp_refuses_settings_it_would_ignore(case):
+    net, X, Y = case
+    with pytest.raises(ValueError, match=r"dtype, seed given with an MLP, which has its own weights and dtype \(float64\)"):
+        parity(net, X, Y, dtype="float32", seed=3)
+    report = parity(net.spec, X, Y, dtype="float32", init="torch", seed=3)
+    assert report.meta["dtype"] == "float32" and report.passed

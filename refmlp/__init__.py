@@ -1,10 +1,11 @@
 """refmlp: the MLP of the backprop lecture notes in numpy, checked layer by layer against torch.
 
-The numpy reference (activations, losses, network, data) never imports torch; ``parity``,
-``assert_parity`` and ``compare_traces`` do, and are loaded on first use.
+The numpy reference (activations, losses, network, data) and the comparison never import torch;
+``parity`` and ``assert_parity`` do, and are loaded on first use.
 """
 
 from .activations import ACTIVATIONS, Activation, get_activation, make_leaky_relu
+from .compare import Report, compare_traces
 from .losses import LOSSES, Loss, get_loss
 from .network import MLP, Layer, Spec, Trace, init_params, train
 
@@ -13,8 +14,6 @@ __version__ = "0.1.0"
 _LAZY = {
     "parity": "refmlp.oracle",
     "assert_parity": "refmlp.oracle",
-    "compare_traces": "refmlp.compare",
-    "Report": "refmlp.compare",
 }
 
 

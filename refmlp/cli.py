@@ -1,21 +1,22 @@
 """The ``refmlp`` command: ``main(argv) -> int`` returns the exit code.
 
-Exit codes: 0 every quantity within tolerance, 1 a mismatch, 2 a usage error. Only argparse is
-imported at start-up; numpy, torch and the datasets are imported by the command that needs them,
-so ``refmlp --help`` answers at once.
+Exit codes: 0 every quantity within tolerance, 1 a mismatch, 2 a usage error (including a dataset
+snapshot that is missing or fails its checksum). torch is imported only by ``compare``, so
+``refmlp --help`` answers at once.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
+
+from .activations import ACTIVATIONS
+from .losses import LOSSES
 
 EXIT_PASS, EXIT_MISMATCH, EXIT_USAGE = 0, 1, 2
 
-# Kept here rather than imported so that --help does not import numpy; a test checks they match
-# the registries.
-ACTIVATION_NAMES = ("identity", "logistic", "tanh", "relu", "leaky_relu")
-LOSS_NAMES = ("auto", "logistic", "cross_entropy", "squared", "absolute", "course_squared_on_logistic")
+HIDDEN_NAMES = tuple(name for name, act in ACTIVATIONS.items() if not act.output_only)
 DEFAULT_LOSS = {"binary": "logistic", "multiclass": "cross_entropy", "regression": "squared"}
 
 
@@ -30,6 +31,16 @@ def positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
     return value
 
 
@@ -73,13 +84,13 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--dataset", default="moons", help="a dataset from 'refmlp datasets' (default: moons)")
     cmp.add_argument("--layers", type=layer_sizes, default=[16, 16], metavar="N,N,...",
                      help="hidden layer sizes (default: 16,16; '' for none); the output size comes from the dataset and loss")
-    cmp.add_argument("--activation", choices=ACTIVATION_NAMES, default="leaky_relu",
+    cmp.add_argument("--activation", choices=HIDDEN_NAMES, default="leaky_relu",
                      help="activation of the hidden layers (default: leaky_relu)")
     cmp.add_argument("--leaky-slope", type=float, default=None, metavar="S",
                      help="slope of leaky_relu for u <= 0 (default: 0.01, as in the notes and torch)")
-    cmp.add_argument("--loss", choices=LOSS_NAMES, default="auto",
+    cmp.add_argument("--loss", choices=("auto", *LOSSES), default="auto",
                      help="the loss (default: auto, i.e. logistic for binary, cross_entropy for multiclass, squared for regression datasets)")
-    cmp.add_argument("--output-activation", choices=ACTIVATION_NAMES, default=None,
+    cmp.add_argument("--output-activation", choices=tuple(ACTIVATIONS), default=None,
                      help="the output layer's activation (default: the loss's own: logistic, softmax, or identity)")
     cmp.add_argument("--dtype", choices=("float64", "float32"), default="float64",
                      help="the dtype of both implementations (default: float64)")
@@ -91,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="refmlp's backward: batched, or the notes' per-sample algorithm summed (default: batched)")
     cmp.add_argument("--init", choices=("course", "torch"), default="course",
                      help="weight init: course (0.1 * randn) or torch (nn.Linear's uniform) (default: course)")
-    cmp.add_argument("--seed", type=int, default=0, help="seed of the weights and the batch (default: 0)")
+    cmp.add_argument("--seed", type=seed, default=0, help="seed of the weights and the batch (default: 0)")
     cmp.add_argument("--json", action="store_true", help="print the report as JSON instead of a table")
 
     ds = sub.add_parser("datasets", help="list the datasets with their shapes and tasks",
@@ -121,9 +132,12 @@ def run_datasets(args) -> int:
 
     from .data import list_datasets
 
-    infos = list_datasets()
+    try:
+        infos = list_datasets()
+    except (OSError, ValueError) as exc:  # no snapshot folder, or an unreadable manifest
+        raise UsageError(str(exc)) from None
     if args.json:
-        print(json.dumps([vars(i) if not hasattr(i, "_asdict") else i._asdict() for i in infos], indent=2))
+        print(json.dumps([dataclasses.asdict(i) for i in infos], indent=2))
         return EXIT_PASS
     print(f"{'name':<16}{'task':<12}{'samples':>8}{'features':>10}{'classes/targets':>17}  description")
     for i in infos:
@@ -133,26 +147,19 @@ def run_datasets(args) -> int:
 
 
 def run_compare(args) -> int:
-    from .data import load_dataset
-    from .losses import get_loss
+    from .data import DatasetIntegrityError, load_dataset
     from .network import Spec
 
     try:
         data = load_dataset(args.dataset)
-    except ValueError as exc:
+    except (ValueError, OSError, DatasetIntegrityError) as exc:
         raise UsageError(str(exc)) from None
-    if args.leaky_slope is not None and "leaky_relu" not in (args.activation, args.output_activation):
+    loss = LOSSES[DEFAULT_LOSS[data.task] if args.loss == "auto" else args.loss]
+    if data.task not in loss.tasks:
         raise UsageError(
-            f"--leaky-slope {args.leaky_slope} sets the slope of leaky_relu, but no layer uses it "
-            f"(--activation {args.activation}); drop it or use --activation leaky_relu"
-        )
-    loss = DEFAULT_LOSS[data.task] if args.loss == "auto" else args.loss
-
-    kind = get_loss(loss).target
-    if kind == "class" and data.task == "regression":
-        raise UsageError(
-            f"loss {loss!r} needs class labels but dataset {args.dataset!r} is a regression task; "
-            "use --loss squared or --loss absolute"
+            f"loss {loss.name!r} does not fit dataset {args.dataset!r}, a {data.task} task; it takes "
+            f"{' or '.join(loss.tasks)} datasets. For {data.task} use --loss "
+            + " or ".join(n for n, l in LOSSES.items() if data.task in l.tasks)
         )
     if args.batch > data.X.shape[0]:
         raise UsageError(
@@ -161,18 +168,23 @@ def run_compare(args) -> int:
         )
     try:
         spec = Spec.build(
-            data.X.shape[1], args.layers, data.n_outputs(kind),
+            data.X.shape[1], args.layers, data.n_outputs(loss.target),
             activation=args.activation, loss=loss, output_activation=args.output_activation,
             leaky_slope=args.leaky_slope,
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    if args.leaky_slope is not None and not any(l.activation.name == "leaky_relu" for l in spec.layers):
+        raise UsageError(
+            f"--leaky-slope {args.leaky_slope} sets the slope of leaky_relu, but no layer of "
+            f"{spec.describe()} uses it; drop it, or use --activation leaky_relu with hidden layers"
+        )
     batch = data.subset(args.batch, args.seed)
 
     from .oracle import parity
 
-    report = parity(spec, batch.X, batch.targets(kind), dtype=args.dtype, reduction=args.reduction,
-                    path=args.path, init=args.init, seed=args.seed)
-    report.meta["dataset"] = args.dataset
+    report = parity(spec, batch.X, batch.targets(loss.target), dtype=args.dtype,
+                    reduction=args.reduction, path=args.path, init=args.init, seed=args.seed)
+    report.meta.update(dataset=args.dataset, seed=args.seed, init=args.init)
     print(report.to_json() if args.json else f"{args.dataset}: {spec.describe()}\n{report.to_table()}")
     return EXIT_PASS if report.passed else EXIT_MISMATCH

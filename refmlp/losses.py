@@ -63,8 +63,9 @@ def as_one_hot(y: Array, n_classes: int, dtype) -> Array:
         # A sum of C numbers in [0, 1] is off by at most (C - 1) eps: allow C eps.
         slack = n_classes * np.finfo(y.dtype).eps
         sums = y.sum(axis=1)
-        if y.size and (y.min() < 0 or np.abs(sums - 1).max() > slack):
-            i = int(np.argmax(np.abs(sums - 1) + (y.min(axis=1) < 0)))
+        bad = ~np.isfinite(y).all(axis=1) | (y < 0).any(axis=1) | ~(np.abs(sums - 1) <= slack)
+        if bad.any():
+            i = int(np.argmax(bad))
             raise ValueError(
                 "cross_entropy targets given as rows must be class probabilities (>= 0, summing "
                 f"to 1); row {i} is {y[i].tolist()}"
@@ -123,7 +124,8 @@ class Loss:
     activations the loss may follow; ``default_output`` is the one picked when none is named.
     ``torch_class`` is a class of ``torch.nn``, evaluated on the logits a_L when
     ``torch_on_logits`` else on h_L, always with ``reduction="sum"`` (see the module docstring),
-    times ``torch_scale``.
+    times ``torch_scale``. ``tasks`` are the kinds of dataset whose labels the loss fits:
+    binary cross-entropy needs targets in {0, 1}, cross-entropy needs classes.
     """
 
     name: str
@@ -136,6 +138,7 @@ class Loss:
     torch_class: str
     torch_on_logits: bool
     description: str
+    tasks: tuple[str, ...] = ("binary", "multiclass", "regression")
     torch_scale: float = 1.0
 
     def __repr__(self) -> str:
@@ -180,6 +183,7 @@ LOSSES: dict[str, Loss] = {
             torch_class="BCEWithLogitsLoss",
             torch_on_logits=True,
             description="binary cross-entropy on a logistic output (the course's logistic loss)",
+            tasks=("binary", "multiclass"),
         ),
         Loss(
             name="cross_entropy",
@@ -192,6 +196,7 @@ LOSSES: dict[str, Loss] = {
             torch_class="CrossEntropyLoss",
             torch_on_logits=True,
             description="softmax cross-entropy, int labels or one-hot rows",
+            tasks=("binary", "multiclass"),
         ),
         Loss(
             name="squared",
@@ -228,6 +233,7 @@ LOSSES: dict[str, Loss] = {
             torch_class="BCEWithLogitsLoss",
             torch_on_logits=True,
             torch_scale=2.0,
+            tasks=("binary", "multiclass"),
             description=(
                 "the course's squared_loss_deriv on a logistic output with f'_L skipped: "
                 "g_L = 2 (sigmoid(a_L) - y), the gradient of 2 x BCE, NOT of the squared loss"

@@ -41,7 +41,7 @@ class Case:
 def pairings(task: str) -> Iterator[tuple[str, str]]:
     """(loss, output activation) pairs that make sense for a task's labels."""
     for loss in LOSSES.values():
-        if task == "regression" and loss.name not in ("squared", "absolute"):
+        if task not in loss.tasks:
             continue  # BCE and cross-entropy need labels in {0, 1} or classes
         for output in loss.outputs:
             yield loss.name, output

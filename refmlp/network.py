@@ -35,11 +35,14 @@ DTYPES = {"float64": np.float64, "float32": np.float32}
 
 @dataclass(frozen=True)
 class Layer:
-    """One layer: its number of neurons n_k, its activation f_k and an optional name."""
+    """One layer: its number of neurons n_k, its activation f_k (or its name) and an optional name."""
 
     size: int
     activation: Activation
     name: str | None = None
+
+    def __post_init__(self):
+        object.__setattr__(self, "activation", get_activation(self.activation))
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,8 @@ class Spec:
     loss: Loss
 
     def __post_init__(self):
+        object.__setattr__(self, "loss", get_loss(self.loss))
+        object.__setattr__(self, "layers", tuple(self.layers))
         _check_positive_int("input size", self.n_in)
         if not self.layers:
             raise ValueError("a network needs at least one layer; got none")

@@ -23,25 +23,34 @@ def parity(
     X,
     y,
     *,
-    dtype: str = "float64",
+    dtype: str | None = None,
     reduction: str = "sum",
     path: str = "batched",
-    init: str = "course",
-    seed: int = 0,
+    init: str | None = None,
+    seed: int | None = None,
 ) -> Report:
     """Compare refmlp with its torch twin on one batch, every quantity at every layer.
 
-    ``model`` is a :class:`~refmlp.network.Spec` (weights drawn by ``init`` and ``seed`` in
-    ``dtype``) or an :class:`~refmlp.network.MLP` whose own weights and dtype are used. The torch
-    twin gets the same weights; X and y are one batch, y in the form the loss takes.
+    ``model`` is a :class:`~refmlp.network.Spec`, whose weights are drawn by ``init`` ("course"
+    by default) and ``seed`` (0) in ``dtype`` ("float64"), or an :class:`~refmlp.network.MLP`,
+    whose own weights and dtype are used (then ``dtype``, ``init`` and ``seed`` may not be given).
+    The torch twin gets the same weights; X and y are one batch, y in the forms
+    :meth:`~refmlp.network.MLP.backward` takes.
     """
     if isinstance(model, MLP):
+        given = [name for name, v in (("dtype", dtype), ("init", init), ("seed", seed)) if v is not None]
+        if given:
+            raise ValueError(
+                f"{', '.join(given)} given with an MLP, which has its own weights and dtype "
+                f"({model.dtype}); pass a Spec to have them drawn, or build MLP(spec, ...) with them"
+            )
         net = model
         dtype = str(net.dtype)
     else:
+        dtype = dtype or "float64"
         if dtype not in DTYPES:
             raise ValueError(f"dtype must be one of {list(DTYPES)}; got {dtype!r}")
-        net = MLP(model, init=init, seed=seed, dtype=DTYPES[dtype])
+        net = MLP(model, init=init or "course", seed=seed or 0, dtype=DTYPES[dtype])
     mine = net.backward(X, y, reduction=reduction, path=path)
     theirs = torch_trace(twin(net), mine.h[0], net.targets(y, mine.h[0].shape[0]), reduction)
     meta = {
