@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import sys
 
 from .activations import ACTIVATIONS
@@ -18,6 +19,15 @@ EXIT_PASS, EXIT_MISMATCH, EXIT_USAGE = 0, 1, 2
 
 HIDDEN_NAMES = tuple(name for name, act in ACTIVATIONS.items() if not act.output_only)
 DEFAULT_LOSS = {"binary": "logistic", "multiclass": "cross_entropy", "regression": "squared"}
+
+
+def emit(text: str) -> None:
+    """Print to stdout; a reader that went away (``refmlp datasets | head``) is not an error, and
+    the exit code still says what the command found."""
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 class UsageError(Exception):
@@ -137,12 +147,13 @@ def run_datasets(args) -> int:
     except (OSError, ValueError) as exc:  # no snapshot folder, or an unreadable manifest
         raise UsageError(str(exc)) from None
     if args.json:
-        print(json.dumps([dataclasses.asdict(i) for i in infos], indent=2))
+        emit(json.dumps([dataclasses.asdict(i) for i in infos], indent=2))
         return EXIT_PASS
-    print(f"{'name':<16}{'task':<12}{'samples':>8}{'features':>10}{'classes/targets':>17}  description")
+    lines = [f"{'name':<16}{'task':<12}{'samples':>8}{'features':>10}{'classes/targets':>17}  description"]
     for i in infos:
         outs = i.n_classes if i.task != "regression" else i.n_targets
-        print(f"{i.name:<16}{i.task:<12}{i.n_samples:>8}{i.n_features:>10}{outs:>17}  {i.description}")
+        lines.append(f"{i.name:<16}{i.task:<12}{i.n_samples:>8}{i.n_features:>10}{outs:>17}  {i.description}")
+    emit("\n".join(lines))
     return EXIT_PASS
 
 
@@ -186,5 +197,5 @@ def run_compare(args) -> int:
     report = parity(spec, batch.X, batch.targets(loss.target), dtype=args.dtype,
                     reduction=args.reduction, path=args.path, init=args.init, seed=args.seed)
     report.meta.update(dataset=args.dataset, seed=args.seed, init=args.init)
-    print(report.to_json() if args.json else f"{args.dataset}: {spec.describe()}\n{report.to_table()}")
+    emit(report.to_json() if args.json else f"{args.dataset}: {spec.describe()}\n{report.to_table()}")
     return EXIT_PASS if report.passed else EXIT_MISMATCH

@@ -143,11 +143,16 @@ class Dataset:
 
 
 def snapshot_dir() -> Path:
-    """``$REFMLP_DATASETS`` if set (and non-empty), else the ``datasets`` folder of the repo."""
+    """``$REFMLP_DATASETS`` if set (and non-empty), else the ``datasets`` folder of the repo, else
+    (an installed wheel) the snapshots packaged with refmlp as ``refmlp.snapshots``."""
     configured = os.environ.get(ENV_VAR)
     if configured:
         return Path(configured)
-    return Path(__file__).resolve().parent.parent / "datasets"
+    repo = Path(__file__).resolve().parent.parent / "datasets"
+    if repo.is_dir():
+        return repo
+    packaged = Path(__file__).resolve().parent / "snapshots"
+    return packaged if packaged.is_dir() else repo
 
 
 def snapshot_digest(X: np.ndarray, y: np.ndarray) -> str:
