@@ -157,6 +157,16 @@ def test_parity_with_torch(case):
     assert_parity(case)
 
 
+@settings(SETTINGS, max_examples=200)
+@given(cases(scales=("unit", "pre-activations")), st.sampled_from(["batched", "per_sample"]))
+def test_parity_with_torch_in_float32(case, path):
+    """The same weights in float32 on both sides, judged by the float32 policy."""
+    net32 = MLP(case.net.spec, case.net.W, case.net.b, dtype=np.float32)
+    report = parity(net32, case.X, case.y, reduction=case.reduction, path=path)
+    assert report.tolerance["rtol"] == POLICY["float32"].rtol
+    assert report.passed, f"{path}: {report.message()}\n{case!r}"
+
+
 @settings(SETTINGS, max_examples=250)
 @given(cases(scales=("pre-activations",)))
 def test_parity_with_torch_at_extreme_preactivations(case):

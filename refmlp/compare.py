@@ -7,7 +7,7 @@ b_derivs_L, g_{L-1}, ... down to layer 1. The first quantity out of tolerance in
 
 **Tolerance.** An element of the actual value x passes against the expected value y when
 
-    |x - y| <= rtol * (|y| + floor)
+    |x - y| <= rtol * (|y| + floor) + 1024 * smallest subnormal of the dtype
 
 The first term is the elementwise relative test; ``floor`` is the scale of the terms that were
 added up to make y. Two correct implementations add in different orders (BLAS blocking, pairwise
@@ -27,7 +27,11 @@ terms*, which can be far larger than the sum itself when the terms cancel. So:
   themselves were allowed;
 - b_derivs_k = sum over the batch of g_k: floor = sum over the batch of (|g_k| + max|g_k|).
 
-Identical values always pass, exact zeros included.
+The last term is the underflow of the standard model of floating-point arithmetic,
+fl(x o y) = (x o y)(1 + d) + e with |e| <= half the smallest subnormal: products of tiny numbers
+(inputs of 1e-45 in float32, say) round to 0 on one side and to the smallest subnormal on the
+other, however small rtol's share is. 1024 such roundings are 1.4e-42 in float32 and 5e-321 in
+float64, far below anything a bug produces. Identical values always pass, exact zeros included.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ import numpy as np
 from .network import Trace
 
 FORWARD = ("a", "h")
+UNDERFLOW_ROUNDINGS = 1024  # see the module docstring
 BACKWARD = ("g", "W_derivs", "b_derivs")
 
 
@@ -215,7 +220,8 @@ def compare_arrays(quantity, layer, actual, expected, rtol, floor=None) -> Row:
     diff = np.abs(x - y)
     if floor is None:
         floor = np.abs(y).max(initial=0.0)
-    allowed = rtol * (np.abs(y) + floor)
+    tiny = np.finfo(expected.dtype).smallest_subnormal if expected.dtype.kind == "f" else 0.0
+    allowed = rtol * (np.abs(y) + floor) + UNDERFLOW_ROUNDINGS * tiny
     bad = diff > allowed
     with np.errstate(divide="ignore", invalid="ignore"):
         rel = np.where(diff == 0, 0.0, diff / np.abs(y))
@@ -280,7 +286,7 @@ def compare_traces(
         first_divergence=first,
         hint=diagnose(rows, L) if failed else None,
         tolerance={"dtype": dtype, "rtol": tol.rtol, "reason": tol.reason,
-                   "rule": "|actual - expected| <= rtol * (|expected| + floor); floor = max|expected| "
+                   "rule": "|actual - expected| <= rtol * (|expected| + floor) + 1024 smallest subnormals; floor = max|expected| "
                            "over the quantity; for W_derivs/b_derivs the magnitudes of their batch "
                            "summands; for the loss the magnitude of the terms it adds up"},
         names=names,
