@@ -23,8 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from refmlp.activations import ACTIVATIONS, logistic
-from refmlp.losses import LOSSES
+from refmlp.activations import HIDDEN_ACTIVATIONS, logistic
+from refmlp.losses import PAIRINGS
 from refmlp.network import MLP, PATHS, REDUCTIONS, Spec
 
 # ---- step, tolerance and their error analysis -------------------------------------------------
@@ -59,8 +59,7 @@ N_OUT = 3  # softmax needs at least 2; 3 makes every loss a sum over several out
 BATCH = 5
 
 KINKED = ("relu", "leaky_relu")  # activations not differentiable at 0
-HIDDEN = [name for name, act in ACTIVATIONS.items() if not act.output_only]
-PAIRS = [(loss.name, output) for loss in LOSSES.values() for output in loss.outputs]
+HIDDEN, PAIRS = HIDDEN_ACTIVATIONS, PAIRINGS
 PAIR_PARAMS = [pytest.param(loss, output, id=f"{loss}({output})") for loss, output in PAIRS]
 HIDDEN_PARAMS = [pytest.param(name, id=f"hidden={name}") for name in HIDDEN]
 

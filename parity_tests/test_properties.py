@@ -26,13 +26,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from refmlp import (ACTIVATIONS, LOSSES, MLP, Spec, Trace, compare_traces, make_leaky_relu,
-                    parity)
+from refmlp import MLP, Spec, Trace, compare_traces, parity
+from refmlp.activations import HIDDEN_ACTIVATIONS
+from refmlp.losses import PAIRINGS
 from refmlp.compare import POLICY, compare_arrays, describe_mismatch
 from refmlp.network import INIT_SCHEMES
 
-HIDDEN = [name for name, act in ACTIVATIONS.items() if not act.output_only]
-PAIRS = [(loss.name, output) for loss in LOSSES.values() for output in loss.outputs]
+HIDDEN, PAIRS = HIDDEN_ACTIVATIONS, PAIRINGS
 SCALES = ("unit", "inputs x1e4", "pre-activations")
 QUANTITIES = ("g", "W_derivs", "b_derivs")
 EPS = np.finfo(np.float64).eps

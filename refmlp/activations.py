@@ -45,17 +45,22 @@ class Activation:
 
 
 def identity(u: Array) -> Array:
-    r"""f(u) = u."""
+    r"""Identity.
+
+    .. math:: f(u) = u
+    """
     return u
 
 
 def identity_deriv(u: Array) -> Array:
-    r"""f'(u) = 1."""
+    r""".. math:: f'(u) = 1"""
     return np.ones_like(u)
 
 
 def logistic(u: Array) -> Array:
-    r"""f(u) = 1 / (1 + e^{-u}).
+    r"""Logistic (sigmoid).
+
+    .. math:: f(u) = \frac{1}{1 + e^{-u}}
 
     Written as e^{-|u|} / (1 + e^{-|u|}) for u < 0 so that exp never overflows: e^{-|u|} <= 1.
     """
@@ -64,45 +69,69 @@ def logistic(u: Array) -> Array:
 
 
 def logistic_deriv(u: Array) -> Array:
-    r"""f'(u) = f(u) (1 - f(u)), the same product torch's Sigmoid backward forms."""
+    r"""The same product torch's Sigmoid backward forms.
+
+    .. math:: f'(u) = f(u) \, (1 - f(u))
+
+    For u > ~37, f(u) rounds to 1 and this to 0, where the exact value is ~1e-16; torch does the
+    same, so parity holds, and g passed back through such a unit is 0 on both sides.
+    """
     s = logistic(u)
     return s * (1.0 - s)
 
 
 def tanh(u: Array) -> Array:
-    r"""f(u) = tanh(u)."""
+    r""".. math:: f(u) = \tanh(u)"""
     return np.tanh(u)
 
 
 def tanh_deriv(u: Array) -> Array:
-    r"""f'(u) = 1 - tanh(u)^2."""
+    r""".. math:: f'(u) = 1 - \tanh^2(u)"""
     t = np.tanh(u)
     return 1.0 - t * t
 
 
 def relu(u: Array) -> Array:
-    r"""f(u) = u for u > 0, 0 for u <= 0."""
+    r"""ReLU.
+
+    .. math::
+        f(u) = \begin{cases} u & u > 0 \\ 0 & u \le 0 \end{cases}
+    """
     return np.maximum(u, 0)
 
 
 def relu_deriv(u: Array) -> Array:
-    r"""f'(u) = 1 for u > 0, 0 for u <= 0 (torch also takes 0 at u = 0)."""
+    r"""torch also takes 0 at u = 0.
+
+    .. math::
+        f'(u) = \begin{cases} 1 & u > 0 \\ 0 & u \le 0 \end{cases}
+    """
     return (u > 0).astype(u.dtype)
 
 
 def leaky_relu(u: Array, slope: float = 0.01) -> Array:
-    r"""f(u) = u for u > 0, slope * u for u <= 0 (slope 0.01 in the notes and in torch)."""
+    r"""Leaky ReLU; slope 0.01 in the notes and in torch.
+
+    .. math::
+        f(u) = \begin{cases} u & u > 0 \\ \text{slope} \cdot u & u \le 0 \end{cases}
+    """
     return np.where(u > 0, u, u * u.dtype.type(slope))
 
 
 def leaky_relu_deriv(u: Array, slope: float = 0.01) -> Array:
-    r"""f'(u) = 1 for u > 0, slope for u <= 0: the notes' choice at u = 0, and torch's."""
+    r"""The slope at u = 0 is the notes' choice, and torch's.
+
+    .. math::
+        f'(u) = \begin{cases} 1 & u > 0 \\ \text{slope} & u \le 0 \end{cases}
+    """
     one = u.dtype.type(1)
     return np.where(u > 0, one, u.dtype.type(slope))
 
 
 def softmax(u: Array) -> Array:
-    r"""f(u)_i = e^{u_i} / \sum_j e^{u_j} along the last axis.
+    r"""Softmax along the last axis.
+
+    .. math:: f(u)_i = \frac{e^{u_i}}{\sum_j e^{u_j}}
 
     The maximum is subtracted first, which changes nothing mathematically and keeps every
     exponent <= 0, so nothing overflows (the course's exp(u)/sum(exp(u)) does for u > ~709).
@@ -112,7 +141,10 @@ def softmax(u: Array) -> Array:
 
 
 def log_softmax(u: Array) -> Array:
-    r"""log f(u)_i = u_i - max(u) - log \sum_j e^{u_j - max(u)}, finite for any finite u."""
+    r"""Log of the softmax, finite for any finite u.
+
+    .. math:: \log f(u)_i = u_i - \max u - \log \sum_j e^{u_j - \max u}
+    """
     shifted = u - u.max(axis=-1, keepdims=True)
     return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
 
@@ -144,6 +176,9 @@ ACTIVATIONS: dict[str, Activation] = {
     )
 }
 """Every activation by name, leaky_relu with the notes' slope 0.01."""
+
+HIDDEN_ACTIVATIONS = tuple(name for name, act in ACTIVATIONS.items() if not act.output_only)
+"""The activations a hidden layer may have (all but softmax)."""
 
 
 def get_activation(activation: str | Activation) -> Activation:

@@ -12,12 +12,11 @@ import dataclasses
 import os
 import sys
 
-from .activations import ACTIVATIONS
+from .activations import ACTIVATIONS, HIDDEN_ACTIVATIONS
 from .losses import LOSSES
 
 EXIT_PASS, EXIT_MISMATCH, EXIT_USAGE = 0, 1, 2
 
-HIDDEN_NAMES = tuple(name for name, act in ACTIVATIONS.items() if not act.output_only)
 DEFAULT_LOSS = {"binary": "logistic", "multiclass": "cross_entropy", "regression": "squared"}
 
 
@@ -94,7 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--dataset", default="moons", help="a dataset from 'refmlp datasets' (default: moons)")
     cmp.add_argument("--layers", type=layer_sizes, default=[16, 16], metavar="N,N,...",
                      help="hidden layer sizes (default: 16,16; '' for none); the output size comes from the dataset and loss")
-    cmp.add_argument("--activation", choices=HIDDEN_NAMES, default="leaky_relu",
+    cmp.add_argument("--activation", choices=HIDDEN_ACTIVATIONS, default="leaky_relu",
                      help="activation of the hidden layers (default: leaky_relu)")
     cmp.add_argument("--leaky-slope", type=float, default=None, metavar="S",
                      help="slope of leaky_relu for u <= 0 (default: 0.01, as in the notes and torch)")

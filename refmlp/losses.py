@@ -86,7 +86,11 @@ def as_one_hot(y: Array, n_classes: int, dtype) -> Array:
 
 # Per-sample values: each takes (a_L, h_L, y) with a batch axis first and returns shape (B,).
 def bce_value(a: Array, h: Array, y: Array) -> Array:
-    r"""\sum_i softplus(a_i) - y_i a_i, which equals -\sum_i y_i log h_i + (1 - y_i) log(1 - h_i).
+    r"""Binary cross-entropy from the logits a = a_L, h = sigmoid(a).
+
+    .. math::
+        \ell = \sum_i \operatorname{softplus}(a_i) - y_i a_i
+              = -\sum_i y_i \log h_i + (1 - y_i) \log(1 - h_i)
 
     Summed as max(a, 0) - y a + log(1 + e^{-|a|}): for a confident right answer (a = 30, y = 1)
     the first two terms cancel exactly, where softplus(a) - a would lose the small remainder.
@@ -95,22 +99,28 @@ def bce_value(a: Array, h: Array, y: Array) -> Array:
 
 
 def cross_entropy_value(a: Array, h: Array, y: Array) -> Array:
-    r"""-\sum_i y_i log softmax(a)_i, through log-softmax so that no log(0) appears."""
+    r"""Cross-entropy, through log-softmax so that no log(0) appears.
+
+    .. math:: \ell = -\sum_i y_i \log \operatorname{softmax}(a)_i
+    """
     return -(y * log_softmax(a)).sum(axis=-1)
 
 
 def squared_value(a: Array, h: Array, y: Array) -> Array:
-    r"""\sum_i (y_i - h_i)^2."""
+    r""".. math:: \ell = \sum_i (y_i - h_i)^2"""
     return ((y - h) ** 2).sum(axis=-1)
 
 
 def absolute_value(a: Array, h: Array, y: Array) -> Array:
-    r"""\sum_i |y_i - h_i|."""
+    r""".. math:: \ell = \sum_i |y_i - h_i|"""
     return np.abs(y - h).sum(axis=-1)
 
 
 def course_squared_on_logistic_value(a: Array, h: Array, y: Array) -> Array:
-    r"""2 x BCE: the function whose gradient the course's shortcut actually follows."""
+    r"""2 x BCE: the function whose gradient the course's shortcut actually follows.
+
+    .. math:: \ell = 2 \sum_i \operatorname{softplus}(a_i) - y_i a_i
+    """
     return 2 * bce_value(a, h, y)
 
 
@@ -242,6 +252,9 @@ LOSSES: dict[str, Loss] = {
     )
 }
 """Every loss by name."""
+
+PAIRINGS = tuple((loss.name, output) for loss in LOSSES.values() for output in loss.outputs)
+"""Every valid (loss, output activation) pair."""
 
 
 def get_loss(loss: str | Loss) -> Loss:

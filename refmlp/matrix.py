@@ -10,14 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterator
 
-from .activations import ACTIVATIONS
+from .activations import HIDDEN_ACTIVATIONS
 from .compare import Report, compare_traces
 from .data import list_datasets, load_dataset
 from .losses import LOSSES
 from .mirror import torch_trace, twin
 from .network import DTYPES, MLP, PATHS, REDUCTIONS, Spec
 
-HIDDEN_ACTIVATIONS = tuple(name for name, act in ACTIVATIONS.items() if not act.output_only)
 # Unequal widths, so that a transposed matrix shows up as a wrong shape, not only wrong values.
 HIDDEN_WIDTHS = (7, 5, 6)
 BATCH = 16
