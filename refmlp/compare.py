@@ -374,7 +374,11 @@ def render_table(report: Report) -> str:
         )
     tol = report.tolerance
     lines.append("-" * len(head))
-    lines.append(f"tolerance ({tol['dtype']}): rtol {tol['rtol']:g}; {tol['rule']}")
+    lines.append(f"tolerance ({tol['dtype']}): |actual - expected| <= rtol (|expected| + floor) + 1024 "
+                 f"smallest subnormals, rtol {tol['rtol']:g}")
+    lines.append("  floor: max|expected| over the quantity; for W_derivs and b_derivs the magnitudes of")
+    lines.append("  their batch summands; for the loss the size of the terms it adds up")
+    lines.append("  tol used: the worst element's |actual - expected| / allowed (above 1 fails)")
     lines.append(f"verdict: {report.verdict.upper()}")
     if not report.passed:
         lines.append(report.message())
