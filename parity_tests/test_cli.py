@@ -144,3 +144,28 @@ def test_help_does_not_import_torch():
 def test_python_dash_m_runs_the_same_command():
     done = subprocess.run([sys.executable, "-m", "refmlp", "datasets"], capture_output=True, text=True)
     assert done.returncode == 0 and "moons" in done.stdout and done.stderr == ""
+
+
+def test_an_internal_error_exits_3_not_1(capsys, monkeypatch):
+    """A crash must never read as a mismatch (1) to a CI script."""
+    import refmlp.oracle
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("simulated bug")
+
+    monkeypatch.setattr(refmlp.oracle, "parity", broken)
+    code, out, err = run(capsys, "compare")
+    assert code == cli.EXIT_INTERNAL == 3
+    assert "RuntimeError: simulated bug" in err and "internal error" in err and out == ""
+
+
+def test_compare_without_torch_is_a_usage_error():
+    code = (
+        "import sys\n"
+        "sys.modules['torch'] = None  # as if torch were not installed\n"
+        "from refmlp.cli import main\n"
+        "sys.exit(main(['compare']))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 2, done.stderr
+    assert "needs torch" in done.stderr and "pip install torch" in done.stderr

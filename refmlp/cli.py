@@ -1,8 +1,9 @@
 """The ``refmlp`` command: ``main(argv) -> int`` returns the exit code.
 
 Exit codes: 0 every quantity within tolerance, 1 a mismatch, 2 a usage error (including a dataset
-snapshot that is missing or fails its checksum). torch is imported only by ``compare``, so
-``refmlp --help`` answers at once.
+snapshot that is missing or fails its checksum, or torch not installed), 3 an internal error (a
+bug in refmlp: the traceback is printed), so that a crash is never taken for a mismatch. torch is
+imported only by ``compare``, so ``refmlp --help`` answers at once.
 """
 
 from __future__ import annotations
@@ -11,11 +12,12 @@ import argparse
 import dataclasses
 import os
 import sys
+import traceback
 
 from .activations import ACTIVATIONS, HIDDEN_ACTIVATIONS
 from .losses import LOSSES
 
-EXIT_PASS, EXIT_MISMATCH, EXIT_USAGE = 0, 1, 2
+EXIT_PASS, EXIT_MISMATCH, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
 DEFAULT_LOSS = {"binary": "logistic", "multiclass": "cross_entropy", "regression": "squared"}
 
@@ -134,6 +136,11 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         print(f"refmlp {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except Exception:
+        traceback.print_exc()
+        print(f"refmlp {args.command}: internal error (the traceback above); please report it",
+              file=sys.stderr)
+        return EXIT_INTERNAL
 
 
 def run_datasets(args) -> int:
@@ -191,10 +198,16 @@ def run_compare(args) -> int:
         )
     batch = data.subset(args.batch, args.seed)
 
-    from .oracle import parity
+    try:
+        from .oracle import parity
+    except ModuleNotFoundError as exc:
+        if exc.name != "torch":
+            raise
+        raise UsageError("refmlp compare needs torch, the oracle, and it is not installed: "
+                         "pip install torch") from None
 
     report = parity(spec, batch.X, batch.targets(loss.target), dtype=args.dtype,
                     reduction=args.reduction, path=args.path, init=args.init, seed=args.seed)
     report.meta.update(dataset=args.dataset, seed=args.seed, init=args.init)
-    emit(report.to_json() if args.json else f"{args.dataset}: {spec.describe()}\n{report.to_table()}")
+    emit(report.to_json() if args.json else report.to_table())
     return EXIT_PASS if report.passed else EXIT_MISMATCH

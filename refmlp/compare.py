@@ -362,7 +362,15 @@ def render_table(report: Report) -> str:
     a, e = report.names
     head = (f"{'quantity':<12}{'shape':<12}{'max abs diff':>14}{'max rel diff':>14}"
             f"{'tol used':>10}{'mismatch':>12}  verdict")
-    lines = [f"{a} vs {e}", head, "-" * len(head)]
+    meta = report.meta
+    title = f"{a} vs {e}"
+    if "spec" in meta:
+        dataset = f"{meta['dataset']}: " if "dataset" in meta else ""
+        title = f"{dataset}{meta['spec']}\n{title}, " + (
+            f"{meta['dtype']}, reduction {meta['reduction']}, {meta['path']} backward, "
+            f"batch of {meta['batch']}"
+        )
+    lines = [title, head, "-" * len(head)]
     for r in report.rows:
         shape = "x".join(map(str, r.shape)) or "scalar"
         if r.problem:
