@@ -65,18 +65,15 @@ def test_shape_and_dtype_are_checked_before_values(case):
     assert "float32" in report.hint
 
 
-def test_non_finite_values_must_stand_at_the_same_places():
+def test_non_finite_values_always_fail():
     row = compare_arrays("a", 1, np.array([1.0, np.nan]), np.array([1.0, 2.0]), 1e-10)
     assert row.verdict == "fail"
     assert row.problem == "non-finite values: actual nan, expected 2.0 at index (1,)"
     row = compare_arrays("a", 1, np.array([np.inf, 1.0]), np.array([-np.inf, 1.0]), 1e-10)
     assert row.verdict == "fail" and "actual inf, expected -inf at index (0,)" in row.problem
-    # the same nan and inf on both sides: the finite elements are compared as usual
-    x = np.array([np.nan, np.inf, 1.0 + 1e-15, 3.0])
-    row = compare_arrays("a", 1, x, np.array([np.nan, np.inf, 1.0, 3.0]), 1e-10)
-    assert row.verdict == "pass" and row.note.startswith("2 inf or nan")
-    row = compare_arrays("a", 1, x, np.array([np.nan, np.inf, 1.0, 2.0]), 1e-10)
-    assert row.verdict == "fail" and row.max_abs_index == [3]
+    # the same nan on both sides (a nan input, say): nothing can be judged through it
+    row = compare_arrays("a", 1, np.array([np.nan, 1.0]), np.array([np.nan, 1.0]), 1e-10)
+    assert row.verdict == "fail" and "on both sides" in row.problem
 
 
 def test_floor_forgives_cancellation_but_not_a_wrong_value():

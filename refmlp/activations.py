@@ -29,6 +29,9 @@ class Activation:
 
     ``torch_class`` names a class of ``torch.nn`` and ``torch_kwargs`` its keyword arguments;
     ``params`` holds the hyper-parameters (the leaky slope); ``output_only`` marks softmax.
+    ``fprime_rounding`` (K) and ``fprime_lipschitz`` (L) feed the parity tolerance
+    (refmlp.rounding): f'(a) as computed is off by at most about K eps + L |error of a|, K for the
+    rounding inside f' itself, L a bound on |f''|.
     """
 
     name: str
@@ -38,6 +41,8 @@ class Activation:
     torch_kwargs: Mapping[str, object] = field(default_factory=dict)
     params: Mapping[str, float] = field(default_factory=dict)
     output_only: bool = False
+    fprime_rounding: float = 0.0
+    fprime_lipschitz: float = 0.0
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v}" for k, v in self.params.items())
@@ -168,8 +173,12 @@ ACTIVATIONS: dict[str, Activation] = {
     a.name: a
     for a in (
         Activation("identity", identity, identity_deriv, "Identity"),
-        Activation("logistic", logistic, logistic_deriv, "Sigmoid"),
-        Activation("tanh", tanh, tanh_deriv, "Tanh"),
+        # s (1 - s): 1 - s is off by eps, times s <= 1; |f''| <= 1 / (6 sqrt 3)
+        Activation("logistic", logistic, logistic_deriv, "Sigmoid",
+                   fprime_rounding=1.0, fprime_lipschitz=1 / (6 * np.sqrt(3))),
+        # 1 - t^2: t^2 is off by 2 eps t^2 and the subtraction by eps; |f''| <= 4 / (3 sqrt 3)
+        Activation("tanh", tanh, tanh_deriv, "Tanh",
+                   fprime_rounding=3.0, fprime_lipschitz=4 / (3 * np.sqrt(3))),
         Activation("relu", relu, relu_deriv, "ReLU"),
         make_leaky_relu(0.01),
         Activation("softmax", softmax, None, "Softmax", {"dim": -1}, output_only=True),

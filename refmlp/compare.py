@@ -7,36 +7,31 @@ b_derivs_L, g_{L-1}, ... down to layer 1. The first quantity out of tolerance in
 
 **Tolerance.** An element of the actual value x passes against the expected value y when
 
-    |x - y| <= rtol * (|y| + floor) + 1024 * smallest subnormal of the dtype
+    |x - y| <= rtol * (|y| + M) + 1024 * tiny
 
-The first term is the elementwise relative test; ``floor`` is the scale of the terms that were
-added up to make y. Two correct implementations add in different orders (BLAS blocking, pairwise
-sums), and a sum of n terms carries a rounding error of order n eps times the *magnitudes of its
-terms*, which can be far larger than the sum itself when the terms cancel. So:
+``M`` is the element's *error scale*. Two correct implementations add in different orders (BLAS
+blocking, pairwise sums), and a computed value carries a rounding error of order eps times the
+magnitudes of the terms it was made from and of the errors they brought in, which can be far larger
+than the value itself when terms cancel. When the comparison knows the network (``parity`` and the
+CLI always do), M comes from :func:`refmlp.rounding.error_scales`, a running error analysis element
+by element. Traces compared on their own get coarser floors read off the expected trace:
 
-- a_k, h_k and g_k: floor = max|Y| over the whole quantity (the largest entry of that layer's a_k,
-  say), the scale of every term that went into any of its entries;
-- the loss: floor = the trace's ``loss_scale``, the magnitude of the terms the loss adds up
-  (:meth:`refmlp.losses.Loss.scale`). A loss on logits adds terms of the size of |a_L| (max(a, 0)
-  and y a in BCE, a_i - max a in cross-entropy) that cancel to nearly 0 when every sample is
-  confidently right: a loss of 1e-21 from logits of 1e3 is rounding, whichever side keeps it. The
-  squared and absolute errors add non-negative terms, which cannot cancel: their scale is the
-  loss itself;
-- W_derivs_k = sum over the batch of g_k h_{k-1}^T: floor = (|g_k| + max|g_k|)^T (|h_{k-1}| +
-  max|h_{k-1}|), entry by entry: the magnitudes of its summands, with the floors g_k and h_{k-1}
-  themselves were allowed;
-- b_derivs_k = sum over the batch of g_k: floor = sum over the batch of (|g_k| + max|g_k|).
+- a_k, h_k and g_k: M = max|Y| over the whole quantity;
+- W_derivs_k = sum over the batch of g_k h_{k-1}^T: M = (|g_k| + max|g_k|)^T (|h_{k-1}| +
+  max|h_{k-1}|), the magnitudes of its summands with the floors g_k and h_{k-1} were allowed;
+- b_derivs_k: M = sum over the batch of (|g_k| + max|g_k|);
+- the loss: M = the trace's ``loss_scale`` (:meth:`refmlp.losses.Loss.scale`).
 
-The last term is the underflow of the standard model of floating-point arithmetic,
-fl(x o y) = (x o y)(1 + d) + e with |e| <= half the smallest subnormal: products of tiny numbers
-(inputs of 1e-45 in float32, say) round to 0 on one side and to the smallest subnormal on the
-other, however small rtol's share is. 1024 such roundings are 1.4e-42 in float32 and 5e-321 in
-float64, far below anything a bug produces. Identical values always pass, exact zeros included.
+``tiny`` is the dtype's smallest normal number (1.2e-38 in float32): an implementation may flush a
+subnormal result to zero (torch's float32 sigmoid gives 0 below -88, where numpy keeps 4e-44), and
+1024 such flushes are still far below anything a bug produces. Identical values always pass, exact
+zeros included; inf or nan fail wherever they stand, since nothing can be judged through them.
 """
 
 from __future__ import annotations
 
 import json
+import textwrap
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -44,7 +39,7 @@ import numpy as np
 from .network import Trace
 
 FORWARD = ("a", "h")
-UNDERFLOW_ROUNDINGS = 1024  # see the module docstring
+UNDERFLOW_ROUNDINGS = 1024  # flushes to zero allowed per element: see the module docstring
 BACKWARD = ("g", "W_derivs", "b_derivs")
 
 
@@ -61,19 +56,19 @@ POLICY: dict[str, Tolerance] = {
             "float64 carries eps = 2.2e-16; a parity quantity is a few hundred accumulated "
             "roundings at most away from the exact value in networks of the test matrix's size "
             "(fan-in <= 64, depth <= 4), far below 1e-10 of its scale (measured over the matrix "
-            "by scripts/tolerance_margins.py: the worst element uses 2.1e-5 of this tolerance), "
+            "by scripts/tolerance_margins.py: the worst element uses 3.6e-6 of this tolerance), "
             "while a wrong line of backprop changes it at the first significant digits."
         ),
     ),
     "float32": Tolerance(
         rtol=1e-4,
         reason=(
-            "float32 carries eps = 1.2e-7. A dot product of n terms may be off by about n eps "
-            "relative to the sum of its magnitudes (n = fan-in or batch size), and the error is "
-            "carried and amplified through every layer forward and back; 1e-4 = about 840 eps "
-            "leaves room for that growth in networks wider and deeper than the test matrix's "
-            "(where the worst element uses 1.1e-2 of it, scripts/tolerance_margins.py), while "
-            "a real bug still misses by orders of magnitude more."
+            "float32 carries eps = 1.2e-7. A sum of n terms may be off by up to n eps times the "
+            "magnitudes of its terms (the error scale M), n the fan-in or the batch size; "
+            "1e-4 = about 840 eps covers that worst case for the widths and batches in use "
+            "(measured: the test matrix uses at most 1.8e-3 of it, a 784-256-256-10 network on "
+            "batches of 512 at most 0.12), while a wrong line of backprop misses by orders of "
+            "magnitude more."
         ),
     ),
 }
@@ -103,7 +98,6 @@ class Row:
     actual_at_worst: float | None = None
     expected_at_worst: float | None = None
     problem: str | None = None  # shape, dtype, non-finite values, or missing on one side
-    note: str | None = None  # identical inf or nan on both sides: passed, but worth knowing
 
     @property
     def label(self) -> str:
@@ -205,24 +199,17 @@ def compare_arrays(quantity, layer, actual, expected, rtol, floor=None) -> Row:
         return row
     x, y = actual.astype(np.float64), expected.astype(np.float64)
     if not (np.isfinite(x).all() and np.isfinite(y).all()):
-        # inf and nan must stand at the same places with the same signs; the finite elements
-        # are then compared as usual
-        same = (np.isnan(x) == np.isnan(y)) & (np.isposinf(x) == np.isposinf(y)) & (
-            np.isneginf(x) == np.isneginf(y)
+        i = tuple(int(v) for v in np.argwhere(~np.isfinite(x) | ~np.isfinite(y))[0])
+        both = not (np.isfinite(x[i]) or np.isfinite(y[i]))
+        row.problem = (
+            f"non-finite values: actual {float(x[i])}, expected {float(y[i])} at index {i}"
+            + (" (on both sides: nothing can be judged through them)" if both else "")
         )
-        if not same.all():
-            i = tuple(int(v) for v in np.argwhere(~same)[0])
-            row.problem = (
-                f"non-finite values: actual {float(x[i])}, expected {float(y[i])} at index {i}"
-            )
-            return row
-        row.note = f"{int((~np.isfinite(y)).sum())} inf or nan elements, the same on both sides"
-        finite = np.isfinite(y)
-        x, y = np.where(finite, x, 0.0), np.where(finite, y, 0.0)
+        return row
     diff = np.abs(x - y)
     if floor is None:
         floor = np.abs(y).max(initial=0.0)
-    tiny = np.finfo(expected.dtype).smallest_subnormal if expected.dtype.kind == "f" else 0.0
+    tiny = np.finfo(expected.dtype).tiny if expected.dtype.kind == "f" else 0.0
     allowed = rtol * (np.abs(y) + floor) + UNDERFLOW_ROUNDINGS * tiny
     bad = diff > allowed
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -251,33 +238,48 @@ def compare_traces(
     dtype: str = "float64",
     names: tuple[str, str] = ("refmlp", "torch"),
     meta: dict | None = None,
+    scales: dict | None = None,
 ) -> Report:
-    """Every quantity of ``actual`` against ``expected``, in data-flow order (module docstring)."""
+    """Every quantity of ``actual`` against ``expected``, in data-flow order (module docstring).
+
+    ``scales`` are the error scales of :func:`refmlp.rounding.error_scales`; without them the
+    coarser floors of the module docstring are used.
+    """
     if dtype not in POLICY:
         raise ValueError(f"no tolerance policy for dtype {dtype!r}; expected one of {list(POLICY)}")
     if actual.L != expected.L:
         raise ValueError(f"the traces have {actual.L} and {expected.L} layers")
+    if expected.a[1].dtype != np.dtype(dtype):
+        raise ValueError(f"the expected trace is {expected.a[1].dtype}, not the {dtype} declared: "
+                         "the tolerance must be the expected side's")
     tol = POLICY[dtype]
     L, rows = actual.L, []
+
+    def floor(q, k):
+        if scales is not None:
+            return scales[q] if k is None else scales[q][k]
+        if q == "loss":
+            return expected.loss_scale or 0.0
+        return batch_sum_floors(expected, k).get(q)  # None: max|expected| of the quantity
+
     for k in range(1, L + 1):
         for q in FORWARD:
-            rows.append(compare_arrays(q, k, getattr(actual, q)[k], getattr(expected, q)[k], tol.rtol))
+            rows.append(compare_arrays(q, k, getattr(actual, q)[k], getattr(expected, q)[k],
+                                       tol.rtol, floor(q, k)))
     if actual.loss is not None or expected.loss is not None:
         if actual.loss is None or expected.loss is None:
             rows.append(missing_row("loss", None, actual.loss is None, tol.rtol))
         else:
             rows.append(compare_arrays("loss", None, float(actual.loss), float(expected.loss),
-                                       tol.rtol, expected.loss_scale or 0.0))
+                                       tol.rtol, floor("loss", None)))
     if actual.g or expected.g:
         for k in range(L, 0, -1):
             if not (actual.g and expected.g):
                 rows += [missing_row(q, k, not actual.g, tol.rtol) for q in BACKWARD]
                 continue
-            floors = batch_sum_floors(expected, k)
             for q in BACKWARD:
-                rows.append(compare_arrays(
-                    q, k, getattr(actual, q)[k], getattr(expected, q)[k], tol.rtol, floors.get(q)
-                ))
+                rows.append(compare_arrays(q, k, getattr(actual, q)[k], getattr(expected, q)[k],
+                                           tol.rtol, floor(q, k)))
     failed = [r for r in rows if r.verdict == "fail"]
     first = None
     if failed:
@@ -288,9 +290,10 @@ def compare_traces(
         first_divergence=first,
         hint=diagnose(rows, L) if failed else None,
         tolerance={"dtype": dtype, "rtol": tol.rtol, "reason": tol.reason,
-                   "rule": "|actual - expected| <= rtol * (|expected| + floor) + 1024 smallest subnormals; floor = max|expected| "
-                           "over the quantity; for W_derivs/b_derivs the magnitudes of their batch "
-                           "summands; for the loss the magnitude of the terms it adds up"},
+                   "rule": "|actual - expected| <= rtol * (|expected| + M) + 1024 tiny; M the element's "
+                           "error scale (" + ("refmlp.rounding: a running error analysis"
+                           if scales is not None else "coarse floors from the expected trace")
+                           + "), tiny the dtype's smallest normal number"},
         names=names,
         meta=meta or {},
     )
@@ -309,6 +312,8 @@ def with_floor(v: np.ndarray) -> np.ndarray:
 
 def batch_sum_floors(expected: Trace, k: int) -> dict:
     """The magnitudes of the summands of W_derivs_k and b_derivs_k (module docstring)."""
+    if not expected.g:
+        return {}
     g, h = expected.g[k], expected.h[k - 1]
     if np.shape(g)[:1] != np.shape(h)[:1] or np.ndim(g) != 2:
         return {}  # malformed trace: the shape check of the rows will say so
@@ -384,10 +389,8 @@ def render_table(report: Report) -> str:
         )
     tol = report.tolerance
     lines.append("-" * len(head))
-    lines.append(f"tolerance ({tol['dtype']}): |actual - expected| <= rtol (|expected| + floor) + 1024 "
-                 f"smallest subnormals, rtol {tol['rtol']:g}")
-    lines.append("  floor: max|expected| over the quantity; for W_derivs and b_derivs the magnitudes of")
-    lines.append("  their batch summands; for the loss the size of the terms it adds up")
+    lines.append(f"tolerance ({tol['dtype']}, rtol {tol['rtol']:g}):")
+    lines += textwrap.wrap(tol["rule"], width=len(head), initial_indent="  ", subsequent_indent="  ")
     lines.append("  tol used: the worst element's |actual - expected| / allowed (above 1 fails)")
     lines.append(f"verdict: {report.verdict.upper()}")
     if not report.passed:

@@ -124,6 +124,21 @@ def course_squared_on_logistic_value(a: Array, h: Array, y: Array) -> Array:
     return 2 * bce_value(a, h, y)
 
 
+def _logits_value_scale(a, h, y):
+    """max(a, 0), y a and log1p(e^{-|a|}) are each at most |a| + 1 in size."""
+    return np.abs(a).sum(axis=-1) + 1.0
+
+
+def _bce_g_scale(a, h, y, M_a):
+    """sigmoid(a) - y: the terms |h| + |y|, and sigmoid' <= 1/4 times the error of a."""
+    return np.abs(h) + np.abs(y) + 0.25 * M_a
+
+
+def _softmax_g_scale(a, h, y, M_a):
+    """softmax(a) - y: the terms |h| + |y|, and |Jacobian| times the error of a."""
+    return np.abs(h) + np.abs(y) + h * M_a + h * (h * M_a).sum(axis=-1, keepdims=True)
+
+
 @dataclass(frozen=True)
 class Loss:
     """One loss.
@@ -136,6 +151,11 @@ class Loss:
     ``torch_on_logits`` else on h_L, always with ``reduction="sum"`` (see the module docstring),
     times ``torch_scale``. ``tasks`` are the kinds of dataset whose labels the loss fits:
     binary cross-entropy needs targets in {0, 1}, cross-entropy needs classes.
+
+    ``value_scale`` and ``g_scales`` feed the parity tolerance (:mod:`refmlp.rounding`): the
+    magnitude of the terms the per-sample value adds up, and of the terms and incoming errors of
+    dLoss/da_L (``g_scales`` by output activation for the fused forms, ``"chain"`` for the
+    magnitude of dLoss/dh_L in the chain rule).
     """
 
     name: str
@@ -148,6 +168,8 @@ class Loss:
     torch_class: str
     torch_on_logits: bool
     description: str
+    value_scale: Callable[[Array, Array, Array], Array]
+    g_scales: dict[str, Callable[..., Array]]
     tasks: tuple[str, ...] = ("binary", "multiclass", "regression")
     torch_scale: float = 1.0
 
@@ -155,16 +177,20 @@ class Loss:
         return self.name
 
     def scale(self, a: Array, h: Array, y: Array) -> Array:
-        """Per sample, the magnitude of the terms the loss adds up, for the parity tolerance.
+        """Per sample, the magnitude of the terms the loss value adds up (for the tolerance).
 
         A loss on logits adds terms of the size of |a_L| that cancel when a sample is confidently
-        right, so its scale is value + sum_i |a_i|; the squared and absolute errors add
-        non-negative terms, which cannot cancel, so their scale is the value itself.
+        right; the squared and absolute errors subtract y and h first.
         """
-        value = self.value(a, h, y)
-        if self.torch_on_logits:
-            return value + self.torch_scale * np.abs(a).sum(axis=-1)
-        return value
+        return self.value_scale(a, h, y)
+
+    def g_scale(self, output: Activation, a, h, y, M_a, M_h) -> Array:
+        """The error scale of dLoss/da_L per element, given those of a_L and h_L (refmlp.rounding)."""
+        if output.name in self.fused:
+            return self.g_scales[output.name](a, h, y, M_a)
+        dh = self.g_scales["chain"](h, y, M_h)  # the magnitude behind dLoss/dh_L
+        K, Lf = output.fprime_rounding, output.fprime_lipschitz
+        return dh * np.abs(output.fprime(a)) + np.abs(self.output_deriv(h, y)) * (K + Lf * M_a)
 
     def est_lossderiv(self, output: Activation, a: Array, h: Array, y: Array) -> Array:
         """dLoss/da_L of each sample for this loss after the output activation ``output``.
@@ -193,6 +219,8 @@ LOSSES: dict[str, Loss] = {
             torch_class="BCEWithLogitsLoss",
             torch_on_logits=True,
             description="binary cross-entropy on a logistic output (the course's logistic loss)",
+            value_scale=_logits_value_scale,
+            g_scales={"logistic": _bce_g_scale},
             tasks=("binary", "multiclass"),
         ),
         Loss(
@@ -206,6 +234,8 @@ LOSSES: dict[str, Loss] = {
             torch_class="CrossEntropyLoss",
             torch_on_logits=True,
             description="softmax cross-entropy, int labels or one-hot rows",
+            value_scale=_logits_value_scale,
+            g_scales={"softmax": _softmax_g_scale},
             tasks=("binary", "multiclass"),
         ),
         Loss(
@@ -219,6 +249,9 @@ LOSSES: dict[str, Loss] = {
             torch_class="MSELoss",
             torch_on_logits=False,
             description="sum of (y - y_est)^2 over outputs; derivative 2 (y_est - y)",
+            # (y - h)^2 after the subtraction y - h, which is off by eps (|y| + |h|)
+            value_scale=lambda a, h, y: ((y - h) ** 2 + 2 * np.abs(y - h) * (np.abs(y) + np.abs(h))).sum(axis=-1),
+            g_scales={"chain": lambda h, y, M_h: 2 * (np.abs(h) + np.abs(y) + M_h)},
         ),
         Loss(
             name="absolute",
@@ -231,6 +264,8 @@ LOSSES: dict[str, Loss] = {
             torch_class="L1Loss",
             torch_on_logits=False,
             description="sum of |y - y_est| over outputs; derivative sign(y_est - y)",
+            value_scale=lambda a, h, y: (np.abs(y) + np.abs(h)).sum(axis=-1),
+            g_scales={"chain": lambda h, y, M_h: np.zeros_like(h)},  # sign: exact off the kink
         ),
         Loss(
             name="course_squared_on_logistic",
@@ -242,6 +277,8 @@ LOSSES: dict[str, Loss] = {
             target="vector",
             torch_class="BCEWithLogitsLoss",
             torch_on_logits=True,
+            value_scale=lambda a, h, y: 2 * _logits_value_scale(a, h, y),
+            g_scales={"logistic": lambda a, h, y, M_a: 2 * _bce_g_scale(a, h, y, M_a)},
             torch_scale=2.0,
             tasks=("binary", "multiclass"),
             description=(

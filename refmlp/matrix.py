@@ -16,6 +16,7 @@ from .data import list_datasets, load_dataset
 from .losses import LOSSES
 from .mirror import torch_trace, twin
 from .network import DTYPES, MLP, PATHS, REDUCTIONS, Spec
+from .rounding import error_scales
 
 # Unequal widths, so that a transposed matrix shows up as a wrong shape, not only wrong values.
 HIDDEN_WIDTHS = (7, 5, 6)
@@ -75,5 +76,7 @@ def run_case(case: Case) -> dict[tuple[str, str], Report]:
         expected = torch_trace(model, X, Y, reduction)
         for path in PATHS:
             mine = net.backward(X, Y, reduction, path)
-            reports[path, reduction] = compare_traces(mine, expected, case.dtype)
+            reports[path, reduction] = compare_traces(
+                mine, expected, case.dtype, scales=error_scales(net, expected, Y)
+            )
     return reports

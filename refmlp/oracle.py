@@ -16,6 +16,7 @@ import numpy as np
 from .compare import Report, compare_traces
 from .mirror import torch_trace, twin
 from .network import DTYPES, MLP, Spec
+from .rounding import error_scales
 
 
 def parity(
@@ -52,7 +53,8 @@ def parity(
             raise ValueError(f"dtype must be one of {list(DTYPES)}; got {dtype!r}")
         net = MLP(model, init=init or "course", seed=seed or 0, dtype=DTYPES[dtype])
     mine = net.backward(X, y, reduction=reduction, path=path)
-    theirs = torch_trace(twin(net), mine.h[0], net.targets(y, mine.h[0].shape[0]), reduction)
+    Y = net.targets(y, mine.h[0].shape[0])
+    theirs = torch_trace(twin(net), mine.h[0], Y, reduction)
     meta = {
         "spec": net.spec.describe(),
         "dtype": dtype,
@@ -60,7 +62,7 @@ def parity(
         "path": path,
         "batch": int(np.shape(mine.h[0])[0]),
     }
-    return compare_traces(mine, theirs, dtype, ("refmlp", "torch"), meta)
+    return compare_traces(mine, theirs, dtype, ("refmlp", "torch"), meta, error_scales(net, theirs, Y))
 
 
 def assert_parity(model: Spec | MLP, X, y, **kwargs) -> Report:

@@ -1,0 +1,172 @@
+"""The tolerance from both sides: correct results that cancel or saturate pass, small real errors
+fail. Each case is one a review found against the earlier, coarser floors (refmlp.rounding)."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+
+from refmlp import MLP, Spec, compare_traces, make_leaky_relu, parity, train
+from refmlp.mirror import torch_trace, twin
+from refmlp.rounding import error_scales
+
+DTYPES = ["float64", "float32"]
+
+
+# ---- correct results that must pass -------------------------------------------------------------
+
+def test_a_well_fitted_regression_passes():
+    """g_L = 2 (h - y) and the loss subtract nearly equal numbers once the fit is good."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((256, 3))
+    y = X @ np.array([2.0, -1.0, 0.5]) + 1.0
+    net = MLP(Spec.build(3, [], 1, loss="squared"), seed=0)
+    train(net, X, y, epochs=30, lr=0.05, batch_size=32, reduction="mean")
+    report = parity(net, X[:64], y[:64], reduction="mean")
+    assert report.passed, report.message()
+
+
+@pytest.mark.parametrize("noise", [1e-4, 1e-6])
+def test_targets_next_to_the_output_pass_in_float32(noise):
+    spec = Spec.build(4, [8], 2, activation="tanh", loss="squared")
+    net = MLP(spec, seed=2, dtype=np.float32)
+    X = np.random.default_rng(1).standard_normal((32, 4))
+    y = net.predict(X) + noise * np.random.default_rng(2).standard_normal((32, 2))
+    report = parity(net, X, y)
+    assert report.passed, report.message()
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("loss", ["squared", "absolute"])
+def test_a_saturated_tanh_output_passes(dtype, loss):
+    """f' = 1 - tanh^2 cancels when |a| is 8..12: a last-place difference in tanh is all of it."""
+    spec = Spec.build(1, [], 1, loss=loss, output_activation="tanh")
+    X = np.linspace(8, 12, 64)[:, None] * np.where(np.arange(64) % 2, 1, -1)[:, None]
+    net = MLP(spec, [None, np.ones((1, 1))], [None, np.zeros(1)], dtype=np.dtype(dtype))
+    report = parity(net, X, np.full(64, 0.5))
+    assert report.passed, report.message()
+
+
+def test_a_wide_float32_network_on_raw_pixels_passes():
+    """784 -> 256 -> 256 -> 10 on values 0..255: a_1 reaches ~1e3, and its error reaches h_1
+    through f', not through the size of h_1."""
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 256, (128, 784)).astype(float)
+    y = rng.integers(0, 10, 128)
+    spec = Spec.build(784, [256, 256], 10, activation="tanh", loss="cross_entropy")
+    report = parity(spec, X, y, dtype="float32", reduction="mean", seed=1)
+    assert report.passed, report.message()
+
+
+def test_a_sigmoid_flushed_to_zero_passes():
+    """torch's float32 sigmoid gives 0 below -88 where numpy keeps a subnormal; times weights of
+    100 that is still rounding (the tolerance's 1024 tiny)."""
+    spec = Spec.build(1, [2], 1, activation="relu", loss="course_squared_on_logistic")
+    W = [None, np.array([[60.0], [-60.0]]), np.array([[100.0, -100.0]])]
+    net = MLP(spec, W, [None, np.zeros(2), np.zeros(1)], dtype=np.float32)
+    report = parity(net, np.array([[-1.0], [-1.5], [-2.0], [1.0]]), np.zeros(4))
+    assert report.passed, report.message()
+
+
+# ---- small real errors that must fail -----------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def digits_case():
+    from refmlp.data import load_dataset
+
+    data = load_dataset("digits").subset(512, seed=0)
+    spec = Spec.build(64, [16, 16], 1, activation="leaky_relu", loss="logistic")
+    y = (data.labels >= 5).astype(float)
+    out = {}
+    for dtype in DTYPES:
+        net = MLP(spec, init="torch", seed=0, dtype=np.dtype(dtype))
+        mine = net.backward(data.X, y)
+        Y = net.targets(y, 512)
+        theirs = torch_trace(twin(net), data.X, Y)
+        out[dtype] = (net, mine, theirs, error_scales(net, theirs, Y))
+    return out
+
+
+# The smallest relative error each dtype is sure to catch on this batch of 512: rtol times the
+# error scale, which for a batch sum is the size of its summands and of the errors they carry
+# (several times the sum when its terms cancel). Measured on this case, the largest factors that
+# still pass: float32 W_derivs 1 + 3.2e-3, b_derivs 1 + 9.3e-4, g 1 + 3.7e-4; float64 W_derivs
+# 1 + 3.2e-9, b_derivs 1 + 9.3e-10, g 1 + 3.7e-10.
+FACTOR = {"float64": 1 + 1e-6, "float32": 1.01}
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("quantity", ["W_derivs", "b_derivs", "g"])
+def test_a_gradient_slightly_off_fails(digits_case, dtype, quantity):
+    net, mine, theirs, scales = digits_case[dtype]
+    factor = FACTOR[dtype]
+    assert compare_traces(mine, theirs, dtype, scales=scales).passed  # the control
+    wrong = copy.deepcopy(mine)
+    getattr(wrong, quantity)[2] *= factor
+    report = compare_traces(wrong, theirs, dtype, scales=scales)
+    assert report.first_divergence == {"layer": 2, "quantity": quantity}, report.message()
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_one_feature_losing_its_gradient_fails(digits_case, dtype):
+    """A whole column of W_derivs_1 zeroed: a pixel whose gradient is small next to the layer's."""
+    net, mine, theirs, scales = digits_case[dtype]
+    column = np.abs(theirs.W_derivs[1]).max(axis=0)
+    pixel = int(np.argmin(np.where(column > 0, column, np.inf)))  # the smallest non-zero column
+    wrong = copy.deepcopy(mine)
+    wrong.W_derivs[1][:, pixel] = 0
+    report = compare_traces(wrong, theirs, dtype, scales=scales)
+    assert report.first_divergence == {"layer": 1, "quantity": "W_derivs"}, report.message()
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_a_leaky_slope_off_by_half_a_percent_fails(dtype):
+    spec = Spec.build(4, [8, 8], 1, activation="leaky_relu", loss="logistic")
+    net = MLP(spec, init="torch", seed=4, dtype=np.dtype(dtype))
+    rng = np.random.default_rng(5)
+    X, y = rng.standard_normal((64, 4)), (rng.random(64) < 0.5).astype(float)
+    Y = net.targets(y, 64)
+    theirs = torch_trace(twin(net), X, Y)
+    wrong_act = make_leaky_relu(0.01005)
+    net.f[1], net.fprime[1] = wrong_act.f, wrong_act.fprime
+    report = compare_traces(net.backward(X, Y), theirs, dtype, scales=error_scales(net, theirs, Y))
+    assert report.first_divergence == {"layer": 1, "quantity": "h"}, report.message()
+
+
+def test_the_declared_dtype_must_be_the_expected_traces():
+    spec = Spec.build(2, [3], 1)
+    net = MLP(spec)
+    X, y = np.zeros((2, 2)), np.zeros(2)
+    with pytest.raises(ValueError, match="the expected trace is float64, not the float32 declared"):
+        compare_traces(net.backward(X, y), torch_trace(twin(net), X, y), "float32")
+
+
+def test_error_scales_follow_their_docstring_on_a_small_network():
+    """refmlp.rounding's formulas, written out for 2 -> 2 tanh -> 1 identity, squared loss."""
+    spec = Spec.build(2, [2], 1, activation="tanh", loss="squared")
+    W1, b1 = np.array([[1.0, -2.0], [0.5, 0.25]]), np.array([0.5, -1.0])
+    W2, b2 = np.array([[3.0, -1.0]]), np.array([0.25])
+    net = MLP(spec, [None, W1, W2], [None, b1, b2])
+    X, Y = np.array([[1.0, 2.0], [-1.0, 0.5]]), np.array([[0.5], [-2.0]])
+    t = net.backward(X, Y)
+    M = error_scales(net, t, Y)
+    M_a1 = np.abs(X) @ np.abs(W1).T + np.abs(b1)
+    np.testing.assert_allclose(M["a"][1], M_a1, rtol=1e-15)
+    fp1 = 1 - np.tanh(t.a[1]) ** 2
+    np.testing.assert_allclose(M["h"][1], fp1 * M_a1, rtol=1e-15)
+    M_a2 = (np.abs(t.h[1]) + fp1 * M_a1) @ np.abs(W2).T + np.abs(b2)
+    np.testing.assert_allclose(M["a"][2], M_a2, rtol=1e-15)
+    # identity output: M_g_L = 2 (|h| + |y| + M_h) |f'| with f' = 1 and K = L = 0
+    np.testing.assert_allclose(M["g"][2], 2 * (np.abs(t.h[2]) + np.abs(Y) + M_a2), rtol=1e-15)
+    p = t.g[2] @ W2
+    M_p = (np.abs(t.g[2]) + M["g"][2]) @ np.abs(W2)
+    tanh = spec.layers[0].activation
+    expected_g1 = M_p * fp1 + np.abs(p) * (tanh.fprime_rounding + tanh.fprime_lipschitz * M_a1)
+    np.testing.assert_allclose(M["g"][1], expected_g1, rtol=1e-15)
+    G1 = np.abs(t.g[1]) + M["g"][1]
+    np.testing.assert_allclose(M["W_derivs"][1], G1.T @ np.abs(X), rtol=1e-15)
+    np.testing.assert_allclose(M["b_derivs"][1], G1.sum(axis=0), rtol=1e-15)
+    value_scale = ((Y - t.h[2]) ** 2 + 2 * np.abs(Y - t.h[2]) * (np.abs(Y) + np.abs(t.h[2]))).sum()
+    assert M["loss"] == pytest.approx(value_scale + (np.abs(t.g[2]) * M_a2).sum(), rel=1e-15)
