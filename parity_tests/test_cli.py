@@ -103,6 +103,29 @@ def test_a_snapshot_failing_its_checksum_is_a_usage_error(capsys, monkeypatch, t
     assert code == cli.EXIT_USAGE and "nowhere" in err
 
 
+@pytest.mark.parametrize("broken", ["manifest-not-json", "manifest-entry-lacks-a-key", "npz-garbage"])
+def test_a_broken_snapshot_folder_names_the_file(capsys, monkeypatch, tmp_path, broken):
+    import json as json_
+    import shutil
+
+    from refmlp.data import snapshot_dir
+
+    folder = tmp_path / "datasets"
+    shutil.copytree(snapshot_dir(), folder)
+    if broken == "manifest-not-json":
+        (folder / "MANIFEST.json").write_text("not json")
+    elif broken == "manifest-entry-lacks-a-key":
+        manifest = json_.loads((folder / "MANIFEST.json").read_text())
+        del manifest["datasets"]["moons"]["task"]
+        (folder / "MANIFEST.json").write_text(json_.dumps(manifest))
+    else:
+        (folder / "moons.npz").write_bytes(b"garbage")
+    monkeypatch.setenv("REFMLP_DATASETS", str(folder))
+    code, out, err = run(capsys, "compare")
+    assert code == cli.EXIT_USAGE and out == "", err
+    assert ("MANIFEST.json" in err) if broken.startswith("manifest") else ("moons.npz" in err)
+
+
 def test_mismatch_exits_1(capsys, monkeypatch):
     """A wrong derivative in the registry makes compare fail with exit code 1 and say where."""
     import refmlp.activations as acts

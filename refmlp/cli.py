@@ -146,11 +146,11 @@ def main(argv: list[str] | None = None) -> int:
 def run_datasets(args) -> int:
     import json
 
-    from .data import list_datasets
+    from .data import DatasetIntegrityError, list_datasets
 
     try:
         infos = list_datasets()
-    except (OSError, ValueError) as exc:  # no snapshot folder, or an unreadable manifest
+    except (OSError, ValueError, DatasetIntegrityError) as exc:  # no folder, a broken manifest
         raise UsageError(str(exc)) from None
     if args.json:
         emit(json.dumps([dataclasses.asdict(i) for i in infos], indent=2))

@@ -32,6 +32,7 @@ import dataclasses
 import functools
 import hashlib
 import json
+import zipfile
 import os
 from pathlib import Path
 
@@ -191,7 +192,11 @@ def load_dataset(name: str) -> Dataset:
 
 @functools.lru_cache(maxsize=None)
 def _load(path: str, mtime_ns: int, size: int, info: DatasetInfo, expected: str) -> Dataset:
-    with np.load(path, allow_pickle=False) as archive:
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, zipfile.BadZipFile) as exc:  # not an .npz (numpy talks of pickles)
+        raise DatasetIntegrityError(f"{path} is not a readable .npz snapshot ({exc}); {REGENERATE_HINT}") from None
+    with archive:
         if sorted(archive.files) != ["X", "y"]:
             raise DatasetIntegrityError(
                 f"{path} holds arrays {sorted(archive.files)}, expected ['X', 'y']; "
@@ -223,10 +228,22 @@ def _read_manifest(folder: Path) -> dict:
             f"Point ${ENV_VAR} at a folder holding {MANIFEST} and the .npz files, "
             f"or {REGENERATE_HINT.replace('regenerate', 'generate them')}"
         )
-    return json.loads(manifest.read_text(encoding="utf-8"))
+    try:
+        data = json.loads(manifest.read_text(encoding="utf-8"))
+        if not isinstance(data.get("datasets"), dict):
+            raise ValueError('no "datasets" object at the top level')
+    except (ValueError, AttributeError) as exc:
+        raise DatasetIntegrityError(f"{manifest} is not a readable manifest ({exc}); {REGENERATE_HINT}") from None
+    return data
+
+
+_INFO_KEYS = ("task", "n_samples", "n_features", "n_classes", "n_targets", "description")
 
 
 def _info(name: str, entry: dict) -> DatasetInfo:
+    missing = [key for key in _INFO_KEYS if key not in entry]
+    if missing:
+        raise DatasetIntegrityError(f"{MANIFEST}: the entry for {name!r} lacks {missing}; {REGENERATE_HINT}")
     if entry["task"] not in TASKS:
         raise ValueError(
             f"{MANIFEST} gives {name!r} the task {entry['task']!r}; expected one of {list(TASKS)}"

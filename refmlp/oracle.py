@@ -48,7 +48,7 @@ def parity(
         net = model
         dtype = str(net.dtype)
     else:
-        dtype = dtype or "float64"
+        dtype = "float64" if dtype is None else str(dtype) if isinstance(dtype, str) else np.dtype(dtype).name
         if dtype not in DTYPES:
             raise ValueError(f"dtype must be one of {list(DTYPES)}; got {dtype!r}")
         net = MLP(model, init=init or "course", seed=seed or 0, dtype=DTYPES[dtype])
