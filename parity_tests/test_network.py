@@ -116,3 +116,13 @@ def test_train_errors():
         train(net, np.zeros((4, 2)), np.zeros(4), epochs=0, lr=0.1)
     with pytest.raises(ValueError, match="batch size must be a positive integer; got -2"):
         train(net, np.zeros((4, 2)), np.zeros(4), epochs=1, lr=0.1, batch_size=-2)
+
+
+def test_non_finite_inputs_and_targets_are_refused():
+    net = MLP(Spec.build(2, [3], 1, loss="squared"))
+    X = np.zeros((3, 2))
+    X[1, 0] = np.nan
+    with pytest.raises(ValueError, match=r"X must be finite; got nan at index \(1, 0\)"):
+        net.backward(X, np.zeros(3))
+    with pytest.raises(ValueError, match=r"y must be finite; got inf at index \(2, 0\)"):
+        net.backward(np.zeros((3, 2)), np.array([0.0, 1.0, np.inf]))

@@ -193,7 +193,14 @@ def as_targets(spec: Spec, y, B: int, dtype) -> Array:
             y = y[:, None]
     if y.shape != (B, n_out):
         raise ValueError(f"y must have shape ({B}, {n_out}) for this network; got {y.shape}")
+    _check_finite("y", y)
     return y
+
+
+def _check_finite(what: str, v: Array) -> None:
+    if not np.isfinite(v).all():
+        i = tuple(int(j) for j in np.argwhere(~np.isfinite(v))[0])
+        raise ValueError(f"{what} must be finite; got {v[i]} at index {i}")
 
 
 def set_loss(trace: Trace, loss: Loss, Y: Array, reduction: str) -> None:
@@ -257,7 +264,9 @@ class MLP:
             raise ValueError(
                 f"X must have shape (B, {self.spec.n_in}) with B >= 1; got shape {X.shape}"
             )
-        return X.astype(self.dtype, copy=False)
+        X = X.astype(self.dtype, copy=False)
+        _check_finite("X", X)
+        return X
 
     def targets(self, y, B: int) -> Array:
         """y as the loss needs it: (B, n_L) floats, one-hot rows for int class labels."""
