@@ -1,0 +1,29 @@
+"""Smoke runs of the measuring scripts: they run and print every figure (not how fast)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
+
+
+@pytest.mark.parametrize("script", ["tolerance_margins.py", "tolerance_sensitivity.py"])
+def test_help_explains_the_script(script):
+    done = subprocess.run([sys.executable, SCRIPTS / script, "--help"], capture_output=True, text=True)
+    assert done.returncode == 0 and "tolerance" in done.stdout and done.stderr == ""
+
+
+def test_sensitivity_prints_a_threshold_for_every_dtype_batch_and_quantity():
+    done = subprocess.run([sys.executable, SCRIPTS / "tolerance_sensitivity.py", "--skip-large"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    rows = [line.split() for line in done.stdout.splitlines() if line.startswith("float")]
+    assert [(r[0], r[1]) for r in rows] == [(d, b) for d in ("float64", "float32") for b in ("16", "64", "512")]
+    for row in rows:
+        # three figures "1 + x", each a positive slack well below 1 (a real detection threshold)
+        slacks = [float(x) for x in row[2:][2::3]]
+        assert len(slacks) == 3 and all(0 < s < 0.01 for s in slacks), row
