@@ -2,7 +2,8 @@
 
 Runs every case of refmlp.matrix (the same cases the test suite asserts) and prints, for each dtype
 and quantity, the largest fraction of the allowed error any element used (> 1 would fail) and the
-largest normwise relative difference max|x - y| / max|y|, with the case where each occurred.
+largest normwise relative difference max|x - y| / max|y| (for quantities that are not all zero;
+for those, the largest |x - y|), with the case where the tolerance use occurred.
 
     python scripts/tolerance_margins.py [--dtype float32] [--json margins.json]
 """
@@ -44,28 +45,27 @@ def main(argv: list[str] | None = None) -> int:
                 if row.tolerance_used > entry["tolerance_used"]:
                     entry["tolerance_used"] = row.tolerance_used
                     entry["tolerance_used_at"] = f"{case.id} {path} {reduction} layer {row.layer}"
-                norm = normwise(row)
+                if row.expected_max_abs == 0:  # all zero (dead units): no relative figure
+                    entry["zero_quantity_max_abs"] = max(entry.get("zero_quantity_max_abs", 0.0),
+                                                         row.max_abs_diff)
+                    continue
+                norm = row.max_abs_diff / row.expected_max_abs
                 if norm > entry["normwise_rel"]:
                     entry["normwise_rel"] = norm
                     entry["normwise_rel_at"] = f"{case.id} {path} {reduction} layer {row.layer}"
     elapsed = time.perf_counter() - start
 
     print(f"{n_cases} cases, {n_reports} reports, {n_failed} failed, {elapsed:.0f} s")
-    print(f"{'dtype':<9}{'quantity':<10}{'tol used':>10}{'max|x-y|/max|y|':>18}  where (tol used)")
+    print(f"{'dtype':<9}{'quantity':<10}{'tol used':>10}{'max|x-y|/max|y|':>18}"
+          f"{'|x-y| if y = 0':>16}  where (tol used)")
     for (dtype, quantity), e in sorted(worst.items()):
-        print(f"{dtype:<9}{quantity:<10}{e['tolerance_used']:>10.2g}{e['normwise_rel']:>18.2e}  "
-              f"{e.get('tolerance_used_at', '-')}")
+        zero = e.get("zero_quantity_max_abs")
+        print(f"{dtype:<9}{quantity:<10}{e['tolerance_used']:>10.2g}{e['normwise_rel']:>18.2e}"
+              f"{'-' if zero is None else format(zero, '.2e'):>16}  {e.get('tolerance_used_at', '-')}")
     if args.json:
         with open(args.json, "w") as fh:
             json.dump({f"{d}/{q}": e for (d, q), e in worst.items()}, fh, indent=2)
     return 1 if n_failed else 0
-
-
-def normwise(row) -> float:
-    """max|x - y| / max|y|: the difference relative to the scale of the whole quantity."""
-    if row.expected_max_abs == 0:
-        return 0.0 if row.max_abs_diff == 0 else float(np.inf)
-    return row.max_abs_diff / row.expected_max_abs
 
 
 if __name__ == "__main__":
