@@ -15,7 +15,6 @@ import json
 import sys
 import time
 
-import numpy as np
 
 from refmlp.matrix import cases, run_case
 
