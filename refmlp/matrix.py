@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Iterator
 
 from .activations import HIDDEN_ACTIVATIONS
-from .compare import Report, compare_traces
+from .compare import POLICY, Report, compare_traces
 from .data import list_datasets, load_dataset
 from .losses import LOSSES
 from .mirror import torch_trace, twin
@@ -77,6 +77,6 @@ def run_case(case: Case) -> dict[tuple[str, str], Report]:
         for path in PATHS:
             mine = net.backward(X, Y, reduction, path)
             reports[path, reduction] = compare_traces(
-                mine, expected, case.dtype, scales=error_scales(net, expected, Y)
+                mine, expected, case.dtype, scales=error_scales(net, expected, Y, POLICY[case.dtype].rtol)
             )
     return reports

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .compare import Report, compare_traces
+from .compare import POLICY, Report, compare_traces
 from .mirror import torch_trace, twin
 from .network import DTYPES, MLP, Spec
 from .rounding import error_scales
@@ -62,7 +62,7 @@ def parity(
         "path": path,
         "batch": int(np.shape(mine.h[0])[0]),
     }
-    return compare_traces(mine, theirs, dtype, ("refmlp", "torch"), meta, error_scales(net, theirs, Y))
+    return compare_traces(mine, theirs, dtype, ("refmlp", "torch"), meta, error_scales(net, theirs, Y, POLICY[dtype].rtol))
 
 
 def assert_parity(model: Spec | MLP, X, y, **kwargs) -> Report:

@@ -18,6 +18,7 @@ import sys
 import numpy as np
 
 from refmlp import MLP, Spec, compare_traces, parity
+from refmlp.compare import POLICY
 from refmlp.data import load_dataset
 from refmlp.mirror import torch_trace, twin
 from refmlp.rounding import error_scales
@@ -47,7 +48,7 @@ def detection() -> None:
             net = MLP(spec, init="torch", seed=0, dtype=np.dtype(dtype))
             Y = net.targets(y, B)
             mine, theirs = net.backward(data.X, Y), torch_trace(twin(net), data.X, Y)
-            scales = error_scales(net, theirs, Y)
+            scales = error_scales(net, theirs, Y, POLICY[dtype].rtol)
             figures = [largest_passing_factor(mine, theirs, dtype, scales, q) - 1
                        for q in ("W_derivs", "b_derivs", "g")]
             print(f"{dtype:<9}{B:>6}" + "".join(f"{'1 + ' + format(f, '.2g'):>14}" for f in figures))
