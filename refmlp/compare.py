@@ -260,7 +260,9 @@ def compare_traces(
             return scales[q] if k is None else scales[q][k]
         if q == "loss":
             return expected.loss_scale or 0.0
-        return batch_sum_floors(expected, k).get(q)  # None: max|expected| of the quantity
+        if q in ("W_derivs", "b_derivs"):
+            return batch_sum_floors(expected, k).get(q)
+        return None  # max|expected| of the quantity
 
     for k in range(1, L + 1):
         for q in FORWARD:

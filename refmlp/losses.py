@@ -294,6 +294,11 @@ PAIRINGS = tuple((loss.name, output) for loss in LOSSES.values() for output in l
 """Every valid (loss, output activation) pair."""
 
 
+def reduce_samples(per_sample: Array, reduction: str) -> float:
+    """The batch figure from per-sample ones: their sum, or their mean over samples."""
+    return float(np.sum(per_sample) if reduction == "sum" else np.mean(per_sample))
+
+
 def get_loss(loss: str | Loss) -> Loss:
     """The registry entry for a name, or the Loss itself."""
     if isinstance(loss, Loss):

@@ -15,7 +15,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .network import MLP, Spec, Trace, as_targets
+from .losses import reduce_samples
+from .network import REDUCTIONS, MLP, Spec, Trace, as_targets, check_choice
 
 TORCH_DTYPES = {np.dtype(np.float64): torch.float64, np.dtype(np.float32): torch.float32}
 
@@ -97,8 +98,7 @@ def torch_trace(model: TorchMLP, X, y, reduction: str = "sum") -> Trace:
 
     y takes the same forms as in :meth:`refmlp.network.MLP.backward`.
     """
-    if reduction not in ("sum", "mean"):
-        raise ValueError(f"unknown reduction {reduction!r}; expected one of sum, mean")
+    check_choice("reduction", reduction, REDUCTIONS)
     model.zero_grad(set_to_none=True)
     dtype = model.linears[0].weight.dtype
     X = np.asarray(X)
@@ -120,8 +120,7 @@ def torch_trace(model: TorchMLP, X, y, reduction: str = "sum") -> Trace:
         W_derivs=[None] + [np_(model.linears[k].weight.grad) for k in range(L)],
         b_derivs=[None] + [np_(model.linears[k].bias.grad) for k in range(L)],
     )
-    reduce = np.sum if reduction == "sum" else np.mean
     trace.loss, trace.reduction = float(loss.item()), reduction
     # the tolerance's floor for the loss row (refmlp.compare); not part of what is compared
-    trace.loss_scale = float(reduce(model.spec.loss.scale(trace.a[-1], trace.h[-1], Y)))
+    trace.loss_scale = reduce_samples(model.spec.loss.scale(trace.a[-1], trace.h[-1], Y), reduction)
     return trace

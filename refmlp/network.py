@@ -23,7 +23,7 @@ from typing import Sequence
 import numpy as np
 
 from .activations import Activation, get_activation, make_leaky_relu
-from .losses import Loss, as_one_hot, get_loss
+from .losses import Loss, as_one_hot, get_loss, reduce_samples
 
 Array = np.ndarray
 
@@ -125,7 +125,7 @@ class Spec:
         return " -> ".join(parts) + f", loss {self.loss.name}"
 
 
-def _check_choice(what: str, value, allowed: tuple) -> None:
+def check_choice(what: str, value, allowed: tuple) -> None:
     if value not in allowed:
         raise ValueError(f"unknown {what} {value!r}; expected one of {', '.join(allowed)}")
 
@@ -143,7 +143,7 @@ def init_params(spec: Spec, scheme: str = "course", seed: int = 0, dtype=np.floa
     distribution, not torch's random stream). Drawn in float64 and then cast, so that the float32
     and float64 networks of one seed hold the same weights up to rounding.
     """
-    _check_choice("init scheme", scheme, INIT_SCHEMES)
+    check_choice("init scheme", scheme, INIT_SCHEMES)
     rng = np.random.default_rng(seed)
     W, b = [None], [None]
     for n_prev, n in zip(spec.sizes[:-1], spec.sizes[1:]):
@@ -205,9 +205,8 @@ def _check_finite(what: str, v: Array) -> None:
 
 def set_loss(trace: Trace, loss: Loss, Y: Array, reduction: str) -> None:
     """Write the batch loss of ``trace``, its reduction and its scale into it."""
-    reduce = np.sum if reduction == "sum" else np.mean
-    trace.loss = float(reduce(loss.value(trace.a[-1], trace.h[-1], Y)))
-    trace.loss_scale = float(reduce(loss.scale(trace.a[-1], trace.h[-1], Y)))
+    trace.loss = reduce_samples(loss.value(trace.a[-1], trace.h[-1], Y), reduction)
+    trace.loss_scale = reduce_samples(loss.scale(trace.a[-1], trace.h[-1], Y), reduction)
     trace.reduction = reduction
 
 
@@ -298,7 +297,7 @@ class MLP:
 
     def loss(self, X, y, reduction: str = "sum") -> float:
         """The batch loss (see :mod:`refmlp.losses` for the reduction)."""
-        _check_choice("reduction", reduction, REDUCTIONS)
+        check_choice("reduction", reduction, REDUCTIONS)
         trace = self.forward(X)
         set_loss(trace, self.spec.loss, self.targets(y, trace.h[0].shape[0]), reduction)
         return trace.loss
@@ -351,8 +350,8 @@ class MLP:
         W_derivs_k = sum over samples of g h_{k-1}^T = g^T H_{k-1}, b_derivs_k = sum of g.
         With ``reduction="mean"`` every derivative is divided by the batch size B.
         """
-        _check_choice("reduction", reduction, REDUCTIONS)
-        _check_choice("path", path, PATHS)
+        check_choice("reduction", reduction, REDUCTIONS)
+        check_choice("path", path, PATHS)
         X = self._inputs(X)
         Y = self.targets(y, X.shape[0])
         if path == "per_sample":

@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .losses import reduce_samples
 from .network import MLP, Trace
 
 
@@ -129,6 +130,6 @@ def error_scales(net: MLP, trace: Trace, Y: np.ndarray, rtol: float) -> dict:
                   + np.sqrt((M_g[k] ** 2).T @ h[k - 1] ** 2 + (g[k] ** 2).T @ M_h[k - 1] ** 2))
         M_b[k] = np.abs(g[k]).sum(axis=0) + np.sqrt((M_g[k] ** 2).sum(axis=0))
 
-    reduce = np.mean if trace.reduction == "mean" else np.sum
-    M_loss = float(reduce(loss.scale(a[L], h[L], Y)) + np.sqrt(((gmax * M_a[L]) ** 2).sum()))
+    M_loss = (reduce_samples(loss.scale(a[L], h[L], Y), trace.reduction or "sum")
+              + float(np.sqrt(((gmax * M_a[L]) ** 2).sum())))
     return {"a": M_a, "h": M_h, "g": M_g, "W_derivs": M_W, "b_derivs": M_b, "loss": M_loss}
