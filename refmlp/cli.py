@@ -67,6 +67,39 @@ def layer_sizes(text: str) -> list[int]:
         ) from None
 
 
+def add_network_options(p: argparse.ArgumentParser) -> None:
+    """The dataset and the network on it: shared by compare and train."""
+    p.add_argument("--dataset", default="moons", help="a dataset from 'refmlp datasets' (default: moons)")
+    p.add_argument("--layers", type=layer_sizes, default=[16, 16], metavar="N,N,...",
+                   help="hidden layer sizes (default: 16,16; '' for none); the output size comes from the dataset and loss")
+    p.add_argument("--activation", choices=HIDDEN_ACTIVATIONS, default="leaky_relu",
+                   help="activation of the hidden layers (default: leaky_relu)")
+    p.add_argument("--leaky-slope", type=float, default=None, metavar="S",
+                   help="slope of leaky_relu for u <= 0 (default: 0.01, as in the notes and torch)")
+    p.add_argument("--loss", choices=("auto", *LOSSES), default="auto",
+                   help="the loss (default: auto, i.e. logistic for binary, cross_entropy for multiclass, squared for regression datasets)")
+    p.add_argument("--output-activation", choices=tuple(ACTIVATIONS), default=None,
+                   help="the output layer's activation (default: the loss's own: logistic, softmax, or identity)")
+
+
+def float_pair(text: str) -> tuple[float, float]:
+    try:
+        first, second = (float(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected two numbers such as 0.9,0.999, got {text!r}") from None
+    return first, second
+
+
+def implementations(text: str) -> list[str]:
+    names = [part.strip() for part in text.split(",") if part.strip()]
+    unknown = [n for n in names if n not in ("torch", "sklearn")]
+    if unknown or len(set(names)) != len(names):
+        raise argparse.ArgumentTypeError(
+            f"expected a comma-separated list of torch and sklearn (or '' for none), got {text!r}"
+        )
+    return names
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="refmlp",
@@ -92,17 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
             "--loss cross_entropy --dtype float32 --reduction mean --json"
         ),
     )
-    cmp.add_argument("--dataset", default="moons", help="a dataset from 'refmlp datasets' (default: moons)")
-    cmp.add_argument("--layers", type=layer_sizes, default=[16, 16], metavar="N,N,...",
-                     help="hidden layer sizes (default: 16,16; '' for none); the output size comes from the dataset and loss")
-    cmp.add_argument("--activation", choices=HIDDEN_ACTIVATIONS, default="leaky_relu",
-                     help="activation of the hidden layers (default: leaky_relu)")
-    cmp.add_argument("--leaky-slope", type=float, default=None, metavar="S",
-                     help="slope of leaky_relu for u <= 0 (default: 0.01, as in the notes and torch)")
-    cmp.add_argument("--loss", choices=("auto", *LOSSES), default="auto",
-                     help="the loss (default: auto, i.e. logistic for binary, cross_entropy for multiclass, squared for regression datasets)")
-    cmp.add_argument("--output-activation", choices=tuple(ACTIVATIONS), default=None,
-                     help="the output layer's activation (default: the loss's own: logistic, softmax, or identity)")
+    add_network_options(cmp)
     cmp.add_argument("--dtype", choices=("float64", "float32"), default="float64",
                      help="the dtype of both implementations (default: float64)")
     cmp.add_argument("--batch", type=positive_int, default=64, metavar="N",
@@ -115,6 +138,53 @@ def build_parser() -> argparse.ArgumentParser:
                      help="weight init: course (0.1 * randn) or torch (nn.Linear's uniform) (default: course)")
     cmp.add_argument("--seed", type=seed, default=0, help="seed of the weights and the batch (default: 0)")
     cmp.add_argument("--json", action="store_true", help="print the report as JSON instead of a table")
+
+    tr = sub.add_parser(
+        "train",
+        help="train refmlp, torch (torch.optim) and scikit-learn side by side and compare the runs",
+        description=(
+            "Train the network with refmlp and, from the same weights and on the same seeded "
+            "mini-batches, with its torch twin and torch.optim's optimizer (and scikit-learn's "
+            "MLP where it has the same network and optimizer). After every step the weights are "
+            "compared layer by layer; at the end a table gives each implementation's final loss "
+            "and accuracy (R^2 for regression) and the largest deviation seen. Exit code 0 when "
+            "every compared run stayed within the tolerance (1e-9 relative in float64), 1 when "
+            "one left it, 2 on a usage error."
+        ),
+        epilog=(
+            "example: refmlp train --dataset moons --layers 16,16 --activation leaky_relu "
+            "--loss logistic --optimizer adam --lr 1e-2 --epochs 50 --compare torch,sklearn "
+            "--plot moons.png   (--plot needs matplotlib: pip install 'refmlp[plot]')"
+        ),
+    )
+    add_network_options(tr)
+    tr.add_argument("--optimizer", choices=("sgd", "adam", "adamw"), default="sgd",
+                    help="torch.optim's SGD, Adam or AdamW, with their update rules (default: sgd)")
+    tr.add_argument("--lr", type=float, default=0.01, help="the learning rate (default: 0.01)")
+    tr.add_argument("--momentum", type=float, default=None, help="sgd: momentum (default: 0)")
+    tr.add_argument("--dampening", type=float, default=None, help="sgd: dampening (default: 0)")
+    tr.add_argument("--nesterov", action="store_true", help="sgd: Nesterov momentum")
+    tr.add_argument("--weight-decay", type=float, default=None,
+                    help="L2 added to the gradient (sgd, adam) or decoupled (adamw) (default: 0; adamw 0.01)")
+    tr.add_argument("--betas", type=float_pair, default=None, metavar="B1,B2",
+                    help="adam, adamw: the moment decays (default: 0.9,0.999)")
+    tr.add_argument("--eps", type=float, default=None, help="adam, adamw: epsilon (default: 1e-8)")
+    tr.add_argument("--amsgrad", action="store_true", help="adam, adamw: the AMSGrad variant")
+    tr.add_argument("--epochs", type=positive_int, default=20, help="epochs to train (default: 20)")
+    tr.add_argument("--batch", type=positive_int, default=32, metavar="N",
+                    help="mini-batch size; each epoch shuffles with --seed (default: 32)")
+    tr.add_argument("--reduction", choices=("sum", "mean"), default="mean",
+                    help="batch loss: mean over samples (torch's and scikit-learn's habit) or sum (the course) (default: mean)")
+    tr.add_argument("--dtype", choices=("float64", "float32"), default="float64",
+                    help="the dtype of every implementation (default: float64)")
+    tr.add_argument("--init", choices=("course", "torch"), default="course",
+                    help="weight init: course (0.1 * randn) or torch (nn.Linear's uniform) (default: course)")
+    tr.add_argument("--seed", type=seed, default=0, help="seed of the weights and the shuffles (default: 0)")
+    tr.add_argument("--compare", type=implementations, default=["torch"], metavar="NAME,...",
+                    help="implementations to run beside refmlp: torch, sklearn, both, or '' for none (default: torch)")
+    tr.add_argument("--plot", default=None, metavar="PATH.png",
+                    help="write the loss curves and, for 2-D datasets, the decision boundaries (needs matplotlib)")
+    tr.add_argument("--json", action="store_true", help="print the result as JSON instead of a table")
 
     ds = sub.add_parser("datasets", help="list the datasets with their shapes and tasks",
                         description="List the frozen dataset snapshots refmlp ships.")
@@ -132,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     try:
-        return {"compare": run_compare, "datasets": run_datasets}[args.command](args)
+        return {"compare": run_compare, "datasets": run_datasets, "train": run_train}[args.command](args)
     except UsageError as exc:
         print(f"refmlp {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -164,37 +234,11 @@ def run_datasets(args) -> int:
 
 
 def run_compare(args) -> int:
-    from .data import DatasetIntegrityError, load_dataset
-    from .network import Spec
-
-    try:
-        data = load_dataset(args.dataset)
-    except (ValueError, OSError, DatasetIntegrityError) as exc:
-        raise UsageError(str(exc)) from None
-    loss = LOSSES[DEFAULT_LOSS[data.task] if args.loss == "auto" else args.loss]
-    if data.task not in loss.tasks:
-        raise UsageError(
-            f"loss {loss.name!r} does not fit dataset {args.dataset!r}, a {data.task} task; it takes "
-            f"{' or '.join(loss.tasks)} datasets. For {data.task} use --loss "
-            + " or ".join(n for n, l in LOSSES.items() if data.task in l.tasks)
-        )
+    data, loss, spec = build_problem(args)
     if args.batch > data.X.shape[0]:
         raise UsageError(
             f"--batch {args.batch} is larger than dataset {args.dataset!r}, which has "
             f"{data.X.shape[0]} samples"
-        )
-    try:
-        spec = Spec.build(
-            data.X.shape[1], args.layers, data.n_outputs(loss.target),
-            activation=args.activation, loss=loss, output_activation=args.output_activation,
-            leaky_slope=args.leaky_slope,
-        )
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-    if args.leaky_slope is not None and not any(l.activation.name == "leaky_relu" for l in spec.layers):
-        raise UsageError(
-            f"--leaky-slope {args.leaky_slope} sets the slope of leaky_relu, but no layer of "
-            f"{spec.describe()} uses it; drop it, or use --activation leaky_relu with hidden layers"
         )
     batch = data.subset(args.batch, args.seed)
 
@@ -211,3 +255,137 @@ def run_compare(args) -> int:
     report.meta.update(dataset=args.dataset, seed=args.seed, init=args.init)
     emit(report.to_json() if args.json else report.to_table())
     return EXIT_PASS if report.passed else EXIT_MISMATCH
+
+
+def build_problem(args):
+    """The dataset, the loss and the spec the network options ask for; UsageError otherwise."""
+    from .data import DatasetIntegrityError, load_dataset
+    from .network import Spec
+
+    try:
+        data = load_dataset(args.dataset)
+    except (ValueError, OSError, DatasetIntegrityError) as exc:
+        raise UsageError(str(exc)) from None
+    loss = LOSSES[DEFAULT_LOSS[data.task] if args.loss == "auto" else args.loss]
+    if data.task not in loss.tasks:
+        raise UsageError(
+            f"loss {loss.name!r} does not fit dataset {args.dataset!r}, a {data.task} task; it takes "
+            f"{' or '.join(loss.tasks)} datasets. For {data.task} use --loss "
+            + " or ".join(n for n, l in LOSSES.items() if data.task in l.tasks)
+        )
+    try:
+        spec = Spec.build(
+            data.X.shape[1], args.layers, data.n_outputs(loss.target),
+            activation=args.activation, loss=loss, output_activation=args.output_activation,
+            leaky_slope=args.leaky_slope,
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if args.leaky_slope is not None and not any(l.activation.name == "leaky_relu" for l in spec.layers):
+        raise UsageError(
+            f"--leaky-slope {args.leaky_slope} sets the slope of leaky_relu, but no layer of "
+            f"{spec.describe()} uses it; drop it, or use --activation leaky_relu with hidden layers"
+        )
+    return data, loss, spec
+
+
+class Progress:
+    """A progress bar on stderr, drawn only when stderr is a terminal (never into a log or a pipe)."""
+
+    def __init__(self, enabled: bool, width: int = 30):
+        self.enabled, self.width, self.shown = enabled and sys.stderr.isatty(), width, -1
+
+    def __call__(self, t: int, total: int) -> None:
+        filled = self.width * t // total
+        if not self.enabled or (filled == self.shown and t != total):
+            return
+        self.shown = filled
+        sys.stderr.write(f"\rtraining [{'#' * filled}{'.' * (self.width - filled)}] {t}/{total} steps")
+        if t == total:
+            sys.stderr.write("\r" + " " * (self.width + 40) + "\r")
+        sys.stderr.flush()
+
+
+def optimizer_options(args) -> dict:
+    """The options given on the command line, checked against the optimizer that takes them."""
+    given = {"momentum": args.momentum, "dampening": args.dampening, "nesterov": args.nesterov or None,
+             "weight_decay": args.weight_decay, "betas": args.betas, "eps": args.eps,
+             "amsgrad": args.amsgrad or None}
+    takes = {"sgd": ("momentum", "dampening", "nesterov", "weight_decay"),
+             "adam": ("weight_decay", "betas", "eps", "amsgrad")}
+    allowed = takes["adam" if args.optimizer == "adamw" else args.optimizer]
+    wrong = [k for k, v in given.items() if v is not None and k not in allowed]
+    if wrong:
+        flags = ", ".join("--" + k.replace("_", "-") for k in wrong)
+        raise UsageError(f"{flags} do(es) not apply to --optimizer {args.optimizer}, which takes "
+                         + ", ".join("--" + k.replace("_", "-") for k in allowed))
+    return {k: v for k, v in given.items() if v is not None}
+
+
+def run_train(args) -> int:
+    import json
+
+    import numpy as np
+
+    from .compare import json_safe
+    from .network import DTYPES, MLP
+    from .optim import make_optimizer
+    from .trajectory import TOLERANCE_REASON, render_table, run, summary, verdict
+
+    data, loss, spec = build_problem(args)
+    options = optimizer_options(args)
+    try:
+        make_optimizer(args.optimizer, args.lr, **options)  # refuse bad values before training
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if args.batch > data.n_samples:
+        raise UsageError(f"--batch {args.batch} is larger than dataset {args.dataset!r}, which has "
+                         f"{data.n_samples} samples")
+    if "torch" in args.compare:
+        try:
+            import torch  # noqa: F401
+        except ModuleNotFoundError:
+            raise UsageError("--compare torch needs torch, and it is not installed: pip install "
+                             "torch (or --compare sklearn, or --compare '')") from None
+    net = MLP(spec, init=args.init, seed=args.seed, dtype=DTYPES[args.dtype])
+    y = data.targets(loss.target)
+    traj = run(net, data.X, y, optimizer=args.optimizer, lr=args.lr, options=options,
+               batch_size=args.batch, epochs=args.epochs, reduction=args.reduction, seed=args.seed,
+               compare=tuple(args.compare), task=data.task, on_step=Progress(not args.json))
+    per_epoch = -(-data.n_samples // args.batch)
+    option_text = "".join(f", {k} {v}" for k, v in options.items())
+    run_text = (f"{args.optimizer} (lr {args.lr:g}{option_text}), {args.epochs} epochs of {per_epoch} "
+                f"batches of {args.batch} ({traj.steps} steps), reduction {args.reduction}, "
+                f"{args.dtype}, init {args.init}, seed {args.seed}")
+    header = [f"{args.dataset}: {spec.describe()}", run_text]
+
+    plot_note = None
+    if args.plot:
+        from .plots import PlotUnavailable, plot_run
+
+        labels = data.labels if data.task != "regression" else None
+        try:
+            plot_run(traj, net, np.asarray(data.X), labels, args.plot,
+                     f"{args.dataset}: {spec.describe()}\n{run_text}")
+            plot_note = f"figure written to {args.plot}"
+        except PlotUnavailable as exc:
+            plot_note = str(exc)
+    if args.json:
+        result = {
+            "verdict": verdict(traj),
+            "meta": {"dataset": args.dataset, "spec": spec.describe(), "optimizer": args.optimizer,
+                     "lr": args.lr, "options": options, "epochs": args.epochs, "batch": args.batch,
+                     "steps": traj.steps, "reduction": args.reduction, "dtype": args.dtype,
+                     "init": args.init, "seed": args.seed, "metric": traj.metric},
+            "tolerance": {"dtype": args.dtype, "rtol": traj.tolerance,
+                          "reason": TOLERANCE_REASON[args.dtype]},
+            "implementations": summary(traj),
+            "unavailable": traj.unavailable,
+            "epochs": traj.epochs,
+            "plot": args.plot if plot_note and plot_note.startswith("figure") else None,
+            "plot_note": plot_note,
+        }
+        emit(json.dumps(json_safe(result), indent=2, allow_nan=False))
+    else:
+        emit(render_table(traj, header) + (f"\n{plot_note}" if plot_note else ""))
+    return EXIT_PASS if verdict(traj) == "pass" else EXIT_MISMATCH
