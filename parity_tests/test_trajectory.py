@@ -9,17 +9,10 @@ import refmlp.trajectory as trajectory
 from refmlp.data import load_dataset
 from refmlp.network import MLP, Spec, train
 from refmlp.optim import SGD, Adam
-from refmlp.trajectory import TOLERANCE, batch_sequence, run
+from refmlp.trajectory import PRESETS, TOLERANCE, batch_sequence, run
 
 LOSS = {"binary": "logistic", "multiclass": "cross_entropy", "regression": "squared"}
-OPTIMIZERS = {
-    "sgd": ("sgd", 0.1, {}),
-    "sgd-momentum": ("sgd", 0.05, dict(momentum=0.9, dampening=0.1, weight_decay=1e-3)),
-    "sgd-nesterov": ("sgd", 0.05, dict(momentum=0.9, nesterov=True, weight_decay=1e-3)),
-    "adam": ("adam", 1e-2, {}),
-    "adam-amsgrad-l2": ("adam", 1e-2, dict(amsgrad=True, weight_decay=1e-3)),
-    "adamw-amsgrad": ("adamw", 1e-2, dict(amsgrad=True)),
-}
+OPTIMIZERS = PRESETS
 
 
 def problem(name, dtype=np.float64, hidden=(8, 8), activation="tanh"):

@@ -90,8 +90,13 @@ def float_pair(text: str) -> tuple[float, float]:
     return first, second
 
 
+def comma_list(text: str) -> list[str]:
+    """'a, b,' -> ['a', 'b']."""
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
 def implementations(text: str) -> list[str]:
-    names = [part.strip() for part in text.split(",") if part.strip()]
+    names = comma_list(text)
     unknown = [n for n in names if n not in ("torch", "sklearn")]
     if unknown or len(set(names)) != len(names):
         raise argparse.ArgumentTypeError(

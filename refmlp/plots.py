@@ -106,3 +106,75 @@ def _boundaries(fig, grid, traj, net, X, labels) -> None:
         ax.set(title=f"{name}: decision boundary\n{traj.metric} {last[name][traj.metric]:.3f}",
                xlabel="x1", ylabel="x2")
         ax.set_aspect("equal", adjustable="box")
+
+
+def plot_heatmap(table: dict, rows: list[str], columns: list[str], out, title: str) -> None:
+    """One panel per dtype: log10 of the largest relative error of each (row, column) cell.
+
+    ``table[dtype][(row, column)]`` is the figure; a missing cell (a layer the dataset's networks
+    do not have) stays blank, an exact 0 is drawn at the bottom of the scale and marked "0".
+    """
+    plt = _pyplot()
+    dtypes = list(table)
+    fig, axes = plt.subplots(len(dtypes), 1, figsize=(max(8, 0.55 * len(columns) + 2.5),
+                                                       1.2 + 0.42 * len(rows) * len(dtypes) + 0.8 * len(dtypes)),
+                             layout="constrained", squeeze=False)
+    for ax, dtype in zip(axes[:, 0], dtypes):
+        grid = np.full((len(rows), len(columns)), np.nan)
+        for (r, c), value in table[dtype].items():
+            grid[rows.index(r), columns.index(c)] = value
+        eps = np.finfo(dtype).eps
+        shown = np.log10(np.maximum(grid, eps / 1e3))
+        image = ax.imshow(shown, cmap="viridis", aspect="auto",
+                          vmin=np.log10(eps / 1e3), vmax=np.log10(eps) + 3)
+        for i in range(len(rows)):
+            for j in range(len(columns)):
+                if not np.isnan(grid[i, j]):
+                    text = "0" if grid[i, j] == 0 else f"{np.log10(grid[i, j]):.0f}"
+                    ax.text(j, i, text, ha="center", va="center", fontsize=7,
+                            color="white" if shown[i, j] < np.log10(eps) - 1 else "black")
+        ax.set_xticks(range(len(columns)), columns, rotation=60, ha="right", fontsize=8)
+        ax.set_yticks(range(len(rows)), rows, fontsize=8)
+        ax.set_title(f"{dtype}: log10 of the largest max|x - y| / max|y| (eps = {eps:.1e})", fontsize=10)
+        fig.colorbar(image, ax=ax, label="log10 relative error", shrink=0.9)
+    fig.suptitle(title, fontsize=11)
+    fig.savefig(out, dpi=90)
+    plt.close(fig)
+
+
+def plot_curves(runs: list[dict], out, title: str) -> None:
+    """A grid of runs (one row per dataset, one column per optimizer): the batch loss of each
+    implementation at every step, and on a second axis (grey, log) the worst deviation from refmlp.
+
+    Each run is ``{"dataset", "optimizer", "traj": Trajectory}``.
+    """
+    plt = _pyplot()
+    datasets = list(dict.fromkeys(r["dataset"] for r in runs))
+    optimizers = list(dict.fromkeys(r["optimizer"] for r in runs))
+    fig, axes = plt.subplots(len(datasets), len(optimizers), squeeze=False, layout="constrained",
+                             figsize=(3.3 * len(optimizers) + 1, 2.6 * len(datasets) + 0.8))
+    for r in runs:
+        ax = axes[datasets.index(r["dataset"]), optimizers.index(r["optimizer"])]
+        traj = r["traj"]
+        steps = np.arange(1, traj.steps + 1)
+        for name in traj.names:
+            style = {k: v for k, v in STYLES[name].items() if k != "marker"}
+            ax.plot(steps, traj.loss[name], label=name, **style)
+        ax.set_title(f"{r['dataset']}, {r['optimizer']}", fontsize=9)
+        ax.set_xlabel("step", fontsize=8)
+        ax.set_ylabel("batch loss", fontsize=8)
+        ax.tick_params(labelsize=7)
+        twin_ax = ax.twinx()
+        for name in traj.names[1:]:
+            dev = np.maximum(traj.deviation[name].max(axis=1), np.finfo(np.float64).tiny)
+            twin_ax.plot(steps, dev, color=STYLES[name]["color"], linewidth=0.8, alpha=0.5)
+        twin_ax.axhline(traj.tolerance, color="grey", linewidth=0.8, linestyle="-.")
+        twin_ax.set_yscale("log")
+        twin_ax.set_ylim(1e-17, 1)
+        twin_ax.tick_params(labelsize=7)
+        twin_ax.set_ylabel("deviation (thin, log)", fontsize=7)
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=len(labels), title="implementation")
+    fig.suptitle(title, fontsize=11)
+    fig.savefig(out, dpi=80)
+    plt.close(fig)

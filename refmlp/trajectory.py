@@ -48,6 +48,19 @@ TOLERANCE = {
 }
 
 
+PRESETS = {
+    # name: (optimizer, lr, options); each turns on another part of torch.optim's rules
+    "sgd": ("sgd", 0.1, {}),
+    "sgd-momentum": ("sgd", 0.05, {"momentum": 0.9}),
+    "sgd-nesterov": ("sgd", 0.05, {"momentum": 0.9, "nesterov": True}),
+    "sgd-damped-l2": ("sgd", 0.05, {"momentum": 0.9, "dampening": 0.1, "weight_decay": 1e-3}),
+    "adam": ("adam", 1e-2, {}),
+    "adam-amsgrad-l2": ("adam", 1e-2, {"amsgrad": True, "weight_decay": 1e-3}),
+    "adamw-amsgrad": ("adamw", 1e-2, {"amsgrad": True}),
+}
+"""Optimizer settings the parity tests and scripts/train_side_by_side.py run; scikit-learn takes
+part in sgd, sgd-momentum, sgd-nesterov (exactly) and adam (approximately)."""
+
 TOLERANCE_REASON = {
     "float64": "per-step gradients agree to ~1e-15 and the update rules are the same operations; "
                "measured over 200 steps of every optimizer on moons, digits and diabetes: below 1e-13",
