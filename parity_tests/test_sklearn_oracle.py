@@ -14,14 +14,7 @@ from refmlp.optim import SGD, gradients, parameters
 from refmlp.sklearn_oracle import SklearnRunner, Unavailable, check_applicable, sklearn_parity
 from refmlp.trajectory import TOLERANCE, batch_sequence, relative_deviation, run
 
-# (dataset, loss, hidden activation): each of scikit-learn's output pairs and hidden activations;
-# "regression" has two targets, where its squared-loss value divides by n_out and its gradient not.
-CASES = [
-    ("moons", "logistic", "relu"),
-    ("digits", "cross_entropy", "tanh"),
-    ("diabetes", "squared", "logistic"),
-    ("regression", "squared", "identity"),
-]
+CASES = oracle.AGREEMENT_CASES
 
 
 def problem(dataset, loss, activation, hidden=(12, 8), dtype=np.float64, n=None):
@@ -144,3 +137,9 @@ def test_runs_outside_sklearn_are_unavailable(optimizer, options, reduction, fra
     with pytest.raises(Unavailable) as err:
         SklearnRunner(net, net._inputs(X), net.targets(y, 40), optimizer, 0.1, options, reduction)
     assert fragment in str(err.value)
+
+
+def test_module_main_prints_every_case_and_passes(capsys):
+    assert oracle.main() == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2 + len(CASES) * 2 * 2 and all(line.endswith("pass") for line in lines[2:])
