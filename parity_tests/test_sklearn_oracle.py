@@ -96,7 +96,7 @@ def test_one_epoch_of_sklearns_own_sgd_loop_matches_refmlp(dataset, loss, activa
     # scikit-learn's own epoch (one partial_fit over the permuted data, its batches in order)
     # against refmlp's SGD over the same batches; torch's SGD rule in scikit-learn's form
     net, X, y = problem(dataset, loss, activation)
-    Xn, Y = net._inputs(X), net.targets(y, len(X))
+    Xn, Y = net.forward(X).h[0], net.targets(y, len(X))
     runner = SklearnRunner(MLP(net.spec, net.W, net.b), Xn, Y, "sgd", 0.05, options, "mean")
     runner.est.batch_size = 32
     batches = next(batch_sequence(len(X), 32, 1, seed=0))
@@ -135,7 +135,7 @@ def test_sklearn_runs_side_by_side_within_tolerance_for_sgd_and_reported_for_ada
 def test_runs_outside_sklearn_are_unavailable(optimizer, options, reduction, fragment):
     net, X, y = problem("moons", "logistic", "tanh", n=40)
     with pytest.raises(Unavailable) as err:
-        SklearnRunner(net, net._inputs(X), net.targets(y, 40), optimizer, 0.1, options, reduction)
+        SklearnRunner(net, net.forward(X).h[0], net.targets(y, 40), optimizer, 0.1, options, reduction)
     assert fragment in str(err.value)
 
 

@@ -145,7 +145,7 @@ def sklearn_trace(net: MLP, X, y, alpha: float = 0.0) -> Trace:
     """
     with_weight = backprop_form()
     _, c = check_applicable(net)
-    X = net._inputs(X)
+    X = np.array(net.forward(X).h[0])  # checked, cast to the network's dtype, and our own copy
     B = X.shape[0]
     Y = net.targets(y, B)
     est = _estimator(net, alpha=alpha)
@@ -232,7 +232,7 @@ def sklearn_parity(net: MLP, X, y, alpha: float = 0.0, against: tuple[str, ...] 
     "mean", with scikit-learn's L2 term ``alpha`` added to theirs. One report per side."""
     expected = sklearn_trace(net, X, y, alpha)
     _, c = check_applicable(net)
-    X = net._inputs(X)
+    X = np.array(net.forward(X).h[0])  # checked, cast to the network's dtype, and our own copy
     Y = net.targets(y, X.shape[0])
     meta = {"spec": net.spec.describe(), "dtype": str(net.dtype), "reduction": "mean",
             "alpha": alpha, "batch": int(X.shape[0])}

@@ -240,7 +240,7 @@ def _run(net, X, y, optimizer, lr, options, batch_size, epochs, steps, reduction
     options = dict(options or {})
     for name in compare:
         check_choice("implementation to compare", name, ("torch", "sklearn"))
-    X = net._inputs(X)
+    X = np.array(net.forward(X).h[0])  # checked, cast to the network's dtype, and our own copy
     n = X.shape[0]
     Y = net.targets(y, n)
     if (epochs is None) == (steps is None):
