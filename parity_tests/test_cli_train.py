@@ -43,7 +43,9 @@ def test_json_has_documented_keys(capsys, argv, metric):
     code, out, err = run(capsys, *FAST, *argv, "--json")
     result = json.loads(out)
     assert code == cli.EXIT_PASS and result["verdict"] == "pass", result
-    assert {"verdict", "meta", "tolerance", "implementations", "unavailable", "epochs", "plot"} <= set(result)
+    assert {"verdict", "meta", "tolerance", "implementations", "unavailable", "diverged_at_step",
+            "epochs", "plot"} <= set(result)
+    assert result["diverged_at_step"] is None
     assert result["meta"]["metric"] == metric and result["meta"]["steps"] > 0
     torch_row = result["implementations"]["torch"]
     assert torch_row["first_exceeding_step"] is None and torch_row["judged"] is True
@@ -150,3 +152,10 @@ def test_train_help_imports_no_heavy_module():
     assert done.returncode == 0, done.stderr
     assert "--compare" in done.stdout and "pip install 'refmlp[plot]'" in done.stdout
     assert done.stdout.strip().endswith("[]")
+
+
+def test_a_diverging_run_exits_1_and_says_so(capsys, tmp_path):
+    code, out, _ = run(capsys, "--dataset", "diabetes", "--reduction", "sum", "--lr", "1",
+                       "--plot", str(tmp_path / "d.png"))
+    assert code == cli.EXIT_MISMATCH
+    assert "training diverged at step" in out and "verdict: FAIL" in out

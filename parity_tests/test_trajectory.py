@@ -146,3 +146,12 @@ def test_bad_arguments_are_refused(kwargs, fragment):
     with pytest.raises(ValueError) as err:
         run(net, X, y, **kwargs)
     assert fragment in str(err.value)
+
+
+def test_a_diverging_run_is_stopped_and_fails_instead_of_comparing_nans():
+    # warnings are errors in this suite: the run must detect the overflow itself, quietly
+    net, X, y = problem("diabetes", hidden=(16, 16), activation="relu")
+    traj = run(net, X, y, optimizer="sgd", lr=1.0, batch_size=32, epochs=3, reduction="sum")
+    assert traj.diverged_at is not None and traj.steps == traj.diverged_at
+    assert trajectory.verdict(traj) == "fail"
+    assert "training diverged at step" in trajectory.render_table(traj, [])

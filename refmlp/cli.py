@@ -386,6 +386,7 @@ def run_train(args) -> int:
                           "reason": TOLERANCE_REASON[args.dtype]},
             "implementations": summary(traj),
             "unavailable": traj.unavailable,
+            "diverged_at_step": traj.diverged_at,
             "epochs": traj.epochs,
             "plot": args.plot if plot_note and plot_note.startswith("figure") else None,
             "plot_note": plot_note,

@@ -71,7 +71,8 @@ def plot_run(traj: Trajectory, net: MLP, X, labels, out, title: str) -> None:
         ax_dev.plot(steps, dev, label=label, **style)
     ax_dev.axhline(traj.tolerance, color="black", linewidth=1, label=f"tolerance {traj.tolerance:g} ({traj.dtype})")
     ax_dev.set_yscale("log")
-    low = min([traj.deviation[n].max(axis=1).min(initial=1.0) for n in names[1:]] + [1e-16])
+    finite = [d[np.isfinite(d)] for d in (traj.deviation[n] for n in names[1:])]
+    low = min([d.min(initial=1.0) for d in finite] + [1e-16])
     ax_dev.set_ylim(max(low / 10, 1e-18), max(1.0, traj.tolerance * 10))
     ax_dev.set(title="weight deviation from refmlp after each step", xlabel="step",
                ylabel="max |Δw| / max |w|, worst layer")
@@ -80,6 +81,9 @@ def plot_run(traj: Trajectory, net: MLP, X, labels, out, title: str) -> None:
     if len(names) == 1:
         ax_dev.text(0.5, 0.5, "no other implementation to compare", ha="center", transform=ax_dev.transAxes)
 
+    if traj.diverged_at is not None:
+        ax_dev.text(0.5, 0.5, f"training diverged at step {traj.diverged_at}", ha="center",
+                    color="darkred", transform=ax_dev.transAxes)
     if two_d:
         _boundaries(fig, grid, traj, net, X, labels)
     fig.suptitle(title, fontsize=11)
@@ -98,7 +102,8 @@ def _boundaries(fig, grid, traj, net, X, labels) -> None:
     for i, name in enumerate(traj.names):
         ax = fig.add_subplot(grid[1, 2 * i:2 * i + 2])
         evaluator.set_params(*traj.final_weights[name])
-        h = evaluator.predict(points)
+        with np.errstate(all="ignore"):  # a diverged run's weights: its table says so
+            h = evaluator.predict(points)
         cls = (h[:, 0] > 0.5).astype(int) if h.shape[1] == 1 else h.argmax(axis=1)
         ax.contourf(gx, gy, cls.reshape(gx.shape), levels=np.arange(cls.max() + 2) - 0.5,
                     cmap="coolwarm", alpha=0.35)

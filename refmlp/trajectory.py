@@ -159,6 +159,7 @@ class Trajectory:
     notes: dict[str, str] = field(default_factory=dict)  # why an implementation is not exact
     unavailable: dict[str, str] = field(default_factory=dict)  # asked for but cannot run: why
     final_weights: dict[str, tuple] = field(default_factory=dict)
+    diverged_at: int | None = None  # the step where a loss or a weight became inf or nan
 
     @property
     def steps(self) -> int:
@@ -290,25 +291,20 @@ def _run(net, X, y, optimizer, lr, options, batch_size, epochs, steps, reduction
 
     record_epoch(0)
     t = 0
-    for e, batches in enumerate(batch_sequence(n, batch_size, n_epochs, seed), start=1):
-        for idx in batches:
-            if t == total:
+    # Overflow is not warned about step by step: a run that diverges is stopped and reported
+    # (Trajectory.diverged_at), which says more than numpy's warnings would.
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        for e, batches in enumerate(batch_sequence(n, batch_size, n_epochs, seed), start=1):
+            for idx in batches[: total - t]:
+                t += 1
+                if not _step_all(traj, runners, idx, t, devs, ldevs):
+                    traj.diverged_at = t
+                    break
+                if on_step is not None:
+                    on_step(t, total)
+            if traj.diverged_at is not None:
                 break
-            t += 1
-            losses = [r.step(idx) for r in runners]
-            for r, value in zip(runners, losses):
-                traj.loss[r.name].append(value)
-            W_ref, b_ref = runners[0].weights()
-            for r, value in zip(runners[1:], losses[1:]):
-                dev = relative_deviation(*r.weights(), W_ref, b_ref)
-                ldev = abs(value - losses[0]) / abs(losses[0]) if losses[0] != 0 else abs(value)
-                devs[r.name].append(dev)
-                ldevs[r.name].append(ldev)
-                if traj.first_exceeding[r.name] is None and max(dev.max(), ldev) > traj.tolerance:
-                    traj.first_exceeding[r.name] = t
-            if on_step is not None:
-                on_step(t, total)
-        record_epoch(e)
+            record_epoch(e)
     L = net.L
     for name in names[1:]:
         traj.deviation[name] = np.array(devs[name]).reshape(-1, L)
@@ -316,6 +312,26 @@ def _run(net, X, y, optimizer, lr, options, batch_size, epochs, steps, reduction
     traj.final_weights = {r.name: tuple([w.copy() if w is not None else None for w in ws]
                                         for ws in r.weights()) for r in runners}
     return traj
+
+
+def _step_all(traj: Trajectory, runners: list, idx, t: int, devs: dict, ldevs: dict) -> bool:
+    """One step of every implementation and its deviations from refmlp; False when a loss or a
+    weight became inf or nan (training diverged: nothing can be judged through it)."""
+    losses = [r.step(idx) for r in runners]
+    for r, value in zip(runners, losses):
+        traj.loss[r.name].append(value)
+    W_ref, b_ref = runners[0].weights()
+    finite = bool(np.isfinite(losses).all())
+    for r, value in zip(runners[1:], losses[1:]):
+        dev = relative_deviation(*r.weights(), W_ref, b_ref)
+        ldev = abs(value - losses[0]) / abs(losses[0]) if losses[0] != 0 else abs(value)
+        devs[r.name].append(dev)
+        ldevs[r.name].append(ldev)
+        finite = finite and bool(np.isfinite(dev).all())
+        out = not (max(dev.max(), ldev) <= traj.tolerance)  # a nan deviation is out too
+        if traj.first_exceeding[r.name] is None and out:
+            traj.first_exceeding[r.name] = t
+    return finite and all(np.isfinite(w).all() for w in runners[0].weights()[0][1:])
 
 
 def summary(traj: Trajectory) -> dict:
@@ -344,9 +360,11 @@ def summary(traj: Trajectory) -> dict:
 
 
 def verdict(traj: Trajectory) -> str:
-    """"pass" when every judged implementation stayed within the tolerance at every step."""
+    """"pass" when every judged implementation stayed within the tolerance at every step and the
+    training did not diverge."""
     judged = [n for n in traj.names[1:] if n not in traj.notes]
-    return "pass" if all(traj.within(n) for n in judged) else "fail"
+    ok = traj.diverged_at is None and all(traj.within(n) for n in judged)
+    return "pass" if ok else "fail"
 
 
 def render_table(traj: Trajectory, header: list[str]) -> str:
@@ -375,5 +393,8 @@ def render_table(traj: Trajectory, header: list[str]) -> str:
     )
     for name, note in traj.notes.items():
         lines.append(f"note ({name}): {note}")
+    if traj.diverged_at is not None:
+        lines.append(f"training diverged at step {traj.diverged_at}: a loss or a weight became inf "
+                     "or nan, and the run was stopped there (a smaller learning rate?)")
     lines.append(f"verdict: {verdict(traj).upper()}")
     return "\n".join(lines)
