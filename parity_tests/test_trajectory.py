@@ -139,6 +139,8 @@ def test_steps_cut_the_last_epoch_short():
         (dict(epochs=1, steps=5), "give exactly one of epochs and steps"),
         (dict(epochs=1, compare=("jax",)), "unknown implementation to compare 'jax'"),
         (dict(epochs=1, reduction="max"), "unknown reduction 'max'"),
+        (dict(epochs=1, batch_size=0), "batch size must be a positive integer; got 0"),
+        (dict(steps=2.5), "steps must be a positive integer; got 2.5"),
     ],
 )
 def test_bad_arguments_are_refused(kwargs, fragment):

@@ -40,10 +40,12 @@ TOLERANCE = {
     "float64": 1e-9,
     # float32 carries eps = 1.2e-7; a step's gradient agrees to ~1e-6 relative (sums of up to a
     # few hundred products), and training amplifies earlier differences through the weights. The
-    # worst figure measured over 200 steps is printed by `scripts/train_side_by_side.py --dtype
-    # float32` (a few 1e-5 on these networks, Adam's normalised steps being the largest); 1e-3
-    # leaves room for that growth and still catches a wrong update rule at the first step
-    # (a wrong rule changes a step by its own size, ~1e-2 relative or more).
+    # worst figure over 200 steps, printed by `scripts/train_side_by_side.py --dtypes float32`, is
+    # 1.3e-5 (digits, Adam: m / sqrt(v) magnifies the relative error of small gradient entries);
+    # 1e-3 leaves room for longer runs and still catches, at the first step, a wrong rule that
+    # moves the weights by more than that (measured on moons: a damped first momentum buffer
+    # 2e-3, AdamW's decay coupled to the gradient 6e-2). A subtler one, Adam's eps before the bias
+    # correction (4e-5 after one step), is caught in float64 only.
     "float32": 1e-3,
 }
 
@@ -227,8 +229,8 @@ def run(
     ("binary", "multiclass", "regression") picks the per-epoch metric; by default it is read off
     the loss (regression for squared and absolute). ``on_step(t, total)`` is called after each
     step (a progress bar). Implementations: "torch", and "sklearn" (see
-    :mod:`refmlp.sklearn_oracle`; it raises :class:`~refmlp.sklearn_oracle.Unavailable` when the
-    run is outside what scikit-learn can do).
+    :mod:`refmlp.sklearn_oracle`; when the run is outside what scikit-learn can do, the reason is
+    recorded in ``Trajectory.unavailable`` and the others run).
     """
     with one_torch_thread("torch" in compare):
         return _run(net, X, y, optimizer, lr, options, batch_size, epochs, steps, reduction, seed,
@@ -241,6 +243,9 @@ def _run(net, X, y, optimizer, lr, options, batch_size, epochs, steps, reduction
     options = dict(options or {})
     for name in compare:
         check_choice("implementation to compare", name, ("torch", "sklearn"))
+    for what, value in (("batch size", batch_size), ("epochs", epochs), ("steps", steps)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1):
+            raise ValueError(f"{what} must be a positive integer; got {value!r}")
     X = np.array(net.forward(X).h[0])  # checked, cast to the network's dtype, and our own copy
     n = X.shape[0]
     Y = net.targets(y, n)
