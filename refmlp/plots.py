@@ -117,7 +117,8 @@ def plot_heatmap(table: dict, rows: list[str], columns: list[str], out, title: s
     """One panel per dtype: log10 of the largest relative error of each (row, column) cell.
 
     ``table[dtype][(row, column)]`` is the figure; a missing cell (a layer the dataset's networks
-    do not have) stays blank, an exact 0 is drawn at the bottom of the scale and marked "0".
+    do not have) stays blank, an exact 0 (identical results) is drawn at the bottom of the scale
+    and marked "=".
     """
     plt = _pyplot()
     dtypes = list(table)
@@ -135,12 +136,13 @@ def plot_heatmap(table: dict, rows: list[str], columns: list[str], out, title: s
         for i in range(len(rows)):
             for j in range(len(columns)):
                 if not np.isnan(grid[i, j]):
-                    text = "0" if grid[i, j] == 0 else f"{np.log10(grid[i, j]):.0f}"
+                    text = "=" if grid[i, j] == 0 else f"{np.log10(grid[i, j]):.0f}"
                     ax.text(j, i, text, ha="center", va="center", fontsize=7,
                             color="white" if shown[i, j] < np.log10(eps) - 1 else "black")
         ax.set_xticks(range(len(columns)), columns, rotation=60, ha="right", fontsize=8)
         ax.set_yticks(range(len(rows)), rows, fontsize=8)
-        ax.set_title(f"{dtype}: log10 of the largest max|x - y| / max|y| (eps = {eps:.1e})", fontsize=10)
+        ax.set_title(f"{dtype}: log10 of the largest max|x - y| / max|y| (eps = {eps:.1e}; "
+                     "'=': identical)", fontsize=10)
         fig.colorbar(image, ax=ax, label="log10 relative error", shrink=0.9)
     fig.suptitle(title, fontsize=11)
     fig.savefig(out, dpi=90)
