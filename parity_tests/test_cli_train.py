@@ -25,7 +25,7 @@ def test_table_has_each_implementation_and_the_verdict(capsys):
     code, out, err = run(capsys, *FAST, "--optimizer", "adam", "--lr", "0.01")
     assert code == cli.EXIT_PASS, out + err
     assert "\nrefmlp " in out and "\ntorch " in out and "verdict: PASS" in out
-    assert "adam (lr 0.01), 3 epochs of 4 batches of 50 (12 steps)" in out
+    assert "adam (lr 0.01), 3 epochs of 4 batches of 50 (12 steps), reduction mean, batched backward" in out
     assert err == ""  # no progress bar when stderr is not a terminal
 
 

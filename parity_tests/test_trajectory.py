@@ -157,3 +157,12 @@ def test_a_diverging_run_is_stopped_and_fails_instead_of_comparing_nans():
     assert traj.diverged_at is not None and traj.steps == traj.diverged_at
     assert trajectory.verdict(traj) == "fail"
     assert "training diverged at step" in trajectory.render_table(traj, [])
+
+
+def test_the_notes_per_sample_algorithm_stays_on_torchs_trajectory_too():
+    # refmlp's backward as Algorithm 2 on each sample, the gradients summed (the course's loop)
+    net, X, y = problem("moons", hidden=(6, 6))
+    traj = run(net, X, y, optimizer="sgd", lr=0.01, options={"momentum": 0.9}, batch_size=16,
+               steps=60, reduction="sum", path="per_sample")
+    assert traj.within("torch"), traj.max_deviation("torch")
+    assert traj.epochs[-1]["refmlp"]["loss"] < traj.epochs[0]["refmlp"]["loss"]

@@ -180,6 +180,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="mini-batch size; each epoch shuffles with --seed (default: 32)")
     tr.add_argument("--reduction", choices=("sum", "mean"), default="mean",
                     help="batch loss: mean over samples (torch's and scikit-learn's habit) or sum (the course) (default: mean)")
+    tr.add_argument("--path", choices=("batched", "per_sample"), default="batched",
+                    help="refmlp's backward: batched, or the notes' per-sample algorithm summed (default: batched)")
     tr.add_argument("--dtype", choices=("float64", "float32"), default="float64",
                     help="the dtype of every implementation (default: float64)")
     tr.add_argument("--init", choices=("course", "torch"), default="course",
@@ -355,12 +357,14 @@ def run_train(args) -> int:
     net = MLP(spec, init=args.init, seed=args.seed, dtype=DTYPES[args.dtype])
     y = data.targets(loss.target)
     traj = run(net, data.X, y, optimizer=args.optimizer, lr=args.lr, options=options,
-               batch_size=args.batch, epochs=args.epochs, reduction=args.reduction, seed=args.seed,
+               batch_size=args.batch, epochs=args.epochs, reduction=args.reduction, path=args.path,
+               seed=args.seed,
                compare=tuple(args.compare), task=data.task, on_step=Progress(not args.json))
     per_epoch = -(-data.n_samples // args.batch)
     option_text = "".join(f", {k} {v}" for k, v in options.items())
     run_text = (f"{args.optimizer} (lr {args.lr:g}{option_text}), {args.epochs} epochs of {per_epoch} "
                 f"batches of {args.batch} ({traj.steps} steps), reduction {args.reduction}, "
+                f"{args.path} backward, "
                 f"{args.dtype}, init {args.init}, seed {args.seed}")
     header = [f"{args.dataset}: {spec.describe()}", run_text]
 
@@ -380,7 +384,8 @@ def run_train(args) -> int:
             "verdict": verdict(traj),
             "meta": {"dataset": args.dataset, "spec": spec.describe(), "optimizer": args.optimizer,
                      "lr": args.lr, "options": options, "epochs": args.epochs, "batch": args.batch,
-                     "steps": traj.steps, "reduction": args.reduction, "dtype": args.dtype,
+                     "steps": traj.steps, "reduction": args.reduction, "path": args.path,
+                     "dtype": args.dtype,
                      "init": args.init, "seed": args.seed, "metric": traj.metric},
             "tolerance": {"dtype": args.dtype, "rtol": traj.tolerance,
                           "reason": TOLERANCE_REASON[args.dtype]},

@@ -7,6 +7,8 @@ function that draws, with the Agg backend (no screen needed). Without it, :func:
 
 from __future__ import annotations
 
+import textwrap
+
 import numpy as np
 
 from .network import MLP
@@ -86,7 +88,9 @@ def plot_run(traj: Trajectory, net: MLP, X, labels, out, title: str) -> None:
                     color="darkred", transform=ax_dev.transAxes)
     if two_d:
         _boundaries(fig, grid, traj, net, X, labels)
-    fig.suptitle(title, fontsize=11)
+    # about 11 characters of an 11-point title fit in an inch: wrap the rest, never cut it
+    width = int(fig.get_figwidth() * 11)
+    fig.suptitle("\n".join(textwrap.fill(line, width) for line in title.splitlines()), fontsize=11)
     fig.savefig(out, dpi=90)
     plt.close(fig)
 

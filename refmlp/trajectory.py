@@ -29,7 +29,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from .network import MLP, REDUCTIONS, check_choice
+from .network import MLP, PATHS, REDUCTIONS, check_choice
 from .optim import gradients, make_optimizer, parameters
 
 TOLERANCE = {
@@ -93,16 +93,18 @@ def score(net: MLP, X: np.ndarray, Y: np.ndarray, task: str) -> float:
 
 
 class RefmlpRunner:
-    """refmlp: the batched backward and an optimizer of :mod:`refmlp.optim`."""
+    """refmlp: its backward (``path`` "batched", or "per_sample": Algorithm 2 on each sample, the
+    gradients summed) and an optimizer of :mod:`refmlp.optim`."""
 
     name = "refmlp"
 
-    def __init__(self, net: MLP, X, Y, optimizer: str, lr: float, options: dict, reduction: str):
-        self.net, self.X, self.Y, self.reduction = net, X, Y, reduction
+    def __init__(self, net: MLP, X, Y, optimizer: str, lr: float, options: dict, reduction: str,
+                 path: str = "batched"):
+        self.net, self.X, self.Y, self.reduction, self.path = net, X, Y, reduction, path
         self.optimizer = make_optimizer(optimizer, lr, **options)
 
     def step(self, idx) -> float:
-        trace = self.net.backward(self.X[idx], self.Y[idx], self.reduction)
+        trace = self.net.backward(self.X[idx], self.Y[idx], self.reduction, self.path)
         self.optimizer.step(parameters(self.net), gradients(trace))
         return trace.loss
 
@@ -216,6 +218,7 @@ def run(
     epochs: int | None = None,
     steps: int | None = None,
     reduction: str = "mean",
+    path: str = "batched",
     seed: int = 0,
     compare: tuple[str, ...] = ("torch",),
     task: str | None = None,
@@ -224,7 +227,7 @@ def run(
     """Train ``net`` (in place) and each implementation in ``compare`` side by side.
 
     ``optimizer`` and ``options`` name a :data:`refmlp.optim.OPTIMIZERS` entry and its keyword
-    options, torch.optim's. Runs ``epochs`` epochs, or stops after ``steps`` steps (whichever is
+    options, torch.optim's; ``path`` is refmlp's backward (see :class:`RefmlpRunner`). Runs ``epochs`` epochs, or stops after ``steps`` steps (whichever is
     given; with ``steps`` the epochs needed are run, the last one possibly cut short). ``task``
     ("binary", "multiclass", "regression") picks the per-epoch metric; by default it is read off
     the loss (regression for squared and absolute). ``on_step(t, total)`` is called after each
@@ -233,13 +236,14 @@ def run(
     recorded in ``Trajectory.unavailable`` and the others run).
     """
     with one_torch_thread("torch" in compare):
-        return _run(net, X, y, optimizer, lr, options, batch_size, epochs, steps, reduction, seed,
-                    compare, task, on_step)
+        return _run(net, X, y, optimizer, lr, options, batch_size, epochs, steps, reduction, path,
+                    seed, compare, task, on_step)
 
 
-def _run(net, X, y, optimizer, lr, options, batch_size, epochs, steps, reduction, seed, compare,
-         task, on_step) -> Trajectory:
+def _run(net, X, y, optimizer, lr, options, batch_size, epochs, steps, reduction, path, seed,
+         compare, task, on_step) -> Trajectory:
     check_choice("reduction", reduction, REDUCTIONS)
+    check_choice("path", path, PATHS)
     options = dict(options or {})
     for name in compare:
         check_choice("implementation to compare", name, ("torch", "sklearn"))
@@ -259,7 +263,7 @@ def _run(net, X, y, optimizer, lr, options, batch_size, epochs, steps, reduction
     metric = "r2" if task == "regression" else "accuracy"
 
     initial = MLP(net.spec, net.W, net.b, dtype=net.dtype)  # the others copy these weights
-    runners = [RefmlpRunner(net, X, Y, optimizer, lr, options, reduction)]
+    runners = [RefmlpRunner(net, X, Y, optimizer, lr, options, reduction, path)]
     notes, unavailable = {}, {}
     for name in compare:
         if name == "torch":
