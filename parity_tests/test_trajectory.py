@@ -166,3 +166,13 @@ def test_the_notes_per_sample_algorithm_stays_on_torchs_trajectory_too():
                steps=60, reduction="sum", path="per_sample")
     assert traj.within("torch"), traj.max_deviation("torch")
     assert traj.epochs[-1]["refmlp"]["loss"] < traj.epochs[0]["refmlp"]["loss"]
+
+
+def test_importing_the_run_modules_imports_no_oracle():
+    import subprocess
+    import sys
+
+    code = ("import sys, refmlp.trajectory, refmlp.sklearn_oracle, refmlp.plots; "
+            "print(sorted({'torch', 'sklearn', 'matplotlib'} & set(sys.modules)))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.stdout.strip() == "[]", done.stdout + done.stderr
