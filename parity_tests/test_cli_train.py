@@ -87,6 +87,19 @@ def test_plot_without_matplotlib_still_runs_and_says_how(capsys, tmp_path, monke
     assert not (tmp_path / "x.png").exists()
 
 
+def test_a_figure_that_cannot_be_written_is_said_with_the_result(capsys, tmp_path, monkeypatch):
+    import refmlp.plots
+
+    def denied(*args):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(refmlp.plots, "plot_run", denied)
+    code, out, _ = run(capsys, *FAST, "--plot", str(tmp_path / "x.png"), "--json")
+    result = json.loads(out)
+    assert code == cli.EXIT_PASS and result["plot"] is None
+    assert result["plot_note"] == f"could not write the figure to {tmp_path / 'x.png'}: Permission denied"
+
+
 def test_a_run_that_leaves_the_tolerance_exits_1(capsys, monkeypatch):
     from refmlp.optim import SGD
 
@@ -111,9 +124,12 @@ def test_a_run_that_leaves_the_tolerance_exits_1(capsys, monkeypatch):
         (["--compare", "jax"], ["torch and sklearn", "'jax'"]),
         (["--batch", "500"], ["--batch 500", "has 200 samples"]),
         (["--dataset", "nope"], ["'nope'", "expected one of"]),
+        # refused before training, not after it as an internal error (exit 3)
+        (["--plot", "run.txt"], ["--plot 'run.txt'", ".png, .pdf, .svg", "got '.txt'"]),
+        (["--plot", "no-such-folder/run.png"], ["the folder 'no-such-folder' does not exist"]),
     ],
     ids=["momentum-for-adam", "amsgrad-for-sgd", "nesterov-alone", "negative-lr", "one-beta",
-         "unknown-implementation", "batch-too-big", "unknown-dataset"],
+         "unknown-implementation", "batch-too-big", "unknown-dataset", "plot-suffix", "plot-folder"],
 )
 def test_usage_errors_exit_2(capsys, argv, fragments):
     code, out, err = run(capsys, *argv)

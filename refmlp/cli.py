@@ -190,7 +190,8 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--compare", type=implementations, default=["torch"], metavar="NAME,...",
                     help="implementations to run beside refmlp: torch, sklearn, both, or '' for none (default: torch)")
     tr.add_argument("--plot", default=None, metavar="PATH.png",
-                    help="write the loss curves and, for 2-D datasets, the decision boundaries (needs matplotlib)")
+                    help="write the loss curves and, for 2-D datasets, the decision boundaries "
+                         "to a .png (or .pdf, .svg) in an existing folder (needs matplotlib)")
     tr.add_argument("--json", action="store_true", help="print the result as JSON instead of a table")
 
     ds = sub.add_parser("datasets", help="list the datasets with their shapes and tasks",
@@ -329,6 +330,20 @@ def optimizer_options(args) -> dict:
     return {k: v for k, v in given.items() if v is not None}
 
 
+PLOT_SUFFIXES = (".png", ".pdf", ".svg")
+
+
+def check_plot_path(path: str) -> None:
+    """Refuse a --plot path that cannot be written before training, not after it."""
+    suffix = os.path.splitext(path)[1].lower()
+    if suffix not in PLOT_SUFFIXES:
+        raise UsageError(f"--plot {path!r}: expected a file name ending in "
+                         f"{', '.join(PLOT_SUFFIXES)}; got {suffix or 'no extension'!r}")
+    folder = os.path.dirname(path) or "."
+    if not os.path.isdir(folder):
+        raise UsageError(f"--plot {path!r}: the folder {folder!r} does not exist")
+
+
 def run_train(args) -> int:
     import json
 
@@ -345,6 +360,8 @@ def run_train(args) -> int:
         make_optimizer(args.optimizer, args.lr, **options)  # refuse bad values before training
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    if args.plot:
+        check_plot_path(args.plot)
     if args.batch > data.n_samples:
         raise UsageError(f"--batch {args.batch} is larger than dataset {args.dataset!r}, which has "
                          f"{data.n_samples} samples")
@@ -379,6 +396,8 @@ def run_train(args) -> int:
             plot_note = f"figure written to {args.plot}"
         except PlotUnavailable as exc:
             plot_note = str(exc)
+        except OSError as exc:  # e.g. no permission: the run's result still stands, said with it
+            plot_note = f"could not write the figure to {args.plot}: {exc.strerror or exc}"
     if args.json:
         result = {
             "verdict": verdict(traj),
