@@ -157,6 +157,23 @@ def test_progress_bar_is_drawn_on_a_terminal_only(monkeypatch):
     assert sys.stderr.getvalue() == ""
 
 
+def test_progress_bar_is_wiped_when_a_run_stops_early(monkeypatch):
+    # a diverging run stops before its last step: the table must not start on the bar's line
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    monkeypatch.setattr(sys, "stderr", Terminal())
+    bar = cli.Progress(enabled=True, width=10)
+    bar(1, 20)
+    bar(2, 20)
+    bar.wipe()
+    text = sys.stderr.getvalue()
+    assert "training [" in text and text.endswith(" " * 50 + "\r")
+    bar.wipe()  # wiping twice writes nothing more
+    assert sys.stderr.getvalue() == text
+
+
 def test_train_help_imports_no_heavy_module():
     code = (
         "import sys\n"

@@ -310,8 +310,15 @@ class Progress:
         self.shown = filled
         sys.stderr.write(f"\rtraining [{'#' * filled}{'.' * (self.width - filled)}] {t}/{total} steps")
         if t == total:
-            sys.stderr.write("\r" + " " * (self.width + 40) + "\r")
+            self.wipe()
         sys.stderr.flush()
+
+    def wipe(self) -> None:
+        """Clear the bar's line, also when a run stops before its last step (it diverged)."""
+        if self.enabled and self.shown >= 0:
+            sys.stderr.write("\r" + " " * (self.width + 40) + "\r")
+            sys.stderr.flush()
+            self.shown = -1
 
 
 def optimizer_options(args) -> dict:
@@ -373,10 +380,14 @@ def run_train(args) -> int:
                              "torch (or --compare sklearn, or --compare '')") from None
     net = MLP(spec, init=args.init, seed=args.seed, dtype=DTYPES[args.dtype])
     y = data.targets(loss.target)
-    traj = run(net, data.X, y, optimizer=args.optimizer, lr=args.lr, options=options,
-               batch_size=args.batch, epochs=args.epochs, reduction=args.reduction, path=args.path,
-               seed=args.seed,
-               compare=tuple(args.compare), task=data.task, on_step=Progress(not args.json))
+    progress = Progress(not args.json)
+    try:
+        traj = run(net, data.X, y, optimizer=args.optimizer, lr=args.lr, options=options,
+                   batch_size=args.batch, epochs=args.epochs, reduction=args.reduction, path=args.path,
+                   seed=args.seed,
+                   compare=tuple(args.compare), task=data.task, on_step=progress)
+    finally:
+        progress.wipe()
     per_epoch = -(-data.n_samples // args.batch)
     option_text = "".join(f", {k} {v}" for k, v in options.items())
     run_text = (f"{args.optimizer} (lr {args.lr:g}{option_text}), {args.epochs} epochs of {per_epoch} "
