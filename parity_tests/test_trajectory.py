@@ -6,18 +6,18 @@ import numpy as np
 import pytest
 
 import refmlp.trajectory as trajectory
+from refmlp.cli import DEFAULT_LOSS
 from refmlp.data import load_dataset
 from refmlp.network import MLP, Spec, train
 from refmlp.optim import SGD, Adam
 from refmlp.trajectory import PRESETS, TOLERANCE, batch_sequence, run
 
-LOSS = {"binary": "logistic", "multiclass": "cross_entropy", "regression": "squared"}
 OPTIMIZERS = PRESETS
 
 
 def problem(name, dtype=np.float64, hidden=(8, 8), activation="tanh"):
     data = load_dataset(name)
-    loss = LOSS[data.task]
+    loss = DEFAULT_LOSS[data.task]
     kind = "class" if loss == "cross_entropy" else "vector"
     spec = Spec.build(data.X.shape[1], hidden, data.n_outputs(kind), activation=activation, loss=loss)
     return MLP(spec, init="torch", seed=0, dtype=dtype), data.X, data.targets(kind)

@@ -332,7 +332,7 @@ def optimizer_options(args) -> dict:
     wrong = [k for k, v in given.items() if v is not None and k not in allowed]
     if wrong:
         flags = ", ".join("--" + k.replace("_", "-") for k in wrong)
-        raise UsageError(f"{flags} do(es) not apply to --optimizer {args.optimizer}, which takes "
+        raise UsageError(f"{flags} {'does' if len(wrong) == 1 else 'do'} not apply to --optimizer {args.optimizer}, which takes "
                          + ", ".join("--" + k.replace("_", "-") for k in allowed))
     return {k: v for k, v in given.items() if v is not None}
 

@@ -392,7 +392,7 @@ def render_table(traj: Trajectory, header: list[str]) -> str:
             state = ("not judged" if not r["judged"] else
                      "ok" if first is None else f"FAIL from step {first}")
             line += f"{where:<33}{r['max_loss_deviation']:>10.1e}  {state}"
-        lines.append(line)
+        lines.append(line.rstrip())
     for name, reason in traj.unavailable.items():
         lines.append(f"{name:<15}unavailable: {reason}")
     lines.append("-" * len(cols))

@@ -25,12 +25,10 @@ import sys
 import time
 from pathlib import Path
 
-from refmlp.cli import comma_list
+from refmlp.cli import DEFAULT_LOSS, comma_list
 from refmlp.data import load_dataset
 from refmlp.network import DTYPES, MLP, Spec
 from refmlp.trajectory import PRESETS, TOLERANCE, TOLERANCE_REASON, run, summary, verdict
-
-LOSS = {"binary": "logistic", "multiclass": "cross_entropy", "regression": "squared"}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -63,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     for dtype in args.dtypes:
         for ds in args.datasets:
             data = load_dataset(ds)
-            loss = LOSS[data.task]
+            loss = DEFAULT_LOSS[data.task]
             kind = "class" if loss == "cross_entropy" else "vector"
             spec = Spec.build(data.X.shape[1], args.layers, data.n_outputs(kind),
                               activation=args.activation, loss=loss)
