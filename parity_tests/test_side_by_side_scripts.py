@@ -77,6 +77,25 @@ def test_train_side_by_side_writes_runs_curves_and_figures(capsys, tmp_path):
     assert (tmp_path / "runs" / "curves_float64.png").read_bytes()[:4] == b"\x89PNG"
 
 
-def test_unknown_preset_is_a_usage_error(capsys, tmp_path):
-    done = script(capsys, "train_side_by_side.py", "--out", tmp_path, "--optimizers", "lbfgs")
-    assert done.returncode == 2 and "unknown optimizer presets ['lbfgs']" in done.stderr
+@pytest.mark.parametrize(
+    "argv,fragment",
+    [
+        (["--optimizers", "lbfgs"], "unknown optimizer presets ['lbfgs']"),
+        (["--datasets", "moons,nope"], "unknown dataset 'nope'; expected one of"),
+        (["--dtypes", "float16"], "unknown dtypes ['float16']"),
+        (["--steps", "0"], "--steps: expected a positive integer, got '0'"),
+        (["--compare", "jax"], "--compare: expected a comma-separated list of torch and sklearn"),
+    ],
+    ids=["preset", "dataset", "dtype", "steps", "compare"],
+)
+def test_bad_input_is_a_usage_error_before_any_run(capsys, tmp_path, argv, fragment):
+    done = script(capsys, "train_side_by_side.py", "--out", tmp_path / "o", *argv)
+    assert done.returncode == 2 and fragment in done.stderr, done.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_no_judged_comparison_is_said_not_a_crash(capsys, tmp_path):
+    done = script(capsys, "train_side_by_side.py", "--out", tmp_path, "--datasets", "moons",
+                  "--optimizers", "sgd", "--dtypes", "float64", "--steps", "2", "--compare", "")
+    assert done.returncode == 0, done.stderr
+    assert "float64: no judged comparison ran" in done.stdout

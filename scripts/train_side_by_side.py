@@ -25,7 +25,8 @@ import sys
 import time
 from pathlib import Path
 
-from refmlp.cli import DEFAULT_LOSS, comma_list
+from refmlp.activations import HIDDEN_ACTIVATIONS
+from refmlp.cli import DEFAULT_LOSS, comma_list, implementations, layer_sizes, positive_int
 from refmlp.data import load_dataset
 from refmlp.network import DTYPES, MLP, Spec
 from refmlp.trajectory import PRESETS, TOLERANCE, TOLERANCE_REASON, run, summary, verdict
@@ -40,17 +41,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--optimizers", type=comma_list, default=list(PRESETS),
                         help=f"presets among {', '.join(PRESETS)} (default: all)")
     parser.add_argument("--dtypes", type=comma_list, default=["float64", "float32"], help="default: float64,float32")
-    parser.add_argument("--steps", type=int, default=200, help="steps per run (default: 200)")
-    parser.add_argument("--layers", type=lambda t: [int(v) for v in comma_list(t)], default=[16, 16],
+    parser.add_argument("--steps", type=positive_int, default=200, help="steps per run (default: 200)")
+    parser.add_argument("--layers", type=layer_sizes, default=[16, 16],
                         help="hidden layer sizes (default: 16,16)")
-    parser.add_argument("--activation", default="tanh",
+    parser.add_argument("--activation", choices=HIDDEN_ACTIVATIONS, default="tanh",
                         help="hidden activation (default: tanh, which scikit-learn also has)")
-    parser.add_argument("--batch", type=int, default=32, help="mini-batch size (default: 32)")
-    parser.add_argument("--compare", type=comma_list, default=["torch", "sklearn"], help="default: torch,sklearn")
+    parser.add_argument("--batch", type=positive_int, default=32, help="mini-batch size (default: 32)")
+    parser.add_argument("--compare", type=implementations, default=["torch", "sklearn"],
+                        help="default: torch,sklearn")
     args = parser.parse_args(argv)
     unknown = [o for o in args.optimizers if o not in PRESETS]
     if unknown:
         parser.error(f"unknown optimizer presets {unknown}; expected among {list(PRESETS)}")
+    unknown = [d for d in args.dtypes if d not in DTYPES]
+    if unknown:
+        parser.error(f"unknown dtypes {unknown}; expected among {list(DTYPES)}")
+    try:  # every dataset checked before the first run, not after the others have run
+        data_of = {ds: load_dataset(ds) for ds in args.datasets}
+    except ValueError as exc:
+        parser.error(str(exc))
     args.out.mkdir(parents=True, exist_ok=True)
 
     runs, failed, start = [], 0, time.perf_counter()
@@ -60,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     print("-" * len(header))
     for dtype in args.dtypes:
         for ds in args.datasets:
-            data = load_dataset(ds)
+            data = data_of[ds]
             loss = DEFAULT_LOSS[data.task]
             kind = "class" if loss == "cross_entropy" else "vector"
             spec = Spec.build(data.X.shape[1], args.layers, data.n_outputs(kind),
@@ -100,9 +109,12 @@ def main(argv: list[str] | None = None) -> int:
     except PlotUnavailable as exc:
         print(exc, file=sys.stderr)
     for dtype in args.dtypes:
-        worst = max((r["traj"].max_deviation(n), r["dataset"], r["optimizer"], n)
-                    for r in runs if r["dtype"] == dtype for n in r["traj"].names[1:]
-                    if n not in r["traj"].notes)
+        worst = max(((r["traj"].max_deviation(n), r["dataset"], r["optimizer"], n)
+                     for r in runs if r["dtype"] == dtype for n in r["traj"].names[1:]
+                     if n not in r["traj"].notes), default=None)
+        if worst is None:  # --compare '' or only unavailable or unjudged implementations
+            print(f"{dtype}: no judged comparison ran")
+            continue
         print(f"{dtype}: largest judged deviation {worst[0]:.2e} ({worst[3]}, {worst[1]}, {worst[2]}); "
               f"tolerance {TOLERANCE[dtype]:g}")
     print(f"{len(runs)} runs, {failed} out of tolerance, {elapsed:.0f} s; wrote runs.csv, curves.csv, "
