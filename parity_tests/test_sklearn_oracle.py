@@ -84,10 +84,12 @@ def test_an_unknown_backprop_signature_is_unavailable_not_a_crash(monkeypatch):
         sklearn_parity(net, X, y)
 
 
-def test_no_scikit_learn_is_unavailable(monkeypatch):
+def test_no_scikit_learn_is_unavailable(monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "sklearn", None)
     with pytest.raises(Unavailable, match="scikit-learn is not installed"):
         oracle.backprop_form()
+    assert oracle.main() == 2  # python -m refmlp.sklearn_oracle: the reason, not a traceback
+    assert "unavailable: scikit-learn is not installed: pip install scikit-learn" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("options", [{}, dict(momentum=0.9), dict(momentum=0.9, nesterov=True)],
