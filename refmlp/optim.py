@@ -147,6 +147,12 @@ class Adam:
     update while v is small). As torch computes it:
     denom = √v_t / √(1 - β_2^t) + ε, then θ -= (γ / (1 - β_1^t)) m_t / denom, and m_t by
     ``lerp``, m + (1 - β_1)(g - m). ``Adam``'s default weight decay is 0; AdamW's (torch's) 1e-2.
+
+    AMSGrad keeps the maximum of the *uncorrected* v_t and divides it by 1 - β_2^t of the current
+    step, as torch's code does and its current box says; the box of older releases (1.11, for
+    one) wrote the maximum over the bias-corrected v̂_t, a different update (parity_tests/
+    test_optim.py fails for it). For β_1 ≤ 1/2 torch's ``lerp_`` takes its other branch,
+    g - β_1 (g - m): the same m_t up to rounding.
     """
 
     lr: float = 1e-3
