@@ -20,6 +20,7 @@ PRESETS = {
     "sgd-nesterov": ("sgd", dict(lr=0.1, momentum=0.8, nesterov=True, weight_decay=0.01)),
     "adam": ("adam", dict(lr=0.01)),
     "adam-l2-amsgrad": ("adam", dict(lr=0.01, betas=(0.8, 0.99), weight_decay=0.05, amsgrad=True)),
+    "adam-small-beta1": ("adam", dict(lr=0.01, betas=(0.3, 0.9))),  # torch's lerp_ takes its other branch
     "adamw": ("adamw", dict(lr=0.01)),
     "adamw-amsgrad-eps": ("adamw", dict(lr=0.01, eps=1e-3, weight_decay=0.1, amsgrad=True)),
 }
