@@ -100,6 +100,8 @@ def test_adamw_decays_the_weight_before_the_update_and_adam_adds_it_to_the_gradi
         ("sgd", dict(lr=0.1, nesterov=True), "Nesterov momentum requires momentum > 0"),
         ("sgd", dict(lr=0.1, momentum=0.9, dampening=0.1, nesterov=True), "dampening 0"),
         ("adam", dict(lr=0.1, betas=(0.9, 1.0)), "beta2 must be >= 0.0 and < 1.0; got 1.0"),
+        ("adam", dict(lr=0.1, betas=0.9), "betas must be a pair (beta1, beta2); got 0.9"),
+        ("adam", dict(lr=0.1, betas="ab"), "betas must be a pair (beta1, beta2); got 'ab'"),
         ("adam", dict(lr=float("nan")), "lr must be a finite number"),
         ("adam", dict(lr=0.1, momentum=0.9), "optimizer 'adam':"),
         ("rmsprop", dict(lr=0.1), "unknown optimizer 'rmsprop'; expected one of sgd, adam, adamw"),

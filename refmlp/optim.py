@@ -168,7 +168,7 @@ class Adam:
         self.lr = _check_hyper("lr", self.lr)
         self.eps = _check_hyper("eps", self.eps)
         self.weight_decay = _check_hyper("weight_decay", self.weight_decay)
-        if len(self.betas) != 2:
+        if isinstance(self.betas, (str, bytes)) or not hasattr(self.betas, "__len__") or len(self.betas) != 2:
             raise ValueError(f"betas must be a pair (beta1, beta2); got {self.betas!r}")
         self.betas = tuple(_check_hyper(f"beta{i}", b, 0.0, 1.0, open_high=True)
                            for i, b in enumerate(self.betas, start=1))
