@@ -14,7 +14,7 @@ Method, in three steps, through the public methods only:
    ``step`` that skips biases), it is filled from arrays that existed at construction and that
    neither backward nor step touched, non-zero ones first.
 3. **Assign slots by shape in walk order**: W_k takes the first unused parameter of shape
-   (n_k, n_{k-1}), else of the transposed shape (n_{k-1}, n_k), for k = 1..L; then b_k the first of
+   (n_k, n_{k-1}) or the transposed (n_{k-1}, n_k), for k = 1..L; then b_k the first of
    shape (n_k,), else (n_k, 1), else (1, n_k). Lists of layers, dicts per layer, layer objects and
    Ws/bs lists all list layer 1 first, so walk order is layer order. The judge decides, from the
    numbers, how a square W is oriented (see refmlp.check.judge).
@@ -125,21 +125,24 @@ def slot_shapes(sizes):
 
 
 def assign(paths_in_order, shapes_of, sizes):
-    """{(kind, k): path}: W slots first, then b, each taking the first unused path of its most
-    preferred shape (module docstring); missing slots are absent."""
+    """{(kind, k): path}: W_1..W_L first, then b_1..b_L, each slot taking the first unused path in
+    walk order whose shape is one the slot may have; for b, (n_k,) before the column and row forms
+    (so that a (1, n) W of the next layer is never read as a row bias). Missing slots are absent."""
     slots, used = {}, set()
     wanted = slot_shapes(sizes)
-    for kind in ("W", "b"):
-        for pref in range(3):
-            for k in range(1, len(sizes)):
-                slot = (kind, k)
-                if slot in slots or pref >= len(wanted[slot]):
-                    continue
-                for p in paths_in_order:
-                    if p not in used and shapes_of[p] == wanted[slot][pref]:
-                        slots[slot] = p
-                        used.add(p)
-                        break
+    L = len(sizes) - 1
+    passes = [("W", None)] + [("b", i) for i in range(3)]
+    for kind, pref in passes:
+        for k in range(1, L + 1):
+            slot = (kind, k)
+            if slot in slots:
+                continue
+            ok = wanted[slot] if pref is None else wanted[slot][pref:pref + 1]
+            for p in paths_in_order:
+                if p not in used and shapes_of[p] in ok:
+                    slots[slot] = p
+                    used.add(p)
+                    break
     return slots
 
 
