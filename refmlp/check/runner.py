@@ -42,6 +42,7 @@ class Outcome:
     notes: list = field(default_factory=list)
     exit_code: int | None = None
     signal: int | None = None
+    seconds: float | None = None  # wall-clock time of the check's process
 
 
 def _frames(data: bytes):
@@ -124,7 +125,7 @@ class Run:
                     op=head.get("op"), op_index=head.get("op_index"),
                     output=head.get("output", ""), output_bytes=head.get("output_bytes", 0),
                     notes=head.get("notes", []), exit_code=head.get("exit_code"),
-                    signal=head.get("signal"))
+                    signal=head.get("signal"), seconds=head.get("seconds"))
         except (ValueError, KeyError):
             pass  # a cut frame: the checks after it are reported as died
         loaded = not any(o.status == "load_error" for o in outcomes.values())
