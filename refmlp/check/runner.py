@@ -75,7 +75,7 @@ class Run:
 
     def __init__(self, submission_dir: Path, module: str, module_file: str, checks: list,
                  inputs: dict, *, timeout: float = DEFAULT_TIMEOUT, memory: int = DEFAULT_MEMORY,
-                 adapter: Path | None = None):
+                 adapter: Path | None = None, parallel: int = 2):
         self.checks, self.timeout = checks, timeout
         self.tmp = Path(tempfile.mkdtemp(prefix="refmlp-check-"))
         request = {
@@ -86,6 +86,7 @@ class Run:
             "scratch_root": str(self.tmp / "scratch"),
             "limits": {"timeout": timeout, "memory": memory, "fsize": FILE_SIZE_LIMIT},
             "checks": checks,
+            "parallel": parallel,
         }
         (self.tmp / "scratch").mkdir()
         (self.tmp / "request.json").write_text(json.dumps(request))
