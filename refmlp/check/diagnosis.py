@@ -59,7 +59,7 @@ MESSAGES = {
     "forward_bias_missing": "the forward pass drops the bias: a_k = W_k h_{k-1} + b_k.",
     "exception": "{which}. The traceback below shows the line of your code that raised.",
     "timeout": "your code did not finish a check within the time limit: look for a loop that "
-               "never ends (in {which}).",
+               "never ends {which}.",
     "unknown": "the figures fit no known bug: {which}",
 }
 
@@ -249,13 +249,18 @@ def diagnose(first, sc, results, inputs):
     rtol = 1e-3 if first.facts.get("dtype") == "float32" else 1e-6
     steps = first.facts.get("steps", [])
     if q == "timeout":
-        return message("timeout", which=f"the {first.name} check")
+        op = first.facts.get("op")
+        return message("timeout", which=f"in {op}" if op else f"in the {first.name} check")
     if q == "exception":
         key = exception_signature(sc, first.traceback)
         if key:
             return message(key)
         text = first.message or f"your code raised in the {first.name} check"
-        return message("exception", which=text[0].upper() + text[1:])
+        d = message("exception", which=text[0].upper() + text[1:])
+        if not first.traceback:
+            d["message"] = d["message"].replace(". The traceback below shows the line of your code "
+                                                "that raised.", ".")
+        return d
     if q in ("a", "h"):
         return forward_signature(sc, first, rtol)
     if q in ("b_derivs", "W_derivs"):
