@@ -8,8 +8,9 @@ differ in the data-flow order of the contract and why, worked out from the math 
 Cost: one check of one scenario takes about a second (a sandboxed subprocess per check), so
 running every entry on every scenario and seed takes minutes. By default:
 
-- correct submissions run every scenario on seed 0, and one scenario on each of seeds 1 and 2,
-  rotating through the scenarios so that each one meets several submissions on several seeds;
+- correct submissions run every scenario on seed 0 (a correct submission failing on one scenario
+  is the defect this catalogue exists to find), and one scenario on each of seeds 1 and 2, rotating
+  through the scenarios so that each one meets several submissions on several seeds;
 - buggy submissions run once, on the scenario their entry names (the one that exhibits the bug),
   or, when the bug shows in every scenario ("scenario": null), on one scenario picked by rotation;
   their seed rotates through 0, 1, 2 along the catalogue.
