@@ -148,7 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     chk.add_argument("--adapter", metavar="FILE",
                      help="a Python file defining class MLP with the released API (see README)")
     chk.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
-                     help="wall-clock limit per check (default: 20)")
+                     help="wall-clock limit per check (default: 10)")
     chk.add_argument("--json", action="store_true", help="print the report as JSON")
 
     ds = sub.add_parser("datasets", help="list the datasets with their shapes and tasks",

@@ -57,7 +57,7 @@ MESSAGES = {
     "forward_W_transposed": "the forward pass uses W^T h: a_k = W_k h_{k-1} + b_k with W_k of shape "
                             "(out, in).",
     "forward_bias_missing": "the forward pass drops the bias: a_k = W_k h_{k-1} + b_k.",
-    "exception": "your code raised in {which}; the traceback below shows where.",
+    "exception": "{which}. The traceback below shows the line of your code that raised.",
     "timeout": "your code did not finish a check within the time limit: look for a loop that "
                "never ends (in {which}).",
     "unknown": "the figures fit no known bug: {which}",
@@ -217,21 +217,29 @@ def step_signature(sc, results, step):
 
 
 def exception_signature(sc, text):
-    """Transposition bugs on non-square layers raise shape errors; read the shapes."""
-    shapes = [tuple(int(v) for v in re.findall(r"\d+", m)) for m in
-              re.findall(r"\(([\d, ]+)\)", text or "")]
-    pairs = [(shapes[i], shapes[i + 1]) for i in range(len(shapes) - 1)]
-    for s1, s2 in pairs:
-        if len(s1) == 2 and len(s2) == 2 and s1 == s2[::-1] and s1[0] != s1[1]:
+    """A transposition on non-square layers raises a shape error rather than giving wrong numbers;
+    read the line of the student's code that raised (the last frame of the traceback) and its
+    function: outer(h, g) is W_derivs transposed, W^T h in forward is a transposed forward pass,
+    W @ g (no transpose) in backward passes g back with W instead of W^T."""
+    if not text or not re.search(r"shape|align|broadcast|dimension|size", text.splitlines()[-1]):
+        return None
+    frames = re.findall(r'File "[^"]*", line \d+, in (\w+)\n\s+(.*)', text)
+    if not frames:
+        return None
+    func, line = frames[-1]
+    code = line.replace(" ", "")
+    outer = re.search(r"outer\(([^,]+),(.+)\)", code)
+    if outer:
+        first, second = outer.group(1), outer.group(2)
+        if re.search(r"\b(g|delta|grad|d)\w*", second) and not re.search(r"\b(g|delta|grad)\b", first):
             return "W_derivs_transposed"
-        if len(s1) == 2 and len(s2) == 2 and s2[0] == s2[1] and s1[0] == s2[0] and s1[1] != s1[0]:
+        if re.search(r"h\[k\]|h\[i\]|h\[-1\]|self\.h\[k\]", second):
             return "h_k_for_h_k_minus_1"
-    m = re.search(r"shapes \((\d+),(\d+)\) and \((\d+),\) not aligned", text or "")
-    if m and int(m.group(1)) == int(m.group(3)):
-        return "W_instead_of_WT"
-    m = re.search(r"size (\d+) is different from (\d+)", text or "")
-    if m and "backward" in (text or ""):
-        return "W_instead_of_WT"
+    if "forward" in func and re.search(r"\.T(@|\.dot)|dot\([^,]*\.T", code):
+        return "forward_W_transposed"
+    if "backward" in func or "backprop" in func:
+        if re.search(r"W\w*(\[[^\]]*\])*(@|\.dot\()", code) and ".T" not in code and "outer" not in code:
+            return "W_instead_of_WT"
     return None
 
 
@@ -246,7 +254,8 @@ def diagnose(first, sc, results, inputs):
         key = exception_signature(sc, first.traceback)
         if key:
             return message(key)
-        return message("exception", which=(first.message or first.name))
+        text = first.message or f"your code raised in the {first.name} check"
+        return message("exception", which=text[0].upper() + text[1:])
     if q in ("a", "h"):
         return forward_signature(sc, first, rtol)
     if q in ("b_derivs", "W_derivs"):

@@ -175,7 +175,8 @@ def gradient_rows(sc, arrays, i0, i1, alpha, X, Y, dtype, transposed, where, zer
     return rows
 
 
-def forward_rows(sc, arrays, ops, inputs, dtype, transposed):
+def forward_rows(sc, arrays, ops, inputs, dtype, transposed, stop=None):
+    """Rows a_k, h_k for every forward call before op ``stop`` (where the submission raised)."""
     rtol = POLICY[dtype].rtol
     P = read_params(arrays, "0", sc.sizes, transposed)
     if P is None:
@@ -184,7 +185,7 @@ def forward_rows(sc, arrays, ops, inputs, dtype, transposed):
     rows = []
     names = {name: k for k, (_, _, name) in enumerate(sc.layers, start=1)}
     for i, op in enumerate(ops):
-        if op[0] != "forward" or f"{i}.x" not in arrays:
+        if op[0] != "forward" or f"{i}.x" not in arrays or (stop is not None and i >= stop):
             continue
         x, start, end = arrays[f"{i}.x"], op[2], op[3]
         k0 = names[start] if start else 1
@@ -235,7 +236,9 @@ def judge_check(kind: str, sc: Scenario, outcome, ops: list, inputs: dict, trans
     p = sc.name + "."
     try:
         res.facts["steps"] = []
-        res.rows = rows_for(kind, sc, arrays, ops, inputs, dtype, transposed, p, res.facts["steps"])
+        stop = outcome.op_index if outcome.status != "ok" else None
+        res.rows = rows_for(kind, sc, arrays, ops, inputs, dtype, transposed, p, res.facts["steps"],
+                            stop)
     except ValueError as exc:  # a shape the reference refuses: the student's arrays are malformed
         res.message = f"the weights read back cannot form the network: {exc}"
         res.verdict = "fail"
@@ -269,11 +272,11 @@ def describe_stop(outcome, ops) -> str:
     return f"the submission ended the process{code} before the check finished (os._exit?)"
 
 
-def rows_for(kind, sc, arrays, ops, inputs, dtype, transposed, p, store):
+def rows_for(kind, sc, arrays, ops, inputs, dtype, transposed, p, store, stop=None):
     X, Y = (lambda i: inputs[f"{p}x{i}"]), (lambda i: inputs[f"{p}y{i}"])
     reads = [i for i, op in enumerate(ops) if op[0] in ("new", "read")]
     if kind == "forward":
-        return forward_rows(sc, arrays, ops, inputs, dtype, transposed)
+        return forward_rows(sc, arrays, ops, inputs, dtype, transposed, stop)
     if kind == "gradients":
         rows = []
         for n in range(plan.N_GRADIENT_SAMPLES):

@@ -361,7 +361,7 @@ def read_frame(data):
 
 
 # ---- the worker --------------------------------------------------------------------------------
-def run_check(check, request, files, inputs):
+def run_check(check, request, files, inputs, limit):
     out_r, out_w = os.pipe()
     res_r, res_w = os.pipe()
     pid = os.fork()
@@ -374,7 +374,7 @@ def run_check(check, request, files, inputs):
             _exit(70)
     os.close(out_w)
     os.close(res_w)
-    deadline = time.monotonic() + request["limits"]["timeout"]
+    deadline = time.monotonic() + limit
     output, n_output, result = bytearray(), 0, bytearray()
     open_fds = {out_r, res_r}
     timed_out = False
@@ -410,7 +410,7 @@ def run_check(check, request, files, inputs):
     except OSError:
         pass
     if timed_out:
-        header, blob = {"status": "timeout"}, b""
+        header, blob = {"status": "timeout", "limit": limit}, b""
     else:
         try:
             header, blob = read_frame(bytes(result))
@@ -446,8 +446,16 @@ def main(argv):
     stdout = os.dup(1)
     null = os.open(os.devnull, os.O_WRONLY)
     os.dup2(null, 1)
+    timed_out = set()
     for check in request["checks"]:
-        header, blob = run_check(check, request, files, inputs)
+        limit = request["limits"]["timeout"]
+        if check.get("scenario") in timed_out:
+            # an endless loop usually sits in every check of the scenario: a quarter of the limit
+            # (at least 1 s) still runs each of them, without multiplying the wait
+            limit = max(1.0, limit / 4)
+        header, blob = run_check(check, request, files, inputs, limit)
+        if header.get("status") == "timeout":
+            timed_out.add(check.get("scenario"))
         write_frame(stdout, _dumps(header).encode(), blob)
         if header.get("status") == "load_error" and check["kind"] == "load":
             break
