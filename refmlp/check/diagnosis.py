@@ -289,6 +289,14 @@ def diagnose(first, sc, results, inputs):
         p = sc.name + "."
         if _stale_matches(sc, s, inputs[f"{p}x6"], rtol):
             return message("stale_forward")
+    if q == "sgd_run" and steps:
+        scales = [_ratios(s) for s in steps]
+        uniform = [set(round(c, 9) for c in r.values()) if r and None not in r.values() else None
+                   for r in scales]
+        if all(u is not None and len(u) == 1 for u in uniform) and len({u.pop() for u in uniform}) > 1:
+            cs = ", ".join(f"{next(iter(r.values())):.4g}" for r in scales)
+            return message("step_wrong_scale", which=f"the step size changes from one step to the "
+                                                     f"next (alpha x {cs} at steps 1..{len(cs.split(','))})")
     if q == "step" and steps:
         for s in steps:
             d = step_signature(sc, results, s)

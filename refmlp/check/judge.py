@@ -292,8 +292,9 @@ def rows_for(kind, sc, arrays, ops, inputs, dtype, transposed, p, store, stop=No
     if kind == "zero_grad":
         rows = gradient_rows(sc, arrays, reads[0], reads[1], plan.ALPHA, X(4), Y(4), dtype,
                              transposed, "backward(x4); zero_grad(); step", zero=True, store=store) or []
-        return rows + (gradient_rows(sc, arrays, reads[1], reads[2], plan.ALPHA, X(5), Y(5),
-                                     dtype, transposed, "then backward(x5); step", store=store) or [])
+        return rows + (gradient_rows(sc, arrays, reads[2], reads[3], plan.ALPHA, X(5), Y(5),
+                                     dtype, transposed, "backward(x4); zero_grad(); backward(x5); step",
+                                     store=store) or [])
     if kind == "step":
         rows = []
         for n, alpha in enumerate(plan.STEP_ALPHAS):

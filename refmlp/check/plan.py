@@ -71,9 +71,10 @@ def ops_for(kind: str, sc: Scenario, api: str) -> list:
         return ops
     if kind == "accumulation":
         return [["new"]] + grad(2) + grad(3) + [["step", ALPHA], ["read"]]
-    if kind == "zero_grad":
-        return ([["new"]] + grad(4) + [["zero_grad"], ["step", ALPHA], ["read"]] + grad(5)
-                + [["step", ALPHA], ["read"]])
+    if kind == "zero_grad":  # two networks, one step each: after zero_grad, step moves nothing;
+        # and backward after zero_grad accumulates from zero
+        return ([["new"]] + grad(4) + [["zero_grad"], ["step", ALPHA], ["read"]]
+                + [["new"]] + grad(4) + [["zero_grad"]] + grad(5) + [["step", ALPHA], ["read"]])
     if kind == "step":
         ops = []
         for alpha in STEP_ALPHAS:

@@ -42,6 +42,7 @@ class Outcome:
     notes: list = field(default_factory=list)
     exit_code: int | None = None
     signal: int | None = None
+    seconds: float | None = None  # wall-clock time of the check's process
 
 
 def _frames(data: bytes):
@@ -74,7 +75,7 @@ class Run:
 
     def __init__(self, submission_dir: Path, module: str, module_file: str, checks: list,
                  inputs: dict, *, timeout: float = DEFAULT_TIMEOUT, memory: int = DEFAULT_MEMORY,
-                 adapter: Path | None = None):
+                 adapter: Path | None = None, parallel: int = 2):
         self.checks, self.timeout = checks, timeout
         self.tmp = Path(tempfile.mkdtemp(prefix="refmlp-check-"))
         request = {
@@ -85,6 +86,7 @@ class Run:
             "scratch_root": str(self.tmp / "scratch"),
             "limits": {"timeout": timeout, "memory": memory, "fsize": FILE_SIZE_LIMIT},
             "checks": checks,
+            "parallel": parallel,
         }
         (self.tmp / "scratch").mkdir()
         (self.tmp / "request.json").write_text(json.dumps(request))
@@ -124,7 +126,7 @@ class Run:
                     op=head.get("op"), op_index=head.get("op_index"),
                     output=head.get("output", ""), output_bytes=head.get("output_bytes", 0),
                     notes=head.get("notes", []), exit_code=head.get("exit_code"),
-                    signal=head.get("signal"))
+                    signal=head.get("signal"), seconds=head.get("seconds"))
         except (ValueError, KeyError):
             pass  # a cut frame: the checks after it are reported as died
         loaded = not any(o.status == "load_error" for o in outcomes.values())

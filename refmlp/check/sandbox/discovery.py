@@ -65,7 +65,8 @@ def walk(obj):
             arr = _float_list(v)
             if arr is not None:
                 out.append((path, arr))
-                return
+                if arr.ndim == 1:
+                    return  # a list of lists may also be a list of 1-D biases: its rows go on
         if isinstance(v, (list, tuple)):
             for i, e in enumerate(v):
                 visit(e, path + (("item", i),), depth + 1)
@@ -131,6 +132,10 @@ def assign(paths_in_order, shapes_of, sizes):
     slots, used = {}, set()
     wanted = slot_shapes(sizes)
     L = len(sizes) - 1
+
+    def taken(p):  # a path inside a slot already filled (a row of a W held as lists), or around it
+        return any(p[:len(u)] == u or u[:len(p)] == p for u in used)
+
     passes = [("W", None)] + [("b", i) for i in range(3)]
     for kind, pref in passes:
         for k in range(1, L + 1):
@@ -139,7 +144,7 @@ def assign(paths_in_order, shapes_of, sizes):
                 continue
             ok = wanted[slot] if pref is None else wanted[slot][pref:pref + 1]
             for p in paths_in_order:
-                if p not in used and shapes_of[p] in ok:
+                if shapes_of[p] in ok and not taken(p):
                     slots[slot] = p
                     used.add(p)
                     break

@@ -23,6 +23,7 @@ internals.
 """
 
 import importlib.util
+import inspect
 import json
 import os
 import random
@@ -119,7 +120,6 @@ class Subject:
         rec = self.rec
         loss = recording(rec, "lossderiv", LOSS_DERIVS[self.check["loss_deriv"]])
         net = self.cls(self.check["d"], loss)
-        import inspect
         try:
             params = inspect.signature(net.add_layer).parameters
             self.named = "name" in params or any(p.kind == p.VAR_KEYWORD for p in params.values())
@@ -361,71 +361,118 @@ def read_frame(data):
 
 
 # ---- the worker --------------------------------------------------------------------------------
-def run_check(check, request, files, inputs, limit):
-    out_r, out_w = os.pipe()
-    res_r, res_w = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        os.close(out_r)
-        os.close(res_r)
-        try:
-            child(check, request, files, inputs, out_w, res_w)
-        finally:
-            _exit(70)
-    os.close(out_w)
-    os.close(res_w)
-    deadline = time.monotonic() + limit
-    output, n_output, result = bytearray(), 0, bytearray()
-    open_fds = {out_r, res_r}
-    timed_out = False
-    while open_fds:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            timed_out = True
-            break
-        ready, _, _ = select.select(list(open_fds), [], [], left)
-        for fd in ready:
-            chunk = os.read(fd, 1 << 16)
-            if not chunk:
-                open_fds.discard(fd)
-            elif fd == out_r:
-                n_output += len(chunk)
-                if len(output) < OUTPUT_KEEP:
-                    output += chunk[:OUTPUT_KEEP - len(output)]
-            elif len(result) + len(chunk) <= RESULT_CAP:
-                result += chunk
-            else:
-                open_fds.discard(fd)
-    if timed_out or open_fds:
-        for kill in (lambda: os.killpg(pid, signal.SIGKILL), lambda: os.kill(pid, signal.SIGKILL)):
+class Running:
+    """One check's child, seen from the worker: its pipes, what it has sent, its deadline."""
+
+    def __init__(self, check, request, files, inputs, limit):
+        self.check, self.limit = check, limit
+        out_r, out_w = os.pipe()
+        res_r, res_w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(out_r)
+            os.close(res_r)
             try:
-                kill()
-            except OSError:
-                pass
-    _, status = os.waitpid(pid, 0)
-    for fd in (out_r, res_r):
-        os.close(fd)
-    try:  # grandchildren the submission left behind share the child's process group
-        os.killpg(pid, signal.SIGKILL)
-    except OSError:
-        pass
-    if timed_out:
-        header, blob = {"status": "timeout", "limit": limit}, b""
-    else:
-        try:
-            header, blob = read_frame(bytes(result))
-        except Exception:
-            header, blob = {"status": "died"}, b""
-    if os.WIFSIGNALED(status):
-        header.setdefault("signal", os.WTERMSIG(status))
-    elif os.WIFEXITED(status) and os.WEXITSTATUS(status) != 0:
-        header.setdefault("exit_code", os.WEXITSTATUS(status))
-    header["id"] = check["id"]
-    header["output"] = output.decode("utf-8", "replace")
-    header["output_bytes"] = n_output
-    header.setdefault("arrays", [])
-    header.setdefault("notes", [])
-    return header, blob
+                child(check, request, files, inputs, out_w, res_w)
+            finally:
+                _exit(70)
+        os.close(out_w)
+        os.close(res_w)
+        self.pid, self.out_r, self.res_r = pid, out_r, res_r
+        self.started = time.monotonic()
+        self.deadline = self.started + limit
+        self.output, self.n_output, self.result = bytearray(), 0, bytearray()
+        self.open = {out_r, res_r}
+        self.timed_out = False
+
+    def read(self, fd):
+        chunk = os.read(fd, 1 << 16)
+        if not chunk:
+            self.open.discard(fd)
+        elif fd == self.out_r:
+            self.n_output += len(chunk)
+            if len(self.output) < OUTPUT_KEEP:
+                self.output += chunk[:OUTPUT_KEEP - len(self.output)]
+        elif len(self.result) + len(chunk) <= RESULT_CAP:
+            self.result += chunk
+        else:
+            self.open.discard(fd)
+
+    def finish(self):
+        """Kill what is left of the child's process group, reap it, and build its frame."""
+        if self.timed_out or self.open:
+            for kill in (lambda: os.killpg(self.pid, signal.SIGKILL),
+                         lambda: os.kill(self.pid, signal.SIGKILL)):
+                try:
+                    kill()
+                except OSError:
+                    pass
+        _, status = os.waitpid(self.pid, 0)
+        for fd in (self.out_r, self.res_r):
+            os.close(fd)
+        try:  # grandchildren the submission left behind share the child's process group
+            os.killpg(self.pid, signal.SIGKILL)
+        except OSError:
+            pass
+        if self.timed_out:
+            header, blob = {"status": "timeout", "limit": self.limit}, b""
+        else:
+            try:
+                header, blob = read_frame(bytes(self.result))
+            except Exception:
+                header, blob = {"status": "died"}, b""
+        if os.WIFSIGNALED(status):
+            header.setdefault("signal", os.WTERMSIG(status))
+        elif os.WIFEXITED(status) and os.WEXITSTATUS(status) != 0:
+            header.setdefault("exit_code", os.WEXITSTATUS(status))
+        header["id"] = self.check["id"]
+        header["seconds"] = round(time.monotonic() - self.started, 4)
+        header["output"] = self.output.decode("utf-8", "replace")
+        header["output_bytes"] = self.n_output
+        header.setdefault("arrays", [])
+        header.setdefault("notes", [])
+        return header, blob
+
+
+def run_checks(request, files, inputs, emit, parallel=2):
+    """Run every check, ``parallel`` children at a time (the load check alone, first), and hand
+    each frame to ``emit`` in the order of the request."""
+    checks = request["checks"]
+    timed_out, running, done, nxt = set(), [], {}, 0
+    emitted = 0
+    while emitted < len(checks):
+        width = 1 if nxt == 0 or checks[0]["id"] not in done else parallel
+        while nxt < len(checks) and len(running) < width:
+            check = checks[nxt]
+            limit = request["limits"]["timeout"]
+            if check.get("scenario") in timed_out:
+                # an endless loop usually sits in every check of a scenario: a quarter of the
+                # limit (at least 1 s) still runs each of them without multiplying the wait
+                limit = max(1.0, limit / 4)
+            running.append(Running(check, request, files, inputs, limit))
+            nxt += 1
+        fds = [fd for r in running for fd in r.open]
+        left = min(r.deadline for r in running) - time.monotonic()
+        ready = select.select(fds, [], [], max(left, 0))[0] if fds and left > 0 else []
+        for r in running:
+            for fd in ready:
+                if fd in r.open:
+                    r.read(fd)
+        now = time.monotonic()
+        for r in list(running):
+            if r.open and now >= r.deadline:
+                r.timed_out = True
+            if r.timed_out or not r.open:
+                running.remove(r)
+                done[r.check["id"]] = r.finish()
+                if done[r.check["id"]][0].get("status") == "timeout":
+                    timed_out.add(r.check.get("scenario"))
+        while emitted < len(checks) and checks[emitted]["id"] in done:
+            header, blob = done.pop(checks[emitted]["id"])
+            emit(header, blob)
+            emitted += 1
+            if header.get("status") == "load_error" and header["id"] == checks[0]["id"]:
+                return
 
 
 def main(argv):
@@ -446,19 +493,9 @@ def main(argv):
     stdout = os.dup(1)
     null = os.open(os.devnull, os.O_WRONLY)
     os.dup2(null, 1)
-    timed_out = set()
-    for check in request["checks"]:
-        limit = request["limits"]["timeout"]
-        if check.get("scenario") in timed_out:
-            # an endless loop usually sits in every check of the scenario: a quarter of the limit
-            # (at least 1 s) still runs each of them, without multiplying the wait
-            limit = max(1.0, limit / 4)
-        header, blob = run_check(check, request, files, inputs, limit)
-        if header.get("status") == "timeout":
-            timed_out.add(check.get("scenario"))
-        write_frame(stdout, _dumps(header).encode(), blob)
-        if header.get("status") == "load_error" and check["kind"] == "load":
-            break
+    run_checks(request, files, inputs,
+               lambda header, blob: write_frame(stdout, _dumps(header).encode(), blob),
+               parallel=request.get("parallel", 2))
 
 
 if __name__ == "__main__":
