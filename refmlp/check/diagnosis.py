@@ -19,7 +19,6 @@ import re
 import numpy as np
 
 from .. import activations as act
-from . import plan
 
 MESSAGES = {
     "fprime_missing": "g is not multiplied by f'_k(a_k) at the hidden layers: in backward, after "
