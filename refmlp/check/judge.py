@@ -73,9 +73,10 @@ def rank(first: dict, L: int) -> tuple:
 
 # ---- the reference ------------------------------------------------------------------------------
 def as_vector(v, n: int):
-    """A student's (n,), (n, 1) or (1, n) array as (n,); anything else unchanged (a shape error)."""
+    """A student's (n,), (n, 1) or (1, n) array as (n,) (a plain number when n = 1); anything else
+    unchanged (a shape error)."""
     v = np.asarray(v)
-    if v.shape in ((n,), (n, 1), (1, n)):
+    if v.shape in ((n,), (n, 1), (1, n)) or (n == 1 and v.shape == ()):
         return v.reshape(n)
     return v
 
