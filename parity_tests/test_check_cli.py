@@ -156,3 +156,40 @@ def test_scenario_files_may_be_json(tmp_path):
     assert sc.sizes == [10, 4, 1] and sc.loss == "squared"
     X, Y = sc.samples(5, seed=0)
     assert X.shape == (5, 10) and Y.shape == (5, 1)
+
+
+def test_weights_out_of_reach_are_an_error_that_points_to_an_adapter(tmp_path, capsys):
+    # the parameters live in closures, where no walk of the object can find them
+    hidden = '''
+import numpy as np
+
+
+class MLP:
+    def __init__(self, d, est_lossderiv):
+        self.d, self.lossderiv, self.layers = d, est_lossderiv, []
+
+    def add_layer(self, m, f, fderiv, name=None):
+        n = self.layers[-1][0]() .shape[0] if self.layers else self.d
+        W, b = 0.1 * np.random.randn(m, n), 0.1 * np.random.randn(m)
+        self.layers.append((lambda: W, lambda: b, f, fderiv, name))
+
+    def forward(self, x, start=None, end=None):
+        for W, b, f, _, _ in self.layers:
+            x = f(W() @ x + b())
+        return x
+
+    def backward(self, x, y):
+        pass
+
+    def step(self, alpha):
+        pass
+
+    def zero_grad(self):
+        pass
+'''
+    (tmp_path / "mlp.py").write_text(hidden)
+    code, out, _ = run([str(tmp_path), "--scenario", "square", "--json"], capsys)
+    doc = json.loads(out)
+    assert code == 2 and doc["verdict"] == "error"
+    msg = doc["checks"][0]["details"]["message"]
+    assert "could not find the network's parameters" in msg and "adapter" in msg
