@@ -267,6 +267,8 @@ def diagnose(first, sc, results, inputs):
             r.verdict == "fail" for _, r, w in first.rows if w == s["where"])), None)
         if step is None:
             return message("unknown", which=f"{first.name} differs")
+        if fderiv_given_h(sc, first.facts.get("arrays", {}), first.facts.get("ops", [])):
+            return message("fprime_of_h")
         bug = match_gradients(sc, step, rtol)
         if bug and bug.startswith("slope="):
             slope = float(bug[6:])
@@ -308,6 +310,22 @@ def diagnose(first, sc, results, inputs):
                 return d
         return message("step_wrong_scale", which="the recovered gradient depends on alpha")
     return message("unknown", which=_figures(first))
+
+
+def fderiv_given_h(sc, arrays, ops):
+    """Seen directly: during a backward call, the fderiv handed to add_layer received h_k = f(a_k)
+    where a_k (what f received) was due. The checker's functions record both arguments."""
+    for i, op in enumerate(ops):
+        if op[0] != "backward":
+            continue
+        for k, (_, name, _) in enumerate(sc.layers[:-1], start=1):
+            a, u = arrays.get(f"{i}.f{k}"), arrays.get(f"{i}.fd{k}")
+            if a is None or u is None or np.shape(a) != np.shape(u):
+                continue
+            h = _fns(name)[0](np.asarray(a, dtype=float))
+            if not _close(u, a, 1e-12) and _close(u, h, 1e-12):
+                return True
+    return False
 
 
 def _matches_reference(sc, s, rtol):
