@@ -7,7 +7,7 @@ import pytest
 from check_fixtures import FPRIME_MISSING, submission
 from refmlp.check import check_submission
 
-FAST = dict(scenarios=["disc"], timeout=3)
+FAST = dict(scenarios=["disc"], timeout=10)  # generous: the machine may be loaded
 
 
 def verdicts(report):
@@ -126,3 +126,13 @@ def test_a_syntax_error_is_an_error_not_a_crash(tmp_path):
     assert rep.verdict == "error" and rep.exit_code == 2
     assert "SyntaxError" in rep.traceback
     assert np.all([c.verdict != "pass" for c in rep.checks])
+
+
+def test_killing_the_worker_itself_is_reported_not_crashed(tmp_path):
+    # the submission kills its parent, the sandbox worker: the checks that did not report are
+    # failures of the submission ("died"), and the checker still answers
+    rep = check_submission(submission(tmp_path, extra="\nimport os, signal\n", replace=[(
+        "    def zero_grad(self):\n",
+        "    def zero_grad(self):\n        os.kill(os.getppid(), signal.SIGKILL)\n")]), **FAST)
+    assert rep.verdict == "fail" and rep.exit_code == 1
+    assert {c.name: c.verdict for c in rep.checks}["forward"] == "pass"

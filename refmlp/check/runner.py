@@ -113,6 +113,10 @@ class Run:
                     os.killpg(proc.pid, signal.SIGKILL)  # anything a submission left running
                 except OSError:
                     pass
+            if proc.returncode and b"Traceback" in err:
+                # the worker's own code failed (a student's code runs only in its children, whose
+                # failures come back as outcomes): a bug in refmlp, never a verdict on the student
+                raise RuntimeError("the sandbox worker failed:\n" + err.decode(errors="replace")[-4000:])
             return self._outcomes(out, err)
         finally:
             shutil.rmtree(self.tmp, ignore_errors=True)

@@ -207,6 +207,7 @@ def select(names=None, extra=()) -> list[Scenario]:
     pool.update({s.name: s for s in extra})
     if names is None:
         return list(pool.values())
+    names = list(dict.fromkeys(names))  # a scenario named twice runs once
     unknown = [n for n in names if n not in pool]
     if unknown:
         raise ScenarioError(f"unknown scenario {', '.join(map(repr, unknown))}; expected one of "

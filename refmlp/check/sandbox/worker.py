@@ -319,6 +319,15 @@ def child(check, request, files, inputs, out_w, res_w, prog_w):
     os.dup2(devnull, 0)
     os.dup2(out_w, 1)
     os.dup2(out_w, 2)
+    # keep only stdin/stdout/stderr and the two pipes of this check: the worker's line to the
+    # judge and the other checks' pipes stay out of the submission's reach
+    keep = {0, 1, 2, res_w, prog_w}
+    for name in os.listdir("/proc/self/fd"):
+        if int(name) not in keep:
+            try:
+                os.close(int(name))
+            except OSError:
+                pass  # the directory's own descriptor, closed by the time we get to it
     os.chdir(scratch)
     sys.path.insert(0, scratch)
     sys.argv = [request["module_file"]]
@@ -422,20 +431,19 @@ class Running:
 
     def finish(self):
         """Kill what is left of the child's process group, reap it, and build its frame."""
-        if self.timed_out or self.open:
-            for kill in (lambda: os.killpg(self.pid, signal.SIGKILL),
-                         lambda: os.kill(self.pid, signal.SIGKILL)):
-                try:
-                    kill()
-                except OSError:
-                    pass
-        _, status = os.waitpid(self.pid, 0)
-        for fd in (self.out_r, self.res_r, self.prog_r):
-            os.close(fd)
-        try:  # grandchildren the submission left behind share the child's process group
+        # what the child said before the deadline, its last progress line above all
+        while self.open and select.select(list(self.open), [], [], 0)[0]:
+            for fd in select.select(list(self.open), [], [], 0)[0]:
+                self.read(fd)
+        # the group is killed before the child is reaped: until then its pid, the group's id,
+        # cannot be given to another process (grandchildren the submission left behind go too)
+        try:
             os.killpg(self.pid, signal.SIGKILL)
         except OSError:
             pass
+        _, status = os.waitpid(self.pid, 0)
+        for fd in (self.out_r, self.res_r, self.prog_r):
+            os.close(fd)
         if self.timed_out:
             header, blob = {"status": "timeout", "limit": self.limit}, b""
         else:
@@ -462,7 +470,7 @@ class Running:
 
 def run_checks(request, files, inputs, emit, parallel=2):
     """Run every check, ``parallel`` children at a time (the load check alone, first), and hand
-    each frame to ``emit`` in the order of the request."""
+    each frame to ``emit`` as soon as its check ends."""
     checks = request["checks"]
     timed_out, running, done, nxt = set(), [], {}, 0
     emitted = 0
@@ -490,15 +498,16 @@ def run_checks(request, files, inputs, emit, parallel=2):
                 r.timed_out = True
             if r.timed_out or not r.open:
                 running.remove(r)
-                done[r.check["id"]] = r.finish()
-                if done[r.check["id"]][0].get("status") == "timeout":
+                header, blob = r.finish()
+                if header.get("status") == "timeout":
                     timed_out.add(r.check.get("scenario"))
-        while emitted < len(checks) and checks[emitted]["id"] in done:
-            header, blob = done.pop(checks[emitted]["id"])
-            emit(header, blob)
-            emitted += 1
-            if header.get("status") == "load_error" and header["id"] == checks[0]["id"]:
-                return
+                # sent as soon as it is known: should the submission kill this worker, every
+                # finished check has already reached the judge
+                emit(header, blob)
+                done[r.check["id"]] = True
+                emitted += 1
+                if header.get("status") == "load_error" and header["id"] == checks[0]["id"]:
+                    return
 
 
 def main(argv):
