@@ -127,3 +127,69 @@ def test_bad_scenario_files_say_what_is_wrong(tmp_path, text, needle):
     (tmp_path / "s.toml").write_text(text)
     with pytest.raises(ScenarioError, match=needle):
         load_scenario_file(tmp_path / "s.toml")
+
+
+def test_the_zero_input_makes_a_pre_activation_exactly_zero():
+    # the forward check's "zero" input: one non-zero entry, so every summation order gives the
+    # same a_1[0], which must be exactly 0 (the kink of leaky ReLU, where f'(0) = 0.01)
+    import importlib.util
+
+    import numpy as np
+
+    path = Path(__file__).resolve().parents[1] / "refmlp" / "check" / "sandbox" / "worker.py"
+    spec = importlib.util.spec_from_file_location("sandbox_worker", path)
+    worker = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(worker)
+    rng = np.random.default_rng(3)
+    for trial in range(50):
+        W, b = 0.1 * rng.standard_normal((5, 4)), 0.1 * rng.standard_normal(5)
+        x = worker.zero_input({"W1": W, "b1": b}, [4, 5])
+        assert x is not None and np.count_nonzero(x) == 1
+        assert W[0] @ x + b[0] == 0 and (W @ x + b)[0] == 0
+
+
+def test_scenario_files_may_be_json(tmp_path):
+    doc = {"scenario": [{"name": "reg", "input": 10, "layers": [[4, "logistic", "h"], [1, "identity", "o"]],
+                         "loss_deriv": "squared_loss_deriv", "data": "diabetes"}]}
+    (tmp_path / "s.json").write_text(json.dumps(doc))
+    (sc,) = load_scenario_file(tmp_path / "s.json")
+    assert sc.sizes == [10, 4, 1] and sc.loss == "squared"
+    X, Y = sc.samples(5, seed=0)
+    assert X.shape == (5, 10) and Y.shape == (5, 1)
+
+
+def test_weights_out_of_reach_are_an_error_that_points_to_an_adapter(tmp_path, capsys):
+    # the parameters live in closures, where no walk of the object can find them
+    hidden = '''
+import numpy as np
+
+
+class MLP:
+    def __init__(self, d, est_lossderiv):
+        self.d, self.lossderiv, self.layers = d, est_lossderiv, []
+
+    def add_layer(self, m, f, fderiv, name=None):
+        n = self.layers[-1][0]() .shape[0] if self.layers else self.d
+        W, b = 0.1 * np.random.randn(m, n), 0.1 * np.random.randn(m)
+        self.layers.append((lambda: W, lambda: b, f, fderiv, name))
+
+    def forward(self, x, start=None, end=None):
+        for W, b, f, _, _ in self.layers:
+            x = f(W() @ x + b())
+        return x
+
+    def backward(self, x, y):
+        pass
+
+    def step(self, alpha):
+        pass
+
+    def zero_grad(self):
+        pass
+'''
+    (tmp_path / "mlp.py").write_text(hidden)
+    code, out, _ = run([str(tmp_path), "--scenario", "square", "--json"], capsys)
+    doc = json.loads(out)
+    assert code == 2 and doc["verdict"] == "error"
+    msg = doc["checks"][0]["details"]["message"]
+    assert "could not find the network's parameters" in msg and "adapter" in msg

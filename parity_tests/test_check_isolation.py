@@ -45,7 +45,7 @@ def test_unbounded_allocation_hits_the_memory_limit(tmp_path):
     rep = check_submission(submission(tmp_path, replace=[(
         "    def step(self, alpha):\n",
         "    def step(self, alpha):\n        hog = []\n        while True: hog.append(np.ones(2**24))\n")]),
-        scenarios=["disc"], timeout=20, memory=600 * 2**20)
+        scenarios=["disc"], timeout=20, memory=450 * 2**20)
     v = verdicts(rep)
     assert v["forward"] == "pass" and v["gradients"] == "fail"
     assert rep.first_divergence["quantity"] == "exception"

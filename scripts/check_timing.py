@@ -7,6 +7,8 @@ SUBMISSION defaults to examples/check_adapter with its adapter. Prints every run
 """
 
 import argparse
+import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -28,15 +30,20 @@ def main(argv=None) -> int:
         cmd += [str(ex / "netlib.py"), "--adapter", str(ex / "adapter.py")]
     else:
         cmd += [args.submission] + (["--adapter", args.adapter] if args.adapter else [])
-    times = []
+    times, cpus = [], []
     for i in range(args.runs):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t = time.perf_counter()
         proc = subprocess.run(cmd, capture_output=True, text=True)
         times.append(time.perf_counter() - t)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        # CPU of the command and everything it waited for (the sandbox worker and its children)
+        cpus.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
         verdict = next((l for l in proc.stdout.splitlines() if l.startswith("verdict:")), "?")
-        print(f"run {i + 1}: {times[-1]:.2f} s, exit {proc.returncode}, {verdict}")
-    print(f"median of {args.runs}: {statistics.median(times):.2f} s "
-          f"(min {min(times):.2f}, max {max(times):.2f}); {' '.join(cmd[1:])}")
+        print(f"run {i + 1}: {times[-1]:.2f} s wall, {cpus[-1]:.2f} s CPU, exit {proc.returncode}, {verdict}")
+    print(f"median of {args.runs}: {statistics.median(times):.2f} s wall (min {min(times):.2f}, "
+          f"max {max(times):.2f}), {statistics.median(cpus):.2f} s CPU; load average "
+          f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; {' '.join(cmd[1:])}")
     return 0
 
 

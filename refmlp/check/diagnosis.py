@@ -19,7 +19,6 @@ import re
 import numpy as np
 
 from .. import activations as act
-from . import plan
 
 MESSAGES = {
     "fprime_missing": "g is not multiplied by f'_k(a_k) at the hidden layers: in backward, after "
@@ -59,7 +58,7 @@ MESSAGES = {
     "forward_bias_missing": "the forward pass drops the bias: a_k = W_k h_{k-1} + b_k.",
     "exception": "{which}. The traceback below shows the line of your code that raised.",
     "timeout": "your code did not finish a check within the time limit: look for a loop that "
-               "never ends (in {which}).",
+               "never ends {which}.",
     "unknown": "the figures fit no known bug: {which}",
 }
 
@@ -249,13 +248,18 @@ def diagnose(first, sc, results, inputs):
     rtol = 1e-3 if first.facts.get("dtype") == "float32" else 1e-6
     steps = first.facts.get("steps", [])
     if q == "timeout":
-        return message("timeout", which=f"the {first.name} check")
+        op = first.facts.get("op")
+        return message("timeout", which=f"in {op}" if op else f"in the {first.name} check")
     if q == "exception":
         key = exception_signature(sc, first.traceback)
         if key:
             return message(key)
         text = first.message or f"your code raised in the {first.name} check"
-        return message("exception", which=text[0].upper() + text[1:])
+        d = message("exception", which=text[0].upper() + text[1:])
+        if not first.traceback:
+            d["message"] = d["message"].replace(". The traceback below shows the line of your code "
+                                                "that raised.", ".")
+        return d
     if q in ("a", "h"):
         return forward_signature(sc, first, rtol)
     if q in ("b_derivs", "W_derivs"):
@@ -263,6 +267,8 @@ def diagnose(first, sc, results, inputs):
             r.verdict == "fail" for _, r, w in first.rows if w == s["where"])), None)
         if step is None:
             return message("unknown", which=f"{first.name} differs")
+        if fderiv_given_h(sc, first.facts.get("arrays", {}), first.facts.get("ops", [])):
+            return message("fprime_of_h")
         bug = match_gradients(sc, step, rtol)
         if bug and bug.startswith("slope="):
             slope = float(bug[6:])
@@ -304,6 +310,22 @@ def diagnose(first, sc, results, inputs):
                 return d
         return message("step_wrong_scale", which="the recovered gradient depends on alpha")
     return message("unknown", which=_figures(first))
+
+
+def fderiv_given_h(sc, arrays, ops):
+    """Seen directly: during a backward call, the fderiv handed to add_layer received h_k = f(a_k)
+    where a_k (what f received) was due. The checker's functions record both arguments."""
+    for i, op in enumerate(ops):
+        if op[0] != "backward":
+            continue
+        for k, (_, name, _) in enumerate(sc.layers[:-1], start=1):
+            a, u = arrays.get(f"{i}.f{k}"), arrays.get(f"{i}.fd{k}")
+            if a is None or u is None or np.shape(a) != np.shape(u):
+                continue
+            h = _fns(name)[0](np.asarray(a, dtype=float))
+            if not _close(u, a, 1e-12) and _close(u, h, 1e-12):
+                return True
+    return False
 
 
 def _matches_reference(sc, s, rtol):

@@ -73,9 +73,10 @@ def rank(first: dict, L: int) -> tuple:
 
 # ---- the reference ------------------------------------------------------------------------------
 def as_vector(v, n: int):
-    """A student's (n,), (n, 1) or (1, n) array as (n,); anything else unchanged (a shape error)."""
+    """A student's (n,), (n, 1) or (1, n) array as (n,) (a plain number when n = 1); anything else
+    unchanged (a shape error)."""
     v = np.asarray(v)
-    if v.shape in ((n,), (n, 1), (1, n)):
+    if v.shape in ((n,), (n, 1), (1, n)) or (n == 1 and v.shape == ()):
         return v.reshape(n)
     return v
 
@@ -209,6 +210,27 @@ def forward_rows(sc, arrays, ops, inputs, dtype, transposed, stop=None):
     return rows
 
 
+def trajectory_note(sc, arrays, reads, xs, ys, transposed):
+    """torch's own SGD run from the same start, as a figure next to the per-step rows: the largest
+    difference between its weights and the student's after the last step (informational: errors
+    compound along a run, so the verdict is the per-step rows, each judged from the student's own
+    weights)."""
+    from ..mirror import torch_trace, twin
+
+    P0 = read_params(arrays, str(reads[0]), sc.sizes, transposed)
+    Pn = read_params(arrays, str(reads[-1]), sc.sizes, transposed)
+    if P0 is None or Pn is None or len(reads) < 2:
+        return "the SGD run stopped before its end: no trajectory figure"
+    net = MLP(sc.spec(), W=P0[0], b=P0[1])
+    for x, y in zip(xs, ys):
+        tr = torch_trace(twin(net), np.atleast_2d(x), np.atleast_2d(y), "sum")
+        net.step(tr.W_derivs, tr.b_derivs, plan.SGD_ALPHA)
+    diff = max(float(np.abs(np.asarray(p, dtype=float) - q).max()) for p, q in
+               zip(Pn[0][1:] + Pn[1][1:], net.W[1:] + net.b[1:]) if np.shape(p) == np.shape(q))
+    return (f"after {len(xs)} SGD steps (alpha {plan.SGD_ALPHA:g}) from the same start, the largest "
+            f"difference between the weights and those of a run on torch's gradients is {diff:.3g}")
+
+
 def first_failure(rows, L):
     failed = [(rank({"layer": r.layer, "quantity": r.quantity}, L), n, r)
               for n, (_, r, _) in enumerate(rows) if r.verdict == "fail"]
@@ -225,7 +247,7 @@ def judge_check(kind: str, sc: Scenario, outcome, ops: list, inputs: dict, trans
                       output=outcome.output, output_bytes=outcome.output_bytes)
     arrays = outcome.arrays
     dtype = student_dtype(arrays, "0")
-    res.facts.update(dtype=dtype, transposed=transposed, arrays=arrays, ops=ops)
+    res.facts.update(dtype=dtype, transposed=transposed, arrays=arrays, ops=ops, op=outcome.op)
     if outcome.status == "discovery":
         res.verdict, res.message = "error", outcome.message
         return res
@@ -238,7 +260,7 @@ def judge_check(kind: str, sc: Scenario, outcome, ops: list, inputs: dict, trans
         res.facts["steps"] = []
         stop = outcome.op_index if outcome.status != "ok" else None
         res.rows = rows_for(kind, sc, arrays, ops, inputs, dtype, transposed, p, res.facts["steps"],
-                            stop)
+                            stop, res.notes)
     except ValueError as exc:  # a shape the reference refuses: the student's arrays are malformed
         res.message = f"the weights read back cannot form the network: {exc}"
         res.verdict = "fail"
@@ -258,21 +280,24 @@ def judge_check(kind: str, sc: Scenario, outcome, ops: list, inputs: dict, trans
 
 
 def describe_stop(outcome, ops) -> str:
+    call = {"new": "MLP(...) / add_layer", "descent": "backprop_descent"}.get(outcome.op, outcome.op)
     if outcome.status == "timeout":
-        return "the submission did not finish this check within the time limit (an endless loop?)"
+        where = f"{call}" if call else "this check"
+        return (f"the submission did not finish {where} within the time limit of "
+                f"{outcome.limit:g} s (an endless loop?)" if outcome.limit else
+                f"the submission did not finish {where} within the time limit (an endless loop?)")
     if outcome.status == "exception":
-        op = outcome.op
-        call = {"new": "MLP(...) / add_layer", "descent": "backprop_descent"}.get(op, op)
         last = outcome.traceback.strip().splitlines()[-1] if outcome.traceback else ""
         return f"the submission raised in {call}: {last}"
     if outcome.signal:
         return (f"the check's process was killed by signal {outcome.signal} (the CPU-time or "
                 "memory limit, or the submission killed itself)")
     code = f" with exit code {outcome.exit_code}" if outcome.exit_code is not None else ""
-    return f"the submission ended the process{code} before the check finished (os._exit?)"
+    where = f" in {call}" if call else ""
+    return f"the submission ended the process{code}{where} before the check finished (os._exit?)"
 
 
-def rows_for(kind, sc, arrays, ops, inputs, dtype, transposed, p, store, stop=None):
+def rows_for(kind, sc, arrays, ops, inputs, dtype, transposed, p, store, stop=None, notes=None):
     X, Y = (lambda i: inputs[f"{p}x{i}"]), (lambda i: inputs[f"{p}y{i}"])
     reads = [i for i, op in enumerate(ops) if op[0] in ("new", "read")]
     if kind == "forward":
@@ -306,6 +331,9 @@ def rows_for(kind, sc, arrays, ops, inputs, dtype, transposed, p, store, stop=No
         for t in range(len(reads) - 1):
             rows += gradient_rows(sc, arrays, reads[t], reads[t + 1], plan.SGD_ALPHA, X(10 + t),
                                   Y(10 + t), dtype, transposed, f"SGD step {t + 1}", store=store) or []
+        n = len(reads) - 1
+        notes.append(trajectory_note(sc, arrays, reads, [X(10 + t) for t in range(n)],
+                                     [Y(10 + t) for t in range(n)], transposed))
         return rows
     if kind == "stale_forward":
         return gradient_rows(sc, arrays, reads[0], reads[1], plan.ALPHA, X(7), Y(7), dtype,

@@ -43,6 +43,7 @@ class Outcome:
     exit_code: int | None = None
     signal: int | None = None
     seconds: float | None = None  # wall-clock time of the check's process
+    limit: float | None = None  # the time limit it ran under, when it timed out
 
 
 def _frames(data: bytes):
@@ -126,7 +127,8 @@ class Run:
                     op=head.get("op"), op_index=head.get("op_index"),
                     output=head.get("output", ""), output_bytes=head.get("output_bytes", 0),
                     notes=head.get("notes", []), exit_code=head.get("exit_code"),
-                    signal=head.get("signal"), seconds=head.get("seconds"))
+                    signal=head.get("signal"), seconds=head.get("seconds"),
+                    limit=head.get("limit"))
         except (ValueError, KeyError):
             pass  # a cut frame: the checks after it are reported as died
         loaded = not any(o.status == "load_error" for o in outcomes.values())

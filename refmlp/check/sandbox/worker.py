@@ -202,10 +202,12 @@ def run_ops(check, mod, inputs, out, notes):
     state = {"op": "discovery", "index": -1}
     try:
         if check["kind"] not in ("load", "helpers"):
+            progress("-1 discovery (a throwaway network: forward, backward, step)")
             subject.discover(x0, y0)
         net = None
         for i, op in enumerate(check["ops"]):
             state["op"], state["index"] = op[0], i
+            progress(f"{i} {op[0]}")
             rec.clear()
             name = op[0]
             if name == "new":
@@ -279,7 +281,21 @@ def run_helpers(functions, inputs, out, notes):
 
 
 # ---- the child ---------------------------------------------------------------------------------
-def child(check, request, files, inputs, out_w, res_w):
+_progress_fd = None
+
+
+def progress(text):
+    """Tell the worker which operation starts (so a timeout or a crash can name it)."""
+    if _progress_fd is not None:
+        try:
+            _write(_progress_fd, (text + "\n").encode())
+        except OSError:
+            pass
+
+
+def child(check, request, files, inputs, out_w, res_w, prog_w):
+    global _progress_fd
+    _progress_fd = prog_w
     os.setpgid(0, 0)
     limits = request["limits"]
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
@@ -368,27 +384,33 @@ class Running:
         self.check, self.limit = check, limit
         out_r, out_w = os.pipe()
         res_r, res_w = os.pipe()
+        prog_r, prog_w = os.pipe()
         pid = os.fork()
         if pid == 0:
             os.close(out_r)
             os.close(res_r)
+            os.close(prog_r)
             try:
-                child(check, request, files, inputs, out_w, res_w)
+                child(check, request, files, inputs, out_w, res_w, prog_w)
             finally:
                 _exit(70)
         os.close(out_w)
         os.close(res_w)
-        self.pid, self.out_r, self.res_r = pid, out_r, res_r
+        os.close(prog_w)
+        self.pid, self.out_r, self.res_r, self.prog_r = pid, out_r, res_r, prog_r
+        self.progress = b""
         self.started = time.monotonic()
         self.deadline = self.started + limit
         self.output, self.n_output, self.result = bytearray(), 0, bytearray()
-        self.open = {out_r, res_r}
+        self.open = {out_r, res_r, prog_r}
         self.timed_out = False
 
     def read(self, fd):
         chunk = os.read(fd, 1 << 16)
         if not chunk:
             self.open.discard(fd)
+        elif fd == self.prog_r:
+            self.progress = (self.progress + chunk)[-256:]
         elif fd == self.out_r:
             self.n_output += len(chunk)
             if len(self.output) < OUTPUT_KEEP:
@@ -408,7 +430,7 @@ class Running:
                 except OSError:
                     pass
         _, status = os.waitpid(self.pid, 0)
-        for fd in (self.out_r, self.res_r):
+        for fd in (self.out_r, self.res_r, self.prog_r):
             os.close(fd)
         try:  # grandchildren the submission left behind share the child's process group
             os.killpg(self.pid, signal.SIGKILL)
@@ -421,6 +443,10 @@ class Running:
                 header, blob = read_frame(bytes(self.result))
             except Exception:
                 header, blob = {"status": "died"}, b""
+        last = self.progress.decode("ascii", "replace").strip().splitlines()
+        if header["status"] in ("timeout", "died") and last:
+            index, _, op = last[-1].partition(" ")
+            header["op"], header["op_index"] = op, int(index) if index.lstrip("-").isdigit() else None
         if os.WIFSIGNALED(status):
             header.setdefault("signal", os.WTERMSIG(status))
         elif os.WIFEXITED(status) and os.WEXITSTATUS(status) != 0:
