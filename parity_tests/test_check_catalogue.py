@@ -104,6 +104,8 @@ def test_catalogue_entry(run):
         f"diagnosis message: {(report['diagnosis'] or {}).get('message')}\n"
         f"checks not passing:\n{_failing_checks(report)}"
     )
+    if entry["verdict"] == "fail":  # the contract: prose a student can act on, never empty
+        assert report["diagnosis"]["message"].strip(), entry["path"]
 
 
 def test_catalogue_covers_the_contract():
