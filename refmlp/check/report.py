@@ -100,9 +100,9 @@ def render(rep: CheckReport) -> str:
         fd = rep.first_divergence
         where = f"layer {fd['layer']}, {fd['quantity']}" if fd["layer"] else fd["quantity"]
         scen = f" (scenario {rep.first_scenario})" if rep.first_scenario else ""
-        lines.append(f"first divergence: {where}{scen}"
-                     + ("; the checks failing after it may fail only as its consequence"
-                        if sum(c.verdict == "fail" for c in rep.checks) > 1 else ""))
+        lines.append(f"first divergence: {where}{scen}")
+        if sum(c.verdict == "fail" for c in rep.checks) > 1:
+            lines.append("  (checks failing after it may fail only as its consequence)")
     if rep.diagnosis:
         lines.append(f"likely cause ({rep.diagnosis['key']}):")
         lines += _wrap(rep.diagnosis["message"], "  ")
