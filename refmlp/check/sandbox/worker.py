@@ -198,7 +198,7 @@ def zero_input(params, sizes):
 def run_ops(check, mod, inputs, out, notes):
     rec = Recorder()
     subject = Subject(check, mod, rec)
-    x0, y0 = inputs[check["probe"][0]], target(inputs, check["probe"][1])
+    x0, y0 = inputs[check["probe"][0]].copy(), target(inputs, check["probe"][1])
     state = {"op": "discovery", "index": -1}
     try:
         if check["kind"] not in ("load", "helpers"):
@@ -216,7 +216,7 @@ def run_ops(check, mod, inputs, out, notes):
             elif name == "read":
                 out.update({f"{i}.{k}": v for k, v in subject.read(net).items()})
             elif name == "forward":
-                x = inputs[op[1]] if op[1] != "zero" else zero_input(subject.read(net), subject.sizes)
+                x = inputs[op[1]].copy() if op[1] != "zero" else zero_input(subject.read(net), subject.sizes)
                 if x is None:
                     notes.append("no input with a pre-activation exactly 0 could be made")
                     continue
@@ -229,14 +229,14 @@ def run_ops(check, mod, inputs, out, notes):
                 if kw and not subject.named:
                     continue
                 out[f"{i}.out"] = _array(net.forward(x, **kw), dtype=float)
-            elif name == "backward":
-                net.backward(inputs[op[1]], target(inputs, op[2]))
+            elif name == "backward":  # copies: a submission writing into x changes only its copy
+                net.backward(inputs[op[1]].copy(), target(inputs, op[2]))
             elif name == "step":
                 net.step(op[1])
             elif name == "zero_grad":
                 net.zero_grad()
             elif name == "descent":
-                net.backprop_descent(inputs[op[1]], target(inputs, op[2]), op[3])
+                net.backprop_descent(inputs[op[1]].copy(), target(inputs, op[2]), op[3])
             elif name == "helpers":
                 run_helpers(op[1], inputs, out, notes)
             for key, v in rec.calls.items():
@@ -256,7 +256,7 @@ def run_ops(check, mod, inputs, out, notes):
 def target(inputs, key):
     """A sample's y as the course passes it: a float when the network has one output."""
     y = inputs[key]
-    return y[0] if y.shape == (1,) else y
+    return y[0] if y.shape == (1,) else y.copy()
 
 
 def run_helpers(functions, inputs, out, notes):
