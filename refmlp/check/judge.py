@@ -225,8 +225,10 @@ def trajectory_note(sc, arrays, reads, xs, ys, transposed):
     for x, y in zip(xs, ys):
         tr = torch_trace(twin(net), np.atleast_2d(x), np.atleast_2d(y), "sum")
         net.step(tr.W_derivs, tr.b_derivs, plan.SGD_ALPHA)
-    diff = max(float(np.abs(np.asarray(p, dtype=float) - q).max()) for p, q in
-               zip(Pn[0][1:] + Pn[1][1:], net.W[1:] + net.b[1:]) if np.shape(p) == np.shape(q))
+    pairs = list(zip(Pn[0][1:] + Pn[1][1:], net.W[1:] + net.b[1:]))
+    if any(np.shape(p) != np.shape(q) for p, q in pairs):
+        return "the SGD run changed the shape of a parameter: no trajectory figure"
+    diff = max(float(np.abs(np.asarray(p, dtype=float) - q).max()) for p, q in pairs)
     return (f"after {len(xs)} SGD steps (alpha {plan.SGD_ALPHA:g}) from the same start, the largest "
             f"difference between the weights and those of a run on torch's gradients is {diff:.3g}")
 
