@@ -193,6 +193,40 @@ def build_parser() -> argparse.ArgumentParser:
                     help="write the loss curves and, for 2-D datasets, the decision boundaries "
                          "to a .png (or .pdf, .svg) in an existing folder (needs matplotlib)")
     tr.add_argument("--json", action="store_true", help="print the result as JSON instead of a table")
+    chk = sub.add_parser(
+        "check",
+        help="judge a student's backprop homework (mlp.py) against the reference",
+        description=(
+            "Run a homework submission (a folder with mlp.py, optionally layers.py and losses.py, "
+            "or the path to mlp.py / neuralnet.py) in a sandboxed subprocess on the course's "
+            "networks, and compare every layer's output and every gradient, recovered through "
+            "backward + step, with torch. The report gives a verdict per check, the first "
+            "divergence (layer and quantity, in the order the data flows) and the likely bug. "
+            "Exit code 0 pass, 1 fail (a wrong number, an exception or a timeout in a check), "
+            "2 usage error or a submission that cannot be loaded."
+        ),
+        epilog=(
+            "scenarios: disc, digits, autoencoder, regression, square (all by default). "
+            "A scenario file (TOML or JSON) adds networks: [[scenario]] name = \"wide\", "
+            "input = 2, layers = [[64, \"leaky_relu\", \"h1\"], [1, \"logistic\", \"out\"]], "
+            "loss_deriv = \"logistic_est_loss_deriv\", data = \"disc\" (or \"random\"). "
+            "An adapter (--adapter FILE) defines class MLP with the released API around another "
+            "implementation, and optionally params() -> [(W_k, b_k), ...]; see the README. "
+            "example: refmlp check homework/ --scenario disc --json"
+        ),
+    )
+    chk.add_argument("path", help="the submission folder, or its mlp.py (or neuralnet.py)")
+    chk.add_argument("--scenario", action="append", metavar="NAME",
+                     help="run this scenario (repeatable; default: all, plus the file's)")
+    chk.add_argument("--scenario-file", metavar="FILE",
+                     help="TOML or JSON file of extra scenarios (see the epilog)")
+    chk.add_argument("--seed", type=seed, default=0,
+                     help="seed of the samples and of numpy's global generator before each network is built (default: 0)")
+    chk.add_argument("--adapter", metavar="FILE",
+                     help="a Python file defining class MLP with the released API (see README)")
+    chk.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
+                     help="wall-clock limit per check (default: 10)")
+    chk.add_argument("--json", action="store_true", help="print the report as JSON")
 
     ds = sub.add_parser("datasets", help="list the datasets with their shapes and tasks",
                         description="List the frozen dataset snapshots refmlp ships.")
@@ -210,7 +244,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     try:
-        return {"compare": run_compare, "datasets": run_datasets, "train": run_train}[args.command](args)
+        return {"compare": run_compare, "datasets": run_datasets, "train": run_train,
+                "check": run_check}[args.command](args)
     except UsageError as exc:
         print(f"refmlp {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -430,3 +465,32 @@ def run_train(args) -> int:
     else:
         emit(render_table(traj, header) + (f"\n{plot_note}" if plot_note else ""))
     return EXIT_PASS if verdict(traj) == "pass" else EXIT_MISMATCH
+
+
+def run_check(args) -> int:
+    from .check.scenarios import SCENARIOS, ScenarioError, load_scenario_file, select
+    from .check.submission import check_submission
+
+    if args.timeout is not None and not args.timeout > 0:
+        raise UsageError(f"--timeout must be a positive number of seconds; got {args.timeout}")
+    try:
+        extra = load_scenario_file(args.scenario_file) if args.scenario_file else []
+        clash = [s.name for s in extra if s.name in SCENARIOS]
+        if clash:
+            raise ScenarioError(f"scenario file redefines built-in scenario {clash[0]!r}; rename it")
+        names = args.scenario or [*SCENARIOS, *(s.name for s in extra)]
+        chosen = select(names, extra)
+    except ScenarioError as exc:
+        raise UsageError(str(exc)) from None
+    try:
+        report = check_submission(args.path, scenarios=chosen, seed=args.seed,
+                                  timeout=args.timeout, adapter=args.adapter)
+    except ModuleNotFoundError as exc:
+        if exc.name != "torch":
+            raise
+        raise UsageError("refmlp check needs torch, the oracle, and it is not installed: "
+                         "pip install torch") from None
+    emit(report.to_json() if args.json else report.to_text())
+    if report.verdict == "error" and not report.checks and not args.json:
+        print(f"refmlp check: error: {report.message}", file=sys.stderr)
+    return report.exit_code

@@ -1,0 +1,75 @@
+import numpy as np
+from layers import *
+from losses import *
+
+
+class MLP:
+    def __init__(self, d, est_lossderiv):
+        """
+        d: number of input dimensions
+        est_lossderiv: derivative of the loss w.r.t. the last layer's input
+        """
+        self.d = d
+        self.est_lossderiv = est_lossderiv
+        self.Ws = []
+        self.bs = []
+        self.fs = []
+        self.fderivs = []
+        self.names = []
+        self.W_derivs = []
+        self.b_derivs = []
+
+    def add_layer(self, m, f, fderiv, name=None):
+        if len(self.Ws) == 0:
+            n = self.d
+        else:
+            n = self.Ws[-1].shape[0]
+        self.Ws.append(0.1 * np.random.randn(m, n))
+        self.bs.append(0.1 * np.random.randn(m, 1))  # m x 1 as in the notes
+        self.fs.append(f)
+        self.fderivs.append(fderiv)
+        self.names.append(name)
+        self.W_derivs.append(np.zeros((m, n)))
+        self.b_derivs.append(np.zeros((m, 1)))
+
+    def forward(self, x, start=None, end=None):
+        self.a = []
+        self.h = []
+        i1 = 0
+        if start is not None:
+            i1 = self.names.index(start)
+        i2 = len(self.Ws) - 1
+        if end is not None:
+            i2 = self.names.index(end)
+        h = x
+        for i in range(i1, i2 + 1):
+            a = self.Ws[i].dot(h) + self.bs[i]
+            h = self.fs[i](a)
+            self.a.append(a)
+            self.h.append(h)
+        return h
+
+    def backward(self, x, y):
+        y_est = self.forward(x)
+        g = self.est_lossderiv(y_est, y)
+        L = len(self.Ws)
+        for k in range(L - 1, -1, -1):
+            if k < L - 1:
+                g = g * self.fderivs[k](self.a[k])
+            if k == 0:
+                hprev = x
+            else:
+                hprev = self.h[k - 1]
+            self.b_derivs[k] += g
+            self.W_derivs[k] += np.outer(g, hprev)
+            g = self.Ws[k].T.dot(g)
+
+    def step(self, alpha):
+        for k in range(len(self.Ws)):
+            self.Ws[k] -= alpha * self.W_derivs[k]
+            self.bs[k] -= alpha * self.b_derivs[k]
+
+    def zero_grad(self):
+        for k in range(len(self.Ws)):
+            self.W_derivs[k][:] = 0
+            self.b_derivs[k][:] = 0

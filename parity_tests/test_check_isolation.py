@@ -1,0 +1,138 @@
+"""A hostile submission can neither crash the checker, nor change another check's result, nor make
+a wrong gradient pass (refmlp check's sandbox: refmlp/check/sandbox/worker.py)."""
+
+import numpy as np
+import pytest
+
+from check_fixtures import FPRIME_MISSING, submission
+from refmlp.check import check_submission
+
+FAST = dict(scenarios=["disc"], timeout=10)  # generous: the machine may be loaded
+
+
+def verdicts(report):
+    return {c.name: c.verdict for c in report.checks}
+
+
+def test_correct_fixture_passes(tmp_path):
+    rep = check_submission(submission(tmp_path), **FAST)
+    assert rep.verdict == "pass", rep.to_text()
+    assert rep.exit_code == 0 and rep.api == "MLP"
+
+
+def test_printing_a_lot_is_kept_short_and_judged_normally(tmp_path):
+    # ~20 MB of output per forward call, from every check
+    rep = check_submission(submission(tmp_path, replace=[(
+        "        y_est = self.forward(x)", "        print('x' * 20_000_000)\n        y_est = self.forward(x)")]),
+        **FAST)
+    assert rep.verdict == "pass", rep.to_text()
+    grads = next(c for c in rep.checks if c.name == "gradients")
+    assert grads.output_bytes > 20_000_000 and len(grads.output) <= 16384
+
+
+def test_an_endless_loop_times_out_its_checks_only(tmp_path):
+    rep = check_submission(submission(tmp_path, replace=[(
+        "    def zero_grad(self):\n", "    def zero_grad(self):\n        while True: pass\n")]),
+        scenarios=["disc"], timeout=1)
+    v = verdicts(rep)
+    assert v["zero_grad"] == "fail" and v["sgd_run"] == "fail"
+    assert v["forward"] == v["gradients"] == v["accumulation"] == v["step"] == "pass"
+    assert rep.first_divergence == {"layer": None, "quantity": "timeout"}
+    assert rep.diagnosis["key"] == "timeout" and rep.exit_code == 1
+
+
+def test_unbounded_allocation_hits_the_memory_limit(tmp_path):
+    rep = check_submission(submission(tmp_path, replace=[(
+        "    def step(self, alpha):\n",
+        "    def step(self, alpha):\n        hog = []\n        while True: hog.append(np.ones(2**24))\n")]),
+        scenarios=["disc"], timeout=20, memory=450 * 2**20)
+    v = verdicts(rep)
+    assert v["forward"] == "pass" and v["gradients"] == "fail"
+    assert rep.first_divergence["quantity"] == "exception"
+    grads = next(c for c in rep.checks if c.name == "gradients")
+    assert "MemoryError" in (grads.traceback or "") or "killed" in (grads.message or "")
+
+
+@pytest.mark.parametrize("how", ["sys.exit(0)", "os._exit(0)", "os.kill(os.getpid(), 9)"])
+def test_ending_the_process_fails_only_the_checks_that_call_it(tmp_path, how):
+    rep = check_submission(submission(tmp_path, extra="\nimport os, sys\n", replace=[(
+        "    def zero_grad(self):\n", f"    def zero_grad(self):\n        {how}\n")]), **FAST)
+    v = verdicts(rep)
+    assert v["zero_grad"] == "fail" and v["sgd_run"] == "fail"
+    assert v["forward"] == v["gradients"] == v["step"] == v["stale_forward"] == "pass"
+    assert rep.verdict == "fail" and rep.exit_code == 1
+
+
+def test_deleting_its_folder_does_not_reach_other_checks(tmp_path):
+    # every check gets a fresh copy of the submission; deleting it (and the helper modules)
+    # after import must not matter to the next check
+    rep = check_submission(submission(tmp_path, extra=(
+        "\nimport os\nfor _f in os.listdir('.'):\n    if os.path.isfile(_f):\n        os.remove(_f)\n")), **FAST)
+    assert rep.verdict == "pass", rep.to_text()
+    assert (tmp_path / "mlp.py").exists()  # the original is never touched
+
+
+def test_state_left_by_one_check_does_not_reach_another(tmp_path):
+    # a file written in the working folder, and numpy broken in-process, by zero_grad only
+    rep = check_submission(submission(tmp_path, extra=(
+        "\nimport os\nif os.path.exists('poison'):\n    MLP.step = lambda self, alpha: None\n"),
+        replace=[("    def zero_grad(self):\n",
+                  "    def zero_grad(self):\n        open('poison', 'w').close()\n"
+                  "        np.outer = lambda a, b: 0 * np.ones((len(a), len(b)))\n")]), **FAST)
+    v = verdicts(rep)
+    assert v["forward"] == v["gradients"] == v["accumulation"] == v["step"] == "pass"
+    assert v["stale_forward"] == "pass"
+    assert v["sgd_run"] == "fail"  # np.outer broken after its first zero_grad: its own fault
+
+
+MONKEYPATCH = '''
+import numpy, numpy.testing
+numpy.allclose = lambda *a, **k: True
+numpy.isclose = lambda a, b, *r, **k: numpy.ones(numpy.shape(a), bool)
+numpy.array_equal = lambda *a, **k: True
+numpy.testing.assert_allclose = lambda *a, **k: None
+import sys, types
+# a torch whose comparisons always agree (installed as a module: importing the real torch in every
+# check would cost seconds, and patching it in the sandbox reaches no further than this does)
+sys.modules["torch"] = types.SimpleNamespace(allclose=lambda *a, **k: True,
+                                             testing=types.SimpleNamespace(assert_close=print))
+import refmlp.compare
+refmlp.compare.compare_arrays = lambda *a, **k: None
+refmlp.compare.POLICY.clear()
+'''
+
+
+def test_monkeypatching_numpy_torch_refmlp_cannot_make_a_wrong_gradient_pass(tmp_path):
+    rep = check_submission(submission(tmp_path, extra=MONKEYPATCH, replace=[FPRIME_MISSING]),
+                           **FAST)
+    assert rep.verdict == "fail"
+    assert rep.first_divergence == {"layer": 2, "quantity": "b_derivs"}
+    assert rep.diagnosis["key"] == "fprime_missing"
+    import refmlp.compare
+
+    assert "float64" in refmlp.compare.POLICY  # the judge's own modules are untouched
+
+
+def test_a_wrong_gradient_still_fails_when_the_submission_writes_the_result_pipe(tmp_path):
+    # garbage written to every inherited file descriptor cannot turn into a passing result
+    rep = check_submission(submission(tmp_path, replace=[FPRIME_MISSING], extra=(
+        "\nimport os\nfor _fd in range(3, 64):\n    try:\n        os.write(_fd, b'\\x10' * 64)\n"
+        "    except OSError:\n        pass\n")), **FAST)
+    assert rep.verdict in ("fail", "error") and rep.exit_code != 0
+
+
+def test_a_syntax_error_is_an_error_not_a_crash(tmp_path):
+    rep = check_submission(submission(tmp_path, extra="\ndef broken(:\n"), **FAST)
+    assert rep.verdict == "error" and rep.exit_code == 2
+    assert "SyntaxError" in rep.traceback
+    assert np.all([c.verdict != "pass" for c in rep.checks])
+
+
+def test_killing_the_worker_itself_is_reported_not_crashed(tmp_path):
+    # the submission kills its parent, the sandbox worker: the checks that did not report are
+    # failures of the submission ("died"), and the checker still answers
+    rep = check_submission(submission(tmp_path, extra="\nimport os, signal\n", replace=[(
+        "    def zero_grad(self):\n",
+        "    def zero_grad(self):\n        os.kill(os.getppid(), signal.SIGKILL)\n")]), **FAST)
+    assert rep.verdict == "fail" and rep.exit_code == 1
+    assert {c.name: c.verdict for c in rep.checks}["forward"] == "pass"

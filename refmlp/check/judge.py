@@ -1,0 +1,344 @@
+"""Judging what the sandbox sent back: expectations from torch, rows as in the parity report.
+
+Everything expected is computed here, in the judging process, from the weights each check's
+network *started from* (read back from the sandbox): refmlp's ``MLP(spec, W=, b=)`` in float64,
+its torch twin (:func:`refmlp.mirror.twin`, :func:`refmlp.mirror.torch_trace`), and the error
+scales of :func:`refmlp.rounding.error_scales`. The student's numbers are compared with
+:func:`refmlp.compare.compare_arrays` under the tolerance policy of :mod:`refmlp.compare`, by the
+dtype the student's weights are stored in (float32 submissions get float32's rtol).
+
+**Recovered gradients.** A gradient is read as (W before - W after step(alpha)) / alpha. alpha is a
+power of two, so alpha dW and the division are exact, and the one rounding is the step's own
+subtraction, W - alpha dW rounded to the student's dtype (at most eps_s |W after| / 2), plus ours,
+W before - W after in float64 (at most eps_64 |change| / 2). That error, divided by alpha, is
+added to each element's allowed error (with eps in place of eps / 2: a margin for a step that
+rounds alpha dW itself), and nothing else: the figure is in every gradient row's details.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..compare import POLICY, Row, compare_arrays
+from ..network import MLP, Spec
+from . import plan
+from .scenarios import Scenario
+
+NON_LAYER = ("accumulation", "zero_grad", "step", "sgd_run", "stale_forward", "exception", "timeout")
+
+
+@dataclass
+class CheckResult:
+    name: str
+    scenario: str | None
+    verdict: str  # pass | fail | error
+    rows: list = field(default_factory=list)  # [(label, Row, where)]
+    first: dict | None = None  # {"layer": k | None, "quantity": q}
+    traceback: str | None = None
+    message: str | None = None
+    notes: list = field(default_factory=list)
+    output: str = ""
+    output_bytes: int = 0
+    facts: dict = field(default_factory=dict)  # what the diagnosis reads
+
+    def to_dict(self) -> dict:
+        rows = []
+        for label, row, where in self.rows:
+            d = {"row": label, "where": where}
+            d.update({k: v for k, v in row.__dict__.items()})
+            rows.append(d)
+        details = {"rows": rows, "notes": self.notes}
+        if self.message:
+            details["message"] = self.message
+        if self.output_bytes:
+            details["output"] = self.output
+            details["output_bytes"] = self.output_bytes
+        if self.first:
+            details["first_divergence"] = self.first
+        return {"name": self.name, "scenario": self.scenario, "verdict": self.verdict,
+                "details": details, "traceback": self.traceback}
+
+
+def rank(first: dict, L: int) -> tuple:
+    """Position of a divergence in the contract's data-flow order."""
+    q, k = first["quantity"], first["layer"]
+    if q in ("a", "h"):
+        return (0, k, 0 if q == "a" else 1)
+    if q in ("b_derivs", "W_derivs"):
+        return (1, L - k, 0 if q == "b_derivs" else 1)
+    return (2, NON_LAYER.index(q) if q in NON_LAYER else len(NON_LAYER), 0)
+
+
+# ---- the reference ------------------------------------------------------------------------------
+def as_vector(v, n: int):
+    """A student's (n,), (n, 1) or (1, n) array as (n,) (a plain number when n = 1); anything else
+    unchanged (a shape error)."""
+    v = np.asarray(v)
+    if v.shape in ((n,), (n, 1), (1, n)) or (n == 1 and v.shape == ()):
+        return v.reshape(n)
+    return v
+
+
+def read_params(arrays: dict, prefix: str, sizes: list, square_transposed: bool):
+    """W[1..L] as (out, in) and b[1..L] as (out,), float64, from what the sandbox read at an op;
+    None when a slot is missing. A non-square W stored (in, out) is transposed (shape says so); a
+    square one only when ``square_transposed``."""
+    W, b = [None], [None]
+    for k in range(1, len(sizes)):
+        Wk, bk = arrays.get(f"{prefix}.W{k}"), arrays.get(f"{prefix}.b{k}")
+        if Wk is None or bk is None:
+            return None
+        n, m = sizes[k - 1], sizes[k]
+        Wk = np.asarray(Wk, dtype=np.float64)
+        if Wk.shape == (n, m) and (n != m or square_transposed):
+            Wk = Wk.T
+        W.append(Wk)
+        b.append(as_vector(np.asarray(bk, dtype=np.float64), m))
+    return W, b
+
+
+def student_dtype(arrays: dict, prefix: str) -> str:
+    W1 = arrays.get(f"{prefix}.W1")
+    return "float32" if W1 is not None and W1.dtype == np.float32 else "float64"
+
+
+def sub_spec(sc: Scenario, start: int) -> Spec:
+    """The layers start..L of a scenario as a network of their own (for forward(z, start=...))."""
+    spec = sc.spec()
+    return Spec(sc.sizes[start - 1], spec.layers[start - 1:], spec.loss)
+
+
+def reference(spec: Spec, W, b, X, Y, rtol: float):
+    """(torch trace, error scales) of one batch; W, b lists 1..L of that spec."""
+    from ..mirror import torch_trace, twin
+    from ..rounding import error_scales
+
+    net = MLP(spec, W=W, b=b)
+    X = np.atleast_2d(np.asarray(X, dtype=np.float64))
+    Y = np.atleast_2d(np.asarray(Y, dtype=np.float64))
+    trace = torch_trace(twin(net), X, Y, "sum")
+    return trace, error_scales(net, trace, Y, rtol)
+
+
+# ---- rows ---------------------------------------------------------------------------------------
+def compare(quantity, layer, actual, expected, rtol, floor):
+    """compare_arrays on float64 copies (the student's dtype is judged by its rtol, not here)."""
+    expected = np.asarray(expected, dtype=np.float64)
+    if actual is None:
+        return Row(quantity, layer, "fail", [], list(expected.shape), "", "float64", rtol,
+                   problem="not produced: the call that computes it did not happen or returned nothing")
+    actual = np.asarray(actual, dtype=np.float64)
+    if expected.ndim == 1:
+        actual = as_vector(actual, expected.shape[0])
+    return compare_arrays(quantity, layer, actual, expected, rtol, floor)
+
+
+def recovered(before, after, alpha, dtype):
+    """(change / alpha, the rounding of that figure per element): module docstring."""
+    change = before - after
+    eps_s = np.finfo(np.float32 if dtype == "float32" else np.float64).eps
+    err = (eps_s * np.abs(after) + np.finfo(np.float64).eps * np.abs(change)) / alpha
+    return change / alpha, err
+
+
+def gradient_rows(sc, arrays, i0, i1, alpha, X, Y, dtype, transposed, where, zero=False,
+                  store=None):
+    """Rows b_derivs_k, W_derivs_k (k = L..1) for the step between reads at ops i0 and i1,
+    against the batch gradient of X, Y at the weights of op i0 (against 0 when ``zero``: after
+    zero_grad, step must not move anything)."""
+    rtol = POLICY[dtype].rtol
+    P0 = read_params(arrays, str(i0), sc.sizes, transposed)
+    P1 = read_params(arrays, str(i1), sc.sizes, transposed)
+    if P0 is None or P1 is None:
+        return None
+    trace, M = reference(sc.spec(), P0[0], P0[1], X, Y, rtol)
+    rows = []
+    got = {"where": where, "P0": P0, "P1": P1, "alpha": alpha, "X": X, "Y": Y, "trace": trace,
+           "W": [None] * (sc.L + 1), "b": [None] * (sc.L + 1)}
+    if store is not None:
+        store.append(got)
+    for k in range(sc.L, 0, -1):
+        for q, idx in (("b_derivs", 1), ("W_derivs", 0)):
+            before, after = P0[idx][k], P1[idx][k]
+            if before.shape != after.shape:
+                rows.append((f"{q}_{k}", compare(q, k, after, getattr(trace, q)[k], rtol, None), where))
+                continue
+            g, err = recovered(before, after, alpha, dtype)
+            got[q[0]][k] = g
+            expected = getattr(trace, q)[k]
+            if zero:
+                expected, floor = np.zeros_like(expected), err / rtol
+            else:
+                floor = M[q][k] + err / rtol
+            rows.append((f"{q}_{k}", compare(q, k, g, expected, rtol, floor), where))
+    return rows
+
+
+def forward_rows(sc, arrays, ops, inputs, dtype, transposed, stop=None):
+    """Rows a_k, h_k for every forward call before op ``stop`` (where the submission raised)."""
+    rtol = POLICY[dtype].rtol
+    P = read_params(arrays, "0", sc.sizes, transposed)
+    if P is None:
+        return []
+    W, b = P
+    rows = []
+    names = {name: k for k, (_, _, name) in enumerate(sc.layers, start=1)}
+    for i, op in enumerate(ops):
+        if op[0] != "forward" or f"{i}.x" not in arrays or (stop is not None and i >= stop):
+            continue
+        x, start, end = arrays[f"{i}.x"], op[2], op[3]
+        k0 = names[start] if start else 1
+        k1 = names[end] if end else sc.L
+        if (start or end) and f"{i}.out" not in arrays:
+            continue  # no named layers in this API: nothing to judge
+        spec = sub_spec(sc, k0)
+        n_out = spec.layers[-1].size
+        Y = np.eye(n_out)[0] if spec.loss.name == "cross_entropy" else np.zeros(n_out)
+        trace, M = reference(spec, [None] + W[k0:], [None] + b[k0:], x, Y, rtol)
+        label = op[1].split(".", 1)[-1]
+        where = f"forward({label}" + (f", start={start!r}" if start else "") + (
+            f", end={end!r}" if end else "") + ")"
+        for k in range(k0, k1 + 1):
+            j = k - k0 + 1
+            rows.append((f"a_{k}", compare("a", k, arrays.get(f"{i}.f{k}"), trace.a[j][0], rtol,
+                                           M["a"][j][0]), where))
+            if k == k1:
+                rows.append((f"h_{k}", compare("h", k, arrays.get(f"{i}.out"), trace.h[j][0],
+                                               rtol, M["h"][j][0]), where))
+    return rows
+
+
+def trajectory_note(sc, arrays, reads, xs, ys, transposed):
+    """torch's own SGD run from the same start, as a figure next to the per-step rows: the largest
+    difference between its weights and the student's after the last step (informational: errors
+    compound along a run, so the verdict is the per-step rows, each judged from the student's own
+    weights)."""
+    from ..mirror import torch_trace, twin
+
+    P0 = read_params(arrays, str(reads[0]), sc.sizes, transposed)
+    Pn = read_params(arrays, str(reads[-1]), sc.sizes, transposed)
+    if P0 is None or Pn is None or len(reads) < 2:
+        return "the SGD run stopped before its end: no trajectory figure"
+    net = MLP(sc.spec(), W=P0[0], b=P0[1])
+    for x, y in zip(xs, ys):
+        tr = torch_trace(twin(net), np.atleast_2d(x), np.atleast_2d(y), "sum")
+        net.step(tr.W_derivs, tr.b_derivs, plan.SGD_ALPHA)
+    pairs = list(zip(Pn[0][1:] + Pn[1][1:], net.W[1:] + net.b[1:]))
+    if any(np.shape(p) != np.shape(q) for p, q in pairs):
+        return "the SGD run changed the shape of a parameter: no trajectory figure"
+    diff = max(float(np.abs(np.asarray(p, dtype=float) - q).max()) for p, q in pairs)
+    return (f"after {len(xs)} SGD steps (alpha {plan.SGD_ALPHA:g}) from the same start, the largest "
+            f"difference between the weights and those of a run on torch's gradients is {diff:.3g}")
+
+
+def first_failure(rows, L):
+    failed = [(rank({"layer": r.layer, "quantity": r.quantity}, L), n, r)
+              for n, (_, r, _) in enumerate(rows) if r.verdict == "fail"]
+    if not failed:
+        return None
+    _, _, r = min(failed, key=lambda t: (t[0], t[1]))
+    return {"layer": r.layer, "quantity": r.quantity}
+
+
+# ---- one check ----------------------------------------------------------------------------------
+def judge_check(kind: str, sc: Scenario, outcome, ops: list, inputs: dict, transposed: bool):
+    """A CheckResult for one check's outcome."""
+    res = CheckResult(name=kind, scenario=sc.name, verdict="pass", notes=list(outcome.notes),
+                      output=outcome.output, output_bytes=outcome.output_bytes)
+    arrays = outcome.arrays
+    dtype = student_dtype(arrays, "0")
+    res.facts.update(dtype=dtype, transposed=transposed, arrays=arrays, ops=ops, op=outcome.op)
+    if outcome.status == "discovery":
+        res.verdict, res.message = "error", outcome.message
+        return res
+    if outcome.status == "load_error":
+        res.verdict, res.traceback = "error", outcome.traceback
+        res.message = "the submission could not be loaded"
+        return res
+    p = sc.name + "."
+    try:
+        res.facts["steps"] = []
+        stop = outcome.op_index if outcome.status != "ok" else None
+        res.rows = rows_for(kind, sc, arrays, ops, inputs, dtype, transposed, p, res.facts["steps"],
+                            stop, res.notes)
+    except ValueError as exc:  # a shape the reference refuses: the student's arrays are malformed
+        res.message = f"the weights read back cannot form the network: {exc}"
+        res.verdict = "fail"
+        res.first = {"layer": None, "quantity": "exception"}
+    first = first_failure(res.rows, sc.L) if res.rows else None
+    if first and kind != "forward" and kind != "gradients":
+        first = {"layer": None, "quantity": kind}
+    if first:
+        res.verdict, res.first = "fail", first
+    if outcome.status != "ok":
+        res.verdict = "fail"
+        quantity = "timeout" if outcome.status == "timeout" else "exception"
+        res.first = res.first or {"layer": None, "quantity": quantity}
+        res.traceback = outcome.traceback
+        res.message = describe_stop(outcome, ops)
+    return res
+
+
+def describe_stop(outcome, ops) -> str:
+    call = {"new": "MLP(...) / add_layer", "descent": "backprop_descent"}.get(outcome.op, outcome.op)
+    if outcome.status == "timeout":
+        where = f"{call}" if call else "this check"
+        return (f"the submission did not finish {where} within the time limit of "
+                f"{outcome.limit:g} s (an endless loop?)" if outcome.limit else
+                f"the submission did not finish {where} within the time limit (an endless loop?)")
+    if outcome.status == "exception":
+        last = outcome.traceback.strip().splitlines()[-1] if outcome.traceback else ""
+        return f"the submission raised in {call}: {last}"
+    if outcome.signal:
+        return (f"the check's process was killed by signal {outcome.signal} (the CPU-time or "
+                "memory limit, or the submission killed itself)")
+    code = f" with exit code {outcome.exit_code}" if outcome.exit_code is not None else ""
+    where = f" in {call}" if call else ""
+    return f"the submission ended the process{code}{where} before the check finished (os._exit?)"
+
+
+def rows_for(kind, sc, arrays, ops, inputs, dtype, transposed, p, store, stop=None, notes=None):
+    X, Y = (lambda i: inputs[f"{p}x{i}"]), (lambda i: inputs[f"{p}y{i}"])
+    reads = [i for i, op in enumerate(ops) if op[0] in ("new", "read")]
+    if kind == "forward":
+        return forward_rows(sc, arrays, ops, inputs, dtype, transposed, stop)
+    if kind == "gradients":
+        rows = []
+        for n in range(plan.N_GRADIENT_SAMPLES):
+            got = gradient_rows(sc, arrays, reads[2 * n], reads[2 * n + 1], plan.ALPHA,
+                                X(n), Y(n), dtype, transposed, f"sample x{n}", store=store)
+            rows += got or []
+        return rows
+    if kind == "accumulation":
+        xs = np.stack([X(2), X(3)])
+        ys = np.stack([Y(2), Y(3)])
+        return gradient_rows(sc, arrays, reads[0], reads[1], plan.ALPHA, xs, ys, dtype,
+                             transposed, "backward(x2) + backward(x3), one step", store=store) or []
+    if kind == "zero_grad":
+        rows = gradient_rows(sc, arrays, reads[0], reads[1], plan.ALPHA, X(4), Y(4), dtype,
+                             transposed, "backward(x4); zero_grad(); step", zero=True, store=store) or []
+        return rows + (gradient_rows(sc, arrays, reads[2], reads[3], plan.ALPHA, X(5), Y(5),
+                                     dtype, transposed, "backward(x4); zero_grad(); backward(x5); step",
+                                     store=store) or [])
+    if kind == "step":
+        rows = []
+        for n, alpha in enumerate(plan.STEP_ALPHAS):
+            rows += gradient_rows(sc, arrays, reads[2 * n], reads[2 * n + 1], alpha, X(0), Y(0),
+                                  dtype, transposed, f"step({alpha})", store=store) or []
+        return rows
+    if kind == "sgd_run":
+        rows = []
+        for t in range(len(reads) - 1):
+            rows += gradient_rows(sc, arrays, reads[t], reads[t + 1], plan.SGD_ALPHA, X(10 + t),
+                                  Y(10 + t), dtype, transposed, f"SGD step {t + 1}", store=store) or []
+        n = len(reads) - 1
+        notes.append(trajectory_note(sc, arrays, reads, [X(10 + t) for t in range(n)],
+                                     [Y(10 + t) for t in range(n)], transposed))
+        return rows
+    if kind == "stale_forward":
+        return gradient_rows(sc, arrays, reads[0], reads[1], plan.ALPHA, X(7), Y(7), dtype,
+                             transposed, "forward(x6); backward(x7, y7); step", store=store) or []
+    raise ValueError(kind)
+

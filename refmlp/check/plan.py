@@ -1,0 +1,140 @@
+"""What each check asks the submission to do: the sequence of public calls, and its inputs.
+
+Every check starts from a fresh network (``new``: MLP(d, est_lossderiv) and add_layer for every
+layer, after seeding numpy's and Python's global generators with the seed), so no check depends on
+what another left behind, and every check reads the weights it started from (the judge computes
+its expectations from those). Before every ``backward(x, y)`` the checks call ``forward(x)`` on the
+same x, except stale_forward, whose point is ``forward(x1); backward(x2, y2)``.
+
+Alphas are powers of two, so alpha * gradient and (change) / alpha are exact in binary floating
+point: the only rounding in a recovered gradient is that of the subtraction W - alpha dW.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .scenarios import Scenario
+
+ALPHA = 0.5  # the gradient check's step: large, so W's rounding is small next to alpha dW
+STEP_ALPHAS = (0.125, 2.0)  # two more: a step with alpha ignored or squared moves differently
+SGD_ALPHA = 2.0 ** -5
+SGD_STEPS = 6
+N_GRADIENT_SAMPLES = 2
+
+CHECKS = ("forward", "gradients", "accumulation", "zero_grad", "step", "sgd_run", "stale_forward")
+"""Check kinds, in the order of the contract's first divergence."""
+
+
+def inputs_for(sc: Scenario, seed: int) -> dict:
+    """The arrays a scenario's checks use, keyed "<scenario>.<name>".
+
+    x0..x9 with targets y0..y9 from the scenario's data; "xzero" (all zeros: a_1 = b_1),
+    "xlarge" (30 x0: saturates logistic units, many negative pre-activations), and for each layer
+    k > 1 an input "z<k>" of size n_{k-1} for ``forward(z, start=name_k)``.
+    """
+    X, Y = sc.samples(10 + SGD_STEPS, seed)
+    out = {}
+    for i in range(X.shape[0]):
+        out[f"{sc.name}.x{i}"], out[f"{sc.name}.y{i}"] = X[i], Y[i]
+    out[f"{sc.name}.xzero"] = np.zeros(sc.d)
+    out[f"{sc.name}.xlarge"] = 30.0 * X[0]
+    rng = np.random.default_rng(seed + 1)
+    for k in range(2, sc.L + 1):
+        out[f"{sc.name}.z{k}"] = rng.standard_normal(sc.sizes[k - 1])
+    return out
+
+
+FORWARD_INPUTS = ("x0", "x1", "xzero", "xlarge", "zero")
+
+
+def ops_for(kind: str, sc: Scenario, api: str) -> list:
+    """The operations of one check (the worker's vocabulary: new, read, forward, backward, step,
+    zero_grad, descent)."""
+    p = sc.name + "."
+    if api == "NeuralNet":
+        return _neuralnet_ops(kind, sc)
+
+    def grad(i):
+        return [["forward", f"{p}x{i}", None, None], ["backward", f"{p}x{i}", f"{p}y{i}"]]
+
+    if kind == "forward":
+        ops = [["new"]]
+        ops += [["forward", "zero" if x == "zero" else p + x, None, None] for x in FORWARD_INPUTS]
+        ops += [["forward", f"{p}x0", None, name] for _, _, name in sc.layers[:-1]]
+        ops += [["forward", f"{p}z{k}", sc.layers[k - 1][2], None] for k in range(2, sc.L + 1)]
+        return ops
+    if kind == "gradients":
+        ops = []
+        for i in range(N_GRADIENT_SAMPLES):
+            ops += [["new"]] + grad(i) + [["step", ALPHA], ["read"]]
+        return ops
+    if kind == "accumulation":
+        return [["new"]] + grad(2) + grad(3) + [["step", ALPHA], ["read"]]
+    if kind == "zero_grad":  # two networks, one step each: after zero_grad, step moves nothing;
+        # and backward after zero_grad accumulates from zero
+        return ([["new"]] + grad(4) + [["zero_grad"], ["step", ALPHA], ["read"]]
+                + [["new"]] + grad(4) + [["zero_grad"]] + grad(5) + [["step", ALPHA], ["read"]])
+    if kind == "step":
+        ops = []
+        for alpha in STEP_ALPHAS:
+            ops += [["new"]] + grad(0) + [["step", alpha], ["read"]]
+        return ops
+    if kind == "sgd_run":
+        ops = [["new"]]
+        for t in range(SGD_STEPS):
+            ops += grad(10 + t) + [["step", SGD_ALPHA], ["zero_grad"], ["read"]]
+        return ops
+    if kind == "stale_forward":
+        return [["new"], ["forward", f"{p}x6", None, None], ["backward", f"{p}x7", f"{p}y7"],
+                ["step", ALPHA], ["read"]]
+    raise ValueError(f"unknown check {kind!r}")
+
+
+def _neuralnet_ops(kind: str, sc: Scenario) -> list | None:
+    """The old API: backprop_descent(x, y, alpha) = backward and step at once (no accumulation,
+    no zero_grad, no named layers)."""
+    p = sc.name + "."
+    if kind == "forward":
+        return [["new"]] + [["forward", "zero" if x == "zero" else p + x, None, None]
+                            for x in FORWARD_INPUTS]
+    if kind == "gradients":
+        ops = []
+        for i in range(N_GRADIENT_SAMPLES):
+            ops += [["new"], ["descent", f"{p}x{i}", f"{p}y{i}", ALPHA], ["read"]]
+        return ops
+    if kind == "step":
+        ops = []
+        for alpha in STEP_ALPHAS:
+            ops += [["new"], ["descent", f"{p}x0", f"{p}y0", alpha], ["read"]]
+        return ops
+    if kind == "sgd_run":
+        ops = [["new"]]
+        for t in range(SGD_STEPS):
+            ops += [["descent", f"{p}x{10 + t}", f"{p}y{10 + t}", SGD_ALPHA], ["read"]]
+        return ops
+    if kind == "stale_forward":
+        return [["new"], ["forward", f"{p}x6", None, None],
+                ["descent", f"{p}x7", f"{p}y7", ALPHA], ["read"]]
+    return None  # accumulation and zero_grad do not exist in this API
+
+
+def build_checks(scenarios, api: str, cls: str, seed: int) -> tuple[list, dict]:
+    """(checks for the worker, their inputs): a load check first, then every kind per scenario."""
+    inputs, checks = {}, []
+    for sc in scenarios:
+        inputs.update(inputs_for(sc, seed))
+    base = lambda sc: {  # noqa: E731
+        "api": api, "class": cls, "d": sc.d, "seed": seed, "loss_deriv": sc.loss_deriv,
+        "layers": [{"m": m, "act": act, "name": name} for m, act, name in sc.layers],
+        "probe": [f"{sc.name}.x8", f"{sc.name}.y8"],
+    }
+    first = scenarios[0]
+    checks.append(dict(base(first), id="load", kind="load", scenario=first.name, ops=[]))
+    for sc in scenarios:
+        for kind in CHECKS:
+            ops = ops_for(kind, sc, api)
+            if ops is not None:
+                checks.append(dict(base(sc), id=f"{sc.name}.{kind}", kind=kind, scenario=sc.name,
+                                   ops=ops))
+    return checks, inputs

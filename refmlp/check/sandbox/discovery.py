@@ -1,0 +1,211 @@
+"""Finding a submission's W_k and b_k without knowing its internal names (runs in the sandbox).
+
+Method, in three steps, through the public methods only:
+
+1. **Walk** the network object: its attributes, and recursively lists, tuples, dicts and the
+   ``__dict__`` of the objects it holds (modules, classes and functions are skipped; depth <= 8,
+   cycles cut). Every float ndarray, and every list of floats or list of equal-length lists of
+   floats, is a *candidate* with its path (``.layers[2]['W']``). The same array reached twice keeps
+   its first path.
+2. **Confirm by step**: on a throwaway network, walk after ``forward(x); backward(x, y)`` and again
+   after ``step(alpha)``. Parameters are what ``step`` moves; gradients, a_k/h_k caches and
+   constants do not move under ``step``. (NeuralNet: ``backprop_descent`` with alpha 0 first, then
+   with alpha: what moves only with alpha > 0 is a parameter.) Should some slot stay empty (a
+   ``step`` that skips biases), it is filled from arrays that existed at construction and that
+   neither backward nor step touched, non-zero ones first.
+3. **Assign slots by shape in walk order**: W_k takes the first unused parameter of shape
+   (n_k, n_{k-1}) or the transposed (n_{k-1}, n_k), for k = 1..L; then b_k the first of
+   shape (n_k,), else (n_k, 1), else (1, n_k). Lists of layers, dicts per layer, layer objects and
+   Ws/bs lists all list layer 1 first, so walk order is layer order. The judge decides, from the
+   numbers, how a square W is oriented (see refmlp.check.judge).
+
+When a slot stays empty the check stops with a message naming the slot, the shapes that were
+found and the way out (an adapter returning the weights: README, "Checking a homework").
+"""
+
+import numpy as np
+
+_ndarray = np.ndarray  # taken before any student code runs, like every reference below
+_asarray = np.array
+_float64 = np.float64
+_array_equal = np.array_equal
+_MAX_DEPTH = 8
+_SKIP_TYPES = (type, type(len), type(lambda: 0))
+
+
+def _float_list(v):
+    """A list of floats as a 1-D array, a list of equal-length lists of floats as 2-D, else None."""
+    if not v or not isinstance(v, list):
+        return None
+    if all(isinstance(e, (float, int, np.floating)) and not isinstance(e, bool) for e in v):
+        return _asarray(v, dtype=_float64) if any(isinstance(e, (float, np.floating)) for e in v) else None
+    if all(isinstance(e, list) for e in v):
+        rows = [_float_list(e) for e in v]
+        if all(r is not None and r.ndim == 1 for r in rows) and len({len(r) for r in rows}) == 1:
+            return _asarray(rows)
+    return None
+
+
+def walk(obj):
+    """[(path, array)] for every candidate reachable from ``obj``, in walk order."""
+    out, seen = [], set()
+
+    def visit(v, path, depth):
+        if id(v) in seen or depth > _MAX_DEPTH:
+            return
+        if isinstance(v, _ndarray):
+            seen.add(id(v))
+            if v.dtype.kind == "f" and v.ndim in (1, 2) and v.size:
+                out.append((path, v))
+            return
+        if isinstance(v, (str, bytes, int, float, bool, complex)) or v is None:
+            return
+        seen.add(id(v))
+        if isinstance(v, list):
+            arr = _float_list(v)
+            if arr is not None:
+                out.append((path, arr))
+                if arr.ndim == 1:
+                    return  # a list of lists may also be a list of 1-D biases: its rows go on
+        if isinstance(v, (list, tuple)):
+            for i, e in enumerate(v):
+                visit(e, path + (("item", i),), depth + 1)
+        elif isinstance(v, dict):
+            for key, e in list(v.items()):
+                visit(e, path + (("item", key),), depth + 1)
+        elif isinstance(v, _SKIP_TYPES) or type(v).__name__ == "module" or callable(v):
+            return
+        else:
+            d = getattr(v, "__dict__", None)
+            if isinstance(d, dict):
+                for key, e in list(d.items()):
+                    visit(e, path + (("attr", key),), depth + 1)
+
+    visit(obj, (), 0)
+    return out
+
+
+def resolve(obj, path):
+    """The array at ``path`` now (students often rebind W = W - alpha dW, so paths, not objects)."""
+    v = obj
+    for kind, key in path:
+        v = getattr(v, key) if kind == "attr" else v[key]
+    if isinstance(v, list):
+        arr = _float_list(v)
+        if arr is None:
+            raise ValueError(f"{show(path)} is no longer a list of floats")
+        return arr
+    return _asarray(v)
+
+
+def show(path):
+    """A path as Python-like text: net.layers[0]['W']."""
+    s = "net"
+    for kind, key in path:
+        s += f".{key}" if kind == "attr" else f"[{key!r}]"
+    return s
+
+
+def _snapshot(obj):
+    return {path: _asarray(v, copy=True) for path, v in walk(obj)}
+
+
+def _moved(before, after):
+    return [p for p in after if p in before and (before[p].shape != after[p].shape
+                                                  or not _array_equal(before[p], after[p]))]
+
+
+def slot_shapes(sizes):
+    """For layer k = 1..L: the shapes W_k and b_k may be stored in, preferred first."""
+    shapes = {}
+    for k in range(1, len(sizes)):
+        n, m = sizes[k - 1], sizes[k]
+        shapes[("W", k)] = [(m, n), (n, m)]
+        shapes[("b", k)] = [(m,), (m, 1), (1, m)]
+    return shapes
+
+
+def assign(paths_in_order, shapes_of, sizes):
+    """{(kind, k): path}: W_1..W_L first, then b_1..b_L, each slot taking the first unused path in
+    walk order whose shape is one the slot may have; for b, (n_k,) before the column and row forms
+    (so that a (1, n) W of the next layer is never read as a row bias). Missing slots are absent."""
+    slots, used = {}, set()
+    wanted = slot_shapes(sizes)
+    L = len(sizes) - 1
+
+    def taken(p):  # a path inside a slot already filled (a row of a W held as lists), or around it
+        return any(p[:len(u)] == u or u[:len(p)] == p for u in used)
+
+    passes = [("W", None)] + [("b", i) for i in range(3)]
+    for kind, pref in passes:
+        for k in range(1, L + 1):
+            slot = (kind, k)
+            if slot in slots:
+                continue
+            ok = wanted[slot] if pref is None else wanted[slot][pref:pref + 1]
+            for p in paths_in_order:
+                if shapes_of[p] in ok and not taken(p):
+                    slots[slot] = p
+                    used.add(p)
+                    break
+    return slots
+
+
+def discover(build, exercise, sizes):
+    """Find the parameter paths on a throwaway network.
+
+    ``build()`` returns a new network; ``exercise(net)`` returns (grad, apply): two callables, the
+    first computing gradients without moving parameters, the second moving them. Returns
+    (slots, notes): slots maps ("W"|"b", k) to a path; notes are sentences for the report.
+    """
+    notes = []
+    net = build()
+    at_build = _snapshot(net)
+    grad, apply = exercise(net)
+    confirmed = True
+    try:
+        grad()
+        after_grad = _snapshot(net)
+        apply()
+        after_step = _snapshot(net)
+    except BaseException as exc:  # the checks themselves report the student's exception
+        notes.append(f"discovery could not run backward/step ({type(exc).__name__}: {exc}); "
+                     "parameters taken from the arrays present at construction, by shape")
+        confirmed = False
+        after_grad = after_step = at_build
+    order = list(after_step)
+    shapes = {p: a.shape for p, a in after_step.items()}
+    moved = set(_moved(after_grad, after_step)) if confirmed else set()
+    slots = assign([p for p in order if p in moved], shapes, sizes)
+    want = 2 * (len(sizes) - 1)
+    if confirmed and len(moved) > want:
+        notes.append(f"{len(moved)} arrays moved under step where the network has {want} "
+                     "parameters; the first of each shape in walk order were taken")
+    if len(slots) < want:
+        untouched = [p for p in order if p in at_build and p not in moved
+                     and not _moved({p: at_build[p]}, {p: after_grad[p]}) if p in after_grad]
+        nonzero = [p for p in untouched if after_step[p].any()]
+        zero = [p for p in untouched if not after_step[p].any()]
+        rest = {s: p for s, p in assign(nonzero + zero, shapes, sizes).items() if s not in slots
+                and p not in slots.values()}
+        if confirmed and rest:
+            notes.append("not moved by step, read from construction: "
+                         + ", ".join(f"{s[0]}_{s[1]} = {show(p)}" for s, p in sorted(rest.items())))
+        slots.update(rest)
+    return slots, notes, shapes
+
+
+def missing_message(slots, shapes, sizes):
+    """Why discovery failed and what to do, or None when every slot is filled."""
+    wanted = slot_shapes(sizes)
+    missing = [s for s in sorted(wanted) if s not in slots]
+    if not missing:
+        return None
+    found = ", ".join(f"{show(p)} {tuple(s)}" for p, s in list(shapes.items())[:20]) or "none"
+    what = "; ".join(f"{kind}_{k} of shape {' or '.join(map(str, wanted[(kind, k)]))}"
+                     for kind, k in missing)
+    return (f"could not find the network's parameters: {what}. Float arrays found on the network "
+            f"object: {found}. The checker reads W_k and b_k from the object's attributes, lists, "
+            "dicts and layer objects (see README, 'Checking a homework'); if yours live elsewhere "
+            "or in another layout, write an adapter whose params() returns [(W_1, b_1), ...] and "
+            "pass it with --adapter FILE")

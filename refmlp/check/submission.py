@@ -1,0 +1,133 @@
+"""check_submission: find the submission's module and class, run every check, assemble the report.
+
+The judging process never imports the student's code: it reads the file's text to see which
+class it defines, and everything else happens in the sandbox (refmlp.check.runner).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from . import plan, runner
+from .report import CheckReport
+from .scenarios import Scenario, select
+
+
+def locate(path, adapter=None):
+    """(folder, module name, file name, API, class name) or a string saying what is wrong."""
+    p = Path(path)
+    if p.is_dir():
+        for name, cls in (("mlp.py", "MLP"), ("neuralnet.py", "NeuralNet")):
+            if (p / name).is_file():
+                p = p / name
+                break
+        else:
+            return (f"{path} holds neither mlp.py (class MLP) nor neuralnet.py (class NeuralNet); "
+                    "give the folder of a submission or the path to its .py file")
+    elif not p.is_file():
+        return f"{path} does not exist"
+    if p.suffix != ".py":
+        return f"{path} is not a Python file (.py)"
+    if adapter is not None:
+        return p.parent, p.stem, p.name, "adapter", "MLP"
+    try:
+        text = p.read_text(errors="replace")
+    except OSError as exc:
+        return f"cannot read {path}: {exc.strerror}"
+    for cls in ("MLP", "NeuralNet"):
+        if re.search(rf"^\s*class\s+{cls}\b", text, re.M):
+            return p.parent, p.stem, p.name, cls, cls
+    return (f"{p} defines no class MLP (the released API) or NeuralNet (the older one); rename "
+            "your class, or write an adapter (--adapter FILE, see README)")
+
+
+def check_submission(path, *, scenarios=None, seed=0, timeout=None, adapter=None,
+                     memory=None) -> CheckReport:
+    """Check a submission folder (or its mlp.py) on the scenarios (names or Scenario objects;
+    all built-in ones by default). See the package docstring for the report."""
+    from . import diagnosis, helpers
+    from .judge import judge_check, rank
+
+    extra = [s for s in scenarios or () if isinstance(s, Scenario)]
+    names = None if scenarios is None else [s.name if isinstance(s, Scenario) else s for s in scenarios]
+    chosen = select(names, extra)
+    found = locate(path, adapter)
+    if isinstance(found, str):
+        return CheckReport("error", str(path), None, message=found)
+    folder, module, module_file, api, cls = found
+    adapter_path = Path(adapter).resolve() if adapter else None
+    if adapter_path is not None and not adapter_path.is_file():
+        return CheckReport("error", str(path), api, message=f"adapter {adapter} does not exist")
+    checks, inputs = plan.build_checks(chosen, api, cls, seed)
+    helper_checks, helper_inputs = helpers.build(folder, seed)
+    checks += helper_checks
+    inputs.update(helper_inputs)
+    run = runner.Run(folder.resolve(), module, module_file, checks, inputs,
+                     timeout=timeout or runner.DEFAULT_TIMEOUT,
+                     memory=memory or runner.DEFAULT_MEMORY, adapter=adapter_path)
+    # imported while the worker runs: the start-up costs overlap, and a submission that edits
+    # refmlp's files on disk cannot change the judge, which has them all in memory by then
+    from .. import mirror, rounding  # noqa: F401
+
+    outcomes = run.collect()
+    rep = CheckReport("pass", str(path), api,
+                      scenarios={s.name: s.describe() for s in chosen})
+    load = outcomes.get("load")
+    if load is None or load.status == "load_error":
+        rep.verdict = "error"
+        rep.message = (f"the submission could not be loaded: importing {module_file} and finding "
+                       f"class {cls} failed (the traceback below)") if load else (
+            "the sandbox did not report on loading the submission")
+        rep.traceback = load.traceback if load else None
+        return rep
+
+    by_check = {c["id"]: c for c in checks}
+    for sc in chosen:
+        results = judge_scenario(sc, by_check, outcomes, inputs, judge_check)
+        rep.checks += results
+    rep.helpers = helpers.judge(helper_checks, outcomes, helper_inputs)
+
+    failing = [c for c in rep.checks if c.verdict == "fail"]
+    errors = [c for c in rep.checks if c.verdict == "error"]
+    helper_fail = [h for h in rep.helpers if h["verdict"] != "pass"]
+    if failing:
+        rep.verdict = "fail"
+        scen = failing[0].scenario
+        L = next(s.L for s in chosen if s.name == scen)
+        first = min((c for c in failing if c.scenario == scen), key=lambda c: rank(c.first, L))
+        rep.first_divergence, rep.first_scenario = first.first, scen
+        rep.diagnosis = diagnosis.diagnose(first, next(s for s in chosen if s.name == scen),
+                                           [c for c in rep.checks if c.scenario == scen], inputs)
+    elif errors:
+        rep.verdict = "error"
+        rep.message = errors[0].message
+    elif helper_fail:
+        rep.verdict = "fail"
+        h = helper_fail[0]
+        rep.first_divergence = {"layer": None, "quantity": f"{h['module']}.{h['function']}"}
+        rep.diagnosis = h["diagnosis"]
+    return rep
+
+
+def judge_scenario(sc, by_check, outcomes, inputs, judge_check):
+    """Every check of one scenario; square weights read as (out, in), or as (in, out) when that
+    reading, and only it, makes every check pass (a submission storing W transposed)."""
+    kinds = [k for k in plan.CHECKS if f"{sc.name}.{k}" in by_check]
+
+    def judge_all(transposed):
+        return [judge_check(k, sc, outcomes[f"{sc.name}.{k}"], by_check[f"{sc.name}.{k}"]["ops"],
+                            inputs, transposed) for k in kinds]
+
+    results = judge_all(False)
+    square = any(m == n for m, n in zip(sc.sizes[1:], sc.sizes[:-1]))
+    if square and any(r.verdict == "fail" for r in results):
+        alt = judge_all(True)
+        if all(r.verdict == "pass" for r in alt):
+            for r in alt:
+                r.notes.append("square W_k read as stored (in, out), transposed: only that "
+                               "reading makes every check pass")
+            results = alt
+    for r in results:
+        r.facts.pop("arrays", None) if r.verdict == "pass" else None
+    return results
