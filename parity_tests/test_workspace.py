@@ -119,3 +119,19 @@ def test_sgd_epoch_reuses_the_workspace_it_is_given():
     assert sgd_epoch(net, X, Y, np.arange(10)[::-1], 0.1, 4, workspace=ws) is ws
     assert [id(b) for b in ws._a[1:] + ws._h[1:] + ws.W_derivs[1:]] == buffers
     assert all(W.dtype == np.float32 for W in net.W[1:])
+
+
+@pytest.mark.parametrize("slope", [0.0, 1.0, 2.5], ids=["slope0", "slope1", "slope2.5"])
+def test_leaky_slopes_outside_the_max_trick_still_match_bit_for_bit(slope):
+    """0 <= slope <= 1 runs max(a, slope a) and max(a > 0, slope); any other slope the registry's
+    own functions. Both must give the plain algebra's bits."""
+    spec = Spec.build(3, [5], 2, activation="leaky_relu", loss="squared", leaky_slope=slope)
+    net = MLP(spec, init="torch", seed=0)
+    X = np.random.default_rng(1).standard_normal((6, 3))
+    X[0] = 0
+    net.b[1][:2] = 0
+    Y = np.random.default_rng(2).standard_normal((6, 2))
+    trace = net.backward(X, Y, "sum")
+    expected = plain_batched(net, X, Y, "sum")
+    for got, want in zip((trace.a, trace.h, trace.g, trace.W_derivs, trace.b_derivs), expected):
+        assert all(np.array_equal(got[k], want[k]) for k in (1, 2))
