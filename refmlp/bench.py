@@ -105,6 +105,9 @@ WORKLOADS = {w.name: w for w in (
 
 
 # ---- inside a child process ----------------------------------------------------------------
+now = time.perf_counter  # the clock the runners read; a child with job["clock"] == "cpu" swaps it
+
+
 def make_data(w: Workload, dtype, n: int):
     """X (n, n_0) of ``dtype`` and int labels (n,), seeded; digits and disc are the snapshots."""
     if w.data == "synthetic":
@@ -136,10 +139,10 @@ def run_refmlp(w, X, labels, orders, dtype, threads):
     net = MLP(w.spec(), init="torch", seed=0, dtype=dtype)
     times, ws = [], None
     for order in orders:
-        t0 = time.perf_counter()
+        t0 = now()
         Y = net.targets(labels, len(labels))
         ws = sgd_epoch(net, X, Y, order, w.lr, w.batch, w.reduction, ws)
-        times.append(time.perf_counter() - t0)
+        times.append(now() - t0)
     return times, {"net": net}
 
 
@@ -178,14 +181,14 @@ def run_torch(w, X, labels, orders, dtype, threads):
     Xt = torch.from_numpy(X)  # shares X's memory
     times = []
     for order in orders:
-        t0 = time.perf_counter()
+        t0 = now()
         perm = torch.from_numpy(order)
         for s in range(0, len(order), w.batch):
             idx = perm[s:s + w.batch]
             opt.zero_grad(set_to_none=True)
             loss_fn(model(Xt[idx]), yt[idx]).backward()
             opt.step()
-        times.append(time.perf_counter() - t0)
+        times.append(now() - t0)
     return times, {}
 
 
@@ -199,9 +202,9 @@ def run_sklearn(w, X, labels, orders, dtype, threads):
     classes = np.arange(w.sizes[-1] if w.sizes[-1] > 1 else 2)
     times = []
     for _ in orders:  # partial_fit shuffles with its own random_state
-        t0 = time.perf_counter()
+        t0 = now()
         clf.partial_fit(X, labels, classes=classes)
-        times.append(time.perf_counter() - t0)
+        times.append(now() - t0)
     return times, {"computes_in": str(clf.coefs_[0].dtype), "activation": "relu"}
 
 
@@ -229,11 +232,11 @@ def run_roofline(w, X, labels, orders, dtype, threads):
     plan = [ops[B] for B in w.steps(n)]
     times = []
     for _ in orders:
-        t0 = time.perf_counter()
+        t0 = now()
         for step in plan:
             for A, Bm, out in step:
                 np.matmul(A, Bm, out=out)
-        times.append(time.perf_counter() - t0)
+        times.append(now() - t0)
     return times, {}
 
 
@@ -242,10 +245,10 @@ def run_parity(w, X, labels, orders, dtype, threads):
 
     spec, reports, times = w.spec(), [], []
     for _ in orders:
-        t0 = time.perf_counter()
+        t0 = now()
         reports.append(parity(spec, X, labels, dtype=np.dtype(dtype).name, reduction=w.reduction,
                               init="torch", seed=0))
-        times.append(time.perf_counter() - t0)
+        times.append(now() - t0)
     return times, {"passed": all(r.passed for r in reports)}
 
 
@@ -273,6 +276,8 @@ def grad_check(w, net, X, labels, order) -> dict:
 
 def child(job: dict) -> dict:
     """One contender on one workload in this process: warm-up, repeats, memory, thread record."""
+    global now
+    now = time.process_time if job.get("clock") == "cpu" else time.perf_counter
     threads = job["threads"]
     w = WORKLOADS[job["workload"]]
     dtype = np.dtype(job["dtype"]).type
@@ -327,9 +332,9 @@ class _Timed:
         return lambda *args, **kwargs: self._time(method, sys._getframe(1).f_code.co_name, args, kwargs)
 
     def _time(self, fn, caller, args, kwargs):
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         out = fn(*args, **kwargs)
-        self.phases[phase_of(caller, self.name)] += time.perf_counter() - t0
+        self.phases[phase_of(caller, self.name)] += time.process_time() - t0
         return out
 
 
@@ -358,7 +363,8 @@ class _TimedNumpy:
 def profile(w: Workload, dtype, samples: int, repeats: int) -> dict:
     """refmlp's epoch split into phases: each numpy call of refmlp.network timed and attributed to
     the phase of the function that made it; the remainder is the interpreter's share (the loop,
-    attribute look-ups, the timing itself). Runs in this process, which the caller has pinned."""
+    attribute look-ups, the timing itself). CPU time of this process, which the caller has pinned
+    to 1 thread, so that other work on the machine does not land in the phases."""
     from . import network
 
     X, labels = make_data(w, dtype, samples)
@@ -368,24 +374,24 @@ def profile(w: Workload, dtype, samples: int, repeats: int) -> dict:
     ws = network.sgd_epoch(net, X, Y, rng.permutation(len(labels)), w.lr, w.batch, w.reduction)
     plain = []
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         network.sgd_epoch(net, X, Y, rng.permutation(len(labels)), w.lr, w.batch, w.reduction, ws)
-        plain.append(time.perf_counter() - t0)
+        plain.append(time.process_time() - t0)
     phases = dict.fromkeys(PHASES, 0.0)
     real_np, real_gather = network.np, network.gather
     network.np = _TimedNumpy(phases)
 
     def gather(src, idx, out):
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         real_gather(src, idx, out)
-        phases["gathering the batch"] += time.perf_counter() - t0
+        phases["gathering the batch"] += time.process_time() - t0
 
     network.gather = gather
     try:
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         for _ in range(repeats):
             network.sgd_epoch(net, X, Y, rng.permutation(len(labels)), w.lr, w.batch, w.reduction, ws)
-        total = (time.perf_counter() - t0) / repeats
+        total = (time.process_time() - t0) / repeats
     finally:
         network.np, network.gather = real_np, real_gather
     phases = {k: v / repeats for k, v in phases.items()}
@@ -395,7 +401,7 @@ def profile(w: Workload, dtype, samples: int, repeats: int) -> dict:
 
 def render_profile(w: Workload, dtype: str, prof: dict) -> str:
     lines = [f"refmlp's epoch on {w.name} {dtype} ({w.title}), 1 thread: "
-             f"{fmt_time(prof['epoch_s'])} unprofiled, {fmt_time(prof['profiled_epoch_s'])} profiled",
+             f"{fmt_time(prof['epoch_s'])} unprofiled, {fmt_time(prof['profiled_epoch_s'])} profiled (CPU time)",
              f"{'phase':<38}{'time':>12}{'share':>8}"]
     for name, t in prof["phases"].items():
         lines.append(f"{name:<38}{fmt_time(t):>12}{t / prof['profiled_epoch_s']:>8.0%}")
@@ -441,7 +447,7 @@ def jobs_for(args) -> list[dict]:
         for dtype in args.dtypes:
             for contender in w.contenders:
                 cells.append(dict(workload=name, dtype=dtype, contender=contender, samples=n,
-                                  warmup=args.warmup, repeats=args.repeats))
+                                  warmup=args.warmup, repeats=args.repeats, clock=args.clock))
     jobs = []
     for threads in args.threads:
         for p in range(args.processes):
@@ -516,7 +522,8 @@ def render(data: dict) -> str:
     s = data["settings"]
     lines = [
         f"refmlp bench: medians over {s['processes']} process(es) x {s['repeats']} repeat(s), "
-        f"each process after {s['warmup']} warm-up run(s); (min-max over every run)",
+        f"each process after {s['warmup']} warm-up run(s); (min-max over every run); "
+        f"{'wall' if s['clock'] == 'wall' else 'CPU'} time",
         "speed-up: refmlp's samples/s over the contender's; of roofline: the BLAS time of the "
         "workload's GEMMs alone over the contender's time",
     ]
@@ -565,58 +572,6 @@ def render(data: dict) -> str:
     return "\n".join(lines)
 
 
-def csv_list(choices):
-    def parse(text):
-        items = [t.strip() for t in text.split(",") if t.strip()]
-        bad = [t for t in items if t not in choices]
-        if bad or not items:
-            raise argparse.ArgumentTypeError(f"expected a comma-separated list of {', '.join(choices)}; got {text!r}")
-        return items
-    return parse
-
-
-def int_list(text):
-    try:
-        items = [int(t) for t in text.split(",")]
-    except ValueError:
-        items = [0]
-    if any(i < 1 for i in items):
-        raise argparse.ArgumentTypeError(f"expected comma-separated positive integers; got {text!r}")
-    return items
-
-
-def add_arguments(p: argparse.ArgumentParser, positive_int) -> None:
-    p.add_argument("--workloads", type=csv_list(tuple(WORKLOADS)), default=list(WORKLOADS),
-                   metavar="W1,W2,...", help="workloads to run (default: all four)")
-    p.add_argument("--dtypes", type=csv_list(("float32", "float64")), default=["float32", "float64"],
-                   metavar="float32,float64", help="dtypes to run (default: both)")
-    p.add_argument("--threads", type=int_list, default=[1, 2], metavar="1,2",
-                   help="thread counts, each a separate run of every contender (default: 1,2; "
-                        "1 is the headline: 2-thread runs on these machines are erratic)")
-    p.add_argument("--processes", type=positive_int, default=5, metavar="N",
-                   help="processes per contender and setting; the figure is the median of their medians (default: 5)")
-    p.add_argument("--repeats", type=positive_int, default=3, metavar="N",
-                   help="timed runs per process, after the warm-up (default: 3)")
-    p.add_argument("--warmup", type=positive_int, default=1, metavar="N",
-                   help="untimed runs per process first (default: 1)")
-    p.add_argument("--samples", type=positive_int, default=None, metavar="N",
-                   help="use at most N samples per workload (default: each workload's own; a smaller "
-                        "number makes a quick smoke run)")
-    p.add_argument("--startup-runs", type=int, default=10, metavar="N",
-                   help="runs of 'refmlp --help' and 'refmlp datasets' to time (default: 10; 0 skips)")
-    p.add_argument("--timeout", type=float, default=900, metavar="S",
-                   help="seconds one child process may take (default: 900)")
-    p.add_argument("--quick", action="store_true",
-                   help="a smoke run: 1 process, 1 repeat, 1 thread, at most 512 samples, 2 start-up runs")
-    p.add_argument("--profile", action="store_true",
-                   help="instead of the comparison, split refmlp's epoch of each chosen workload and "
-                        "dtype into phases (GEMMs, activations, bias, loss derivative, update, "
-                        "gathering), 1 thread")
-    p.add_argument("--json", action="store_true",
-                   help="print every figure as JSON (per workload, dtype and threads, each "
-                        "contender's figures and refmlp's speed-up over it) instead of the table")
-
-
 def run(args) -> int:
     if args.quick:
         args.processes, args.repeats, args.threads, args.startup_runs = 1, 1, [1], 2
@@ -645,24 +600,24 @@ def run(args) -> int:
 
 
 def main(argv=None) -> int:
-    if argv is None:
-        argv = sys.argv[1:]
-    if argv[:1] == ["--child"]:
+    """The children's entry point (``python -m refmlp.bench --child JSON``); people run
+    ``refmlp bench``, whose options live with the other commands' in refmlp.cli."""
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) == 2 and argv[0] == "--child":
         print(json.dumps(child(json.loads(argv[1]))), flush=True)
         return 0
-    if argv[:1] == ["--profile-child"]:
-        job = json.loads(argv[1])
+    if len(argv) == 2 and argv[0] == "--profile-child":
         from threadpoolctl import threadpool_limits
+
+        job = json.loads(argv[1])
         threadpool_limits(1)
         w = WORKLOADS[job["workload"]]
         prof = profile(w, np.dtype(job["dtype"]).type, job["samples"], job["repeats"])
         print(render_profile(w, job["dtype"], prof), flush=True)
         return 0
-    from .cli import positive_int
+    from .cli import main as cli_main
 
-    parser = argparse.ArgumentParser(prog="refmlp bench", description=__doc__.split("\n\n")[0])
-    add_arguments(parser, positive_int)
-    return run(parser.parse_args(argv))
+    return cli_main(["bench", *argv])
 
 
 if __name__ == "__main__":
