@@ -285,9 +285,12 @@ def run_compare(args) -> int:
 
 
 def run_bench(args) -> int:
-    try:
-        from .bench import run
-        import threadpoolctl  # noqa: F401  (every child pins its threads with it)
-    except ModuleNotFoundError as exc:
-        raise UsageError(f"refmlp bench needs {exc.name}: pip install 'refmlp[bench]'") from None
+    from importlib.util import find_spec  # finds without importing: the children import them
+
+    missing = [m for m in ("torch", "sklearn", "threadpoolctl") if find_spec(m) is None]
+    if missing:
+        raise UsageError(f"refmlp bench needs {', '.join(missing)}, not installed: "
+                         "pip install 'refmlp[bench]'")
+    from .bench import run
+
     return run(args)
