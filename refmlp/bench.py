@@ -115,7 +115,8 @@ def make_data(w: Workload, dtype, n: int):
         return rng.standard_normal((n, w.sizes[0])).astype(dtype), rng.integers(0, w.sizes[-1], n)
     from .data import load_dataset
     data = load_dataset(w.data).subset(n, 0) if n < load_dataset(w.data).n_samples else load_dataset(w.data)
-    return np.ascontiguousarray(data.X, dtype=dtype), np.asarray(data.labels)
+    # writable copies: torch.from_numpy warns about the snapshots' read-only arrays
+    return np.array(data.X, dtype=dtype, order="C"), np.array(data.labels)
 
 
 def rss_bytes(field: str) -> int:
