@@ -493,7 +493,7 @@ def collect(args) -> dict:
                 c["refmlp_speedup"] = c["median_s"] / ref  # refmlp's throughput / this one's
                 c["of_roofline"] = roof / c["median_s"]
         results.append(entry)
-    return {"settings": {k: v for k, v in vars(args).items() if k not in ("json",)},
+    return {"settings": {k: v for k, v in vars(args).items() if k not in ("json", "save", "command")},
             "python": sys.version.split()[0], "numpy": np.__version__, "results": results,
             "startup": startup_times(args.startup_runs) if args.startup_runs else None}
 
@@ -520,6 +520,31 @@ def startup_times(runs: int) -> dict:
 
 def fmt_time(s: float) -> str:
     return f"{s * 1e3:.1f} ms" if s < 1 else f"{s:.3f} s"
+
+
+def summary(data: dict) -> str:
+    """One line per workload, dtype and thread count: samples/s with refmlp's speed-up over each
+    peer, refmlp's fraction of the roofline, peak memory of refmlp and torch."""
+    head = (f"{'':<12}{'thr':>4}{'refmlp':>10}{'torch (speed-up)':>20}{'sklearn (speed-up)':>20}"
+            f"{'roofline':>10}{'of roofline':>13}{'peak MB refmlp/torch':>22}")
+    lines = ["summary: samples/s, and refmlp's speed-up over each peer", head, "-" * len(head)]
+    for e in data["results"]:
+        c = e["contenders"]
+        label = f"{e['workload']} {e['dtype']}"
+        if "refmlp" not in c:
+            p = c["parity"]
+            lines.append(f"{label:<12}{e['threads']:>4}  one parity comparison: {fmt_time(p['median_s'])} "
+                         f"({fmt_time(p['min_s'])}-{fmt_time(p['max_s'])}), {'PASS' if p['passed'] else 'FAIL'}")
+            continue
+
+        def peer(name):
+            return f"{c[name]['samples_per_s']:,.0f} ({c[name]['refmlp_speedup']:.2f}x)"
+
+        lines.append(f"{label:<12}{e['threads']:>4}{c['refmlp']['samples_per_s']:>10,.0f}{peer('torch'):>20}"
+                     f"{peer('sklearn'):>20}{c['roofline']['samples_per_s']:>10,.0f}"
+                     f"{c['refmlp']['of_roofline']:>13.0%}"
+                     f"{c['refmlp']['peak_mb']:>14.1f} / {c['torch']['peak_mb']:.1f}")
+    return "\n".join(lines)
 
 
 def render(data: dict) -> str:
@@ -567,6 +592,7 @@ def render(data: dict) -> str:
                     f"weights: max|diff|/max|torch| {g['normwise_diff']:.1e}, max abs diff "
                     f"{g['max_abs_diff']:.2e}, tol used {g['tolerance_used']:.2g}, "
                     f"{'PASS' if g['passed'] else 'FAIL'}")
+    lines += ["", summary(data)]
     if data.get("startup"):
         lines += ["", "start-up (new process each run):"]
         for name, st in data["startup"].items():
@@ -596,6 +622,9 @@ def run(args) -> int:
                 print(done.stdout, flush=True)
         return 0
     data = collect(args)
+    if args.save:
+        with open(args.save, "w") as f:
+            json.dump(data, f, indent=2)
     print(json.dumps(data, indent=2) if args.json else render(data), flush=True)
     failed = [f"{e['workload']} {e['dtype']} {e['threads']}" for e in data["results"]
               for c in e["contenders"].values()

@@ -190,6 +190,8 @@ def build_parser() -> argparse.ArgumentParser:
     bn.add_argument("--json", action="store_true",
                     help="print every figure as JSON (per workload, dtype and threads, each "
                          "contender's figures and refmlp's speed-up over it) instead of the table")
+    bn.add_argument("--save", default=None, metavar="FILE",
+                    help="also write that JSON to FILE (the table still prints)")
     return parser
 
 

@@ -13,6 +13,11 @@ Conventions, stated once here:
 - ``g[k]`` is dLoss/da_k, the g of the notes after step 1 at layer k.
 - The batch loss is the ``reduction`` ("sum" or "mean" over samples) of per-sample losses, each a
   sum over outputs; see :mod:`refmlp.losses`.
+- **Two paths.** The per-sample path (:meth:`MLP.forward_sample`, :meth:`MLP.backprop`) is the
+  notes' algorithm line for line. The batched path (:class:`Workspace`, behind :meth:`MLP.forward`,
+  :meth:`MLP.backward` and :func:`train`) runs the same algebra on whole batches, into buffers made
+  once and reused: that is where the speed is (``refmlp bench``), and it gives the bits the plain
+  algebra gives (parity_tests/test_workspace.py).
 """
 
 from __future__ import annotations
