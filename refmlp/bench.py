@@ -462,9 +462,20 @@ def jobs_for(args) -> list[dict]:
     return jobs
 
 
+def machine() -> dict:
+    cpu = "unknown"
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
+    except OSError:
+        pass
+    return {"cpu": cpu, "cpus": os.cpu_count(), "load_average": [round(x, 2) for x in os.getloadavg()]}
+
+
 def collect(args) -> dict:
     jobs = jobs_for(args)
     raw: dict = {}
+    before = machine()
     t_start = time.perf_counter()
     for i, job in enumerate(jobs, start=1):
         if not args.json:
@@ -494,6 +505,7 @@ def collect(args) -> dict:
                 c["of_roofline"] = roof / c["median_s"]
         results.append(entry)
     return {"settings": {k: v for k, v in vars(args).items() if k not in ("json", "save", "command")},
+            "machine": dict(before, load_average_after=machine()["load_average"]),
             "python": sys.version.split()[0], "numpy": np.__version__, "results": results,
             "startup": startup_times(args.startup_runs) if args.startup_runs else None}
 
@@ -556,6 +568,10 @@ def render(data: dict) -> str:
         "speed-up: refmlp's samples/s over the contender's; of roofline: the BLAS time of the "
         "workload's GEMMs alone over the contender's time",
     ]
+    if "machine" in data:
+        m = data["machine"]
+        lines.append(f"machine: {m['cpu']}, {m['cpus']} CPUs; load average (1, 5, 15 min) "
+                     f"{m['load_average']} before, {m['load_average_after']} after")
     head = (f"{'contender':<10}{'median (min-max)':>28}{'samples/s':>12}{'GFLOP/s':>9}"
             f"{'speed-up':>10}{'of roofline':>12}{'peak MB':>9}")
     for entry in data["results"]:
