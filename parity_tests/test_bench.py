@@ -52,6 +52,7 @@ def test_every_contender_has_every_figure(smoke):
             assert c["threadpools"] and all(p["num_threads"] == 1 for p in c["threadpools"])
         assert entry["contenders"]["torch"]["torch_threads"] == 1
         assert entry["contenders"]["refmlp"]["refmlp_speedup"] == 1
+        assert 0 < entry["contenders"]["refmlp"]["paired_of_roofline"] < math.inf
         check = entry["contenders"]["refmlp"]["grad_check"]
         assert check["passed"] and check["tolerance_used"] < 1
     assert results["W4"]["contenders"]["parity"]["passed"] is True
@@ -83,5 +84,6 @@ def test_each_contender_runs_the_per_sample_workload(contender):
     assert out["peak_bytes"] >= 0 and out["threadpools"]
     if contender == "refmlp":
         assert out["grad_check"]["passed"] and out["grad_check"]["batch"] == 1
+        assert len(out["paired_of_roofline"]) == 2
     if contender == "sklearn":
         assert out["computes_in"] == "float64"

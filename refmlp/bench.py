@@ -63,6 +63,9 @@ THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 @dataclasses.dataclass(frozen=True)
 class Workload:
+    """One benchmark workload: the network (sizes, hidden activation, loss), the SGD settings and
+    the data, and who runs it."""
+
     name: str
     title: str
     sizes: tuple
@@ -114,7 +117,9 @@ def make_data(w: Workload, dtype, n: int):
         rng = np.random.default_rng(0)
         return rng.standard_normal((n, w.sizes[0])).astype(dtype), rng.integers(0, w.sizes[-1], n)
     from .data import load_dataset
-    data = load_dataset(w.data).subset(n, 0) if n < load_dataset(w.data).n_samples else load_dataset(w.data)
+    data = load_dataset(w.data)
+    if n < data.n_samples:
+        data = data.subset(n, 0)
     # writable copies: torch.from_numpy warns about the snapshots' read-only arrays
     return np.array(data.X, dtype=dtype, order="C"), np.array(data.labels)
 
@@ -134,17 +139,22 @@ def reset_peak() -> int:
     return rss_bytes("VmRSS")
 
 
-def run_refmlp(w, X, labels, orders, dtype, threads):
+def run_refmlp(w, X, labels, orders, dtype, threads, roofline=None):
+    """Each timed epoch is followed, when ``roofline`` is given, by the roofline's epoch in this
+    same process: the ratio of the two moments apart is steadier than one of processes minutes
+    apart on a machine whose load changes."""
     from .network import MLP, sgd_epoch
 
     net = MLP(w.spec(), init="torch", seed=0, dtype=dtype)
-    times, ws = [], None
+    times, roof, ws = [], [], None
     for order in orders:
         t0 = now()
         Y = net.targets(labels, len(labels))
         ws = sgd_epoch(net, X, Y, order, w.lr, w.batch, w.reduction, ws)
         times.append(now() - t0)
-    return times, {"net": net}
+        if roofline is not None:
+            roof.append(roofline())
+    return times, {"net": net, "paired_roofline": roof}
 
 
 def torch_model(w, dtype):
@@ -226,19 +236,24 @@ def gemm_operands(w, dtype, B):
     return ops
 
 
-def run_roofline(w, X, labels, orders, dtype, threads):
-    n = len(labels)
-    sizes = sorted(set(w.steps(n)), reverse=True)
-    ops = {B: gemm_operands(w, dtype, B) for B in sizes}
+def roofline_epoch(w, dtype, n: int):
+    """A function timing one epoch's GEMMs (their operands made now, once)."""
+    ops = {B: gemm_operands(w, dtype, B) for B in set(w.steps(n))}
     plan = [ops[B] for B in w.steps(n)]
-    times = []
-    for _ in orders:
+
+    def epoch() -> float:
         t0 = now()
         for step in plan:
             for A, Bm, out in step:
                 np.matmul(A, Bm, out=out)
-        times.append(now() - t0)
-    return times, {}
+        return now() - t0
+
+    return epoch
+
+
+def run_roofline(w, X, labels, orders, dtype, threads):
+    epoch = roofline_epoch(w, dtype, len(labels))
+    return [epoch() for _ in orders], {}
 
 
 def run_parity(w, X, labels, orders, dtype, threads):
@@ -297,8 +312,11 @@ def child(job: dict) -> dict:
     X, labels = make_data(w, dtype, job["samples"])
     rng = np.random.default_rng(1)
     orders = [rng.permutation(len(labels)) for _ in range(job["warmup"] + job["repeats"])]
+    kwargs = {}
+    if contender == "refmlp" and "roofline" in w.contenders:  # its operands made before the baseline
+        kwargs["roofline"] = roofline_epoch(w, dtype, len(labels))
     base = reset_peak()
-    times, extra = RUNNERS[contender](w, X, labels, orders, dtype, threads)
+    times, extra = RUNNERS[contender](w, X, labels, orders, dtype, threads, **kwargs)
     peak = rss_bytes("VmHWM") - base
     out = {
         "times": times[job["warmup"]:],
@@ -307,7 +325,10 @@ def child(job: dict) -> dict:
         "threadpools": [{k: info.get(k) for k in ("internal_api", "version", "num_threads", "architecture")}
                         for info in threadpool_info()],
     }
-    out.update({k: v for k, v in extra.items() if k != "net"})
+    out.update({k: v for k, v in extra.items() if k not in ("net", "paired_roofline")})
+    if extra.get("paired_roofline"):
+        pairs = zip(extra["paired_roofline"][job["warmup"]:], times[job["warmup"]:])
+        out["paired_of_roofline"] = [r / t for r, t in pairs]
     if contender == "torch":
         import torch
         out["torch_threads"] = torch.get_num_threads()
@@ -437,6 +458,9 @@ def summarise(results: list[dict]) -> dict:
     for key in ("computes_in", "activation", "torch_threads", "passed"):
         if key in results[0]:
             out[key] = results[0][key]
+    if "paired_of_roofline" in results[0]:
+        out["paired_of_roofline"] = statistics.median(statistics.median(r["paired_of_roofline"])
+                                                      for r in results)
     checks = [r["grad_check"] for r in results if "grad_check" in r]
     if checks:
         out["grad_check"] = checks[0]
@@ -536,9 +560,10 @@ def fmt_time(s: float) -> str:
 
 def summary(data: dict) -> str:
     """One line per workload, dtype and thread count: samples/s with refmlp's speed-up over each
-    peer, refmlp's fraction of the roofline, peak memory of refmlp and torch."""
+    peer, refmlp's fraction of the roofline (from the roofline's own processes, and paired run by
+    run inside refmlp's), peak memory of refmlp and torch."""
     head = (f"{'':<12}{'thr':>4}{'refmlp':>10}{'torch (speed-up)':>20}{'sklearn (speed-up)':>20}"
-            f"{'roofline':>10}{'of roofline':>13}{'peak MB refmlp/torch':>22}")
+            f"{'roofline':>10}{'of roofline':>13}{'(paired)':>9}{'peak MB refmlp/torch':>22}")
     lines = ["summary: samples/s, and refmlp's speed-up over each peer", head, "-" * len(head)]
     for e in data["results"]:
         c = e["contenders"]
@@ -554,7 +579,7 @@ def summary(data: dict) -> str:
 
         lines.append(f"{label:<12}{e['threads']:>4}{c['refmlp']['samples_per_s']:>10,.0f}{peer('torch'):>20}"
                      f"{peer('sklearn'):>20}{c['roofline']['samples_per_s']:>10,.0f}"
-                     f"{c['refmlp']['of_roofline']:>13.0%}"
+                     f"{c['refmlp']['of_roofline']:>13.0%}{c['refmlp'].get('paired_of_roofline', float('nan')):>9.0%}"
                      f"{c['refmlp']['peak_mb']:>14.1f} / {c['torch']['peak_mb']:.1f}")
     return "\n".join(lines)
 
@@ -601,6 +626,9 @@ def render(data: dict) -> str:
                 notes.append(f"thread pools: {pools}")
             for note in notes:
                 lines.append(f"{'':<10}  {note}")
+            if "paired_of_roofline" in c:
+                lines.append(f"{'':<10}  paired with the roofline in the same process, run by run: "
+                             f"{c['paired_of_roofline']:.0%} of roofline (median of the ratios)")
             if "grad_check" in c:
                 g = c["grad_check"]
                 lines.append(
