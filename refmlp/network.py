@@ -489,7 +489,7 @@ class Workspace:
                    for layer, f, fprime in zip(net.spec.layers, net.f[1:], net.fprime[1:])]
         self.f_into = [None] + [into for into, _ in kernels]
         self.fprime_mul = [None] + [mul for _, mul in kernels]
-        self.X = np.empty((capacity, sizes[0]), dtype)  # where sgd_epoch gathers a mini-batch
+        self.X = None  # where sgd_epoch gathers a mini-batch (it makes the buffer)
         self._a = [None] + [np.empty((capacity, n), dtype) for n in sizes[1:]]
         self._h = [None] + [np.empty((capacity, n), dtype) for n in sizes[1:]]
         self._grads = None  # G, f', Y, W_derivs and b_derivs: made by the first backward
@@ -601,6 +601,8 @@ def sgd_epoch(net: MLP, X: Array, Y: Array, order: Array, lr: float, batch_size:
     ws = workspace if workspace is not None else Workspace(net, min(batch_size, len(order)))
     if ws._grads is None:
         ws._make_grads()
+    if ws.X is None:
+        ws.X = np.empty((ws.capacity, sizes[0]), net.dtype)
     n = len(order)
     for start in range(0, n, batch_size):
         idx = order[start : start + batch_size]
