@@ -13,10 +13,16 @@ Conventions, stated once here:
 - ``g[k]`` is dLoss/da_k, the g of the notes after step 1 at layer k.
 - The batch loss is the ``reduction`` ("sum" or "mean" over samples) of per-sample losses, each a
   sum over outputs; see :mod:`refmlp.losses`.
+- **Two paths.** The per-sample path (:meth:`MLP.forward_sample`, :meth:`MLP.backprop`) is the
+  notes' algorithm line for line. The batched path (:class:`Workspace`, behind :meth:`MLP.forward`,
+  :meth:`MLP.backward` and :func:`train`) runs the same algebra on whole batches, into buffers made
+  once and reused: that is where the speed is (``refmlp bench``), and it gives the bits the plain
+  algebra gives (parity_tests/test_workspace.py).
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -285,11 +291,8 @@ class MLP:
     # ---- forward (Algorithm 1) ----------------------------------------------------------------
     def forward(self, X) -> Trace:
         """a_k = W_k h_{k-1} + b_k and h_k = f_k(a_k) for k = 1..L, h_0 = X, one sample a row."""
-        h, a = [self._inputs(X)], [None]
-        for k in range(1, self.L + 1):
-            a.append(h[k - 1] @ self.W[k].T + self.b[k])  # (B, n_k)
-            h.append(self.f[k](a[k]))
-        return Trace(a=a, h=h)
+        X = self._inputs(X)
+        return Workspace(self, X.shape[0]).forward(X).trace()
 
     def predict(self, X) -> Array:
         """The network's output h_L, (B, n_L)."""
@@ -357,8 +360,7 @@ class MLP:
         if path == "per_sample":
             trace = self._backward_per_sample(X, Y, reduction)
         else:
-            trace = self.forward(X)
-            self._backward_batched(trace, Y, reduction)
+            trace = Workspace(self, X.shape[0]).forward(X).backward(Y, reduction).trace()
         set_loss(trace, self.spec.loss, Y, reduction)
         return trace
 
@@ -383,28 +385,235 @@ class MLP:
         return Trace(a=stacked("a"), h=[X] + stacked("h")[1:], g=gs, W_derivs=W_derivs,
                      b_derivs=b_derivs)
 
-    def _backward_batched(self, trace: Trace, Y: Array, reduction: str) -> None:
-        L, a, h = self.L, trace.a, trace.h
-        W_derivs, b_derivs, gs = [None] * (L + 1), [None] * (L + 1), [None] * (L + 1)
-        g = self._est_lossderiv(a[L], h[L], Y)  # (B, n_L)
-        if reduction == "mean":
-            g = g / Y.shape[0]
-        for k in range(L, 0, -1):
-            if k < L:
-                g = g * self.fprime[k](a[k])
-            gs[k] = g
-            b_derivs[k] = g.sum(axis=0)
-            W_derivs[k] = g.T @ h[k - 1]  # (n_k, n_{k-1})
-            if k > 1:  # nothing needs dLoss/dh_0
-                g = g @ self.W[k]  # (B, n_{k-1}), the row form of W_k^T g
-        trace.W_derivs, trace.b_derivs, trace.g = W_derivs, b_derivs, gs
-
     # ---- learning -----------------------------------------------------------------------------
     def step(self, W_derivs, b_derivs, lr: float) -> None:
         """Plain gradient descent: W_k -= lr W_derivs_k and b_k -= lr b_derivs_k for every k."""
         for k in range(1, self.L + 1):
             self.W[k] -= self.dtype.type(lr) * W_derivs[k]
             self.b[k] -= self.dtype.type(lr) * b_derivs[k]
+
+
+# ---- the batched path: buffers reused across steps -------------------------------------------
+# In-place forms of the activations (out = f(a); g *= f'(a)), bit for bit the registry's functions:
+# they run the same float operations, only into buffers given to them. An activation missing here
+# takes the registry's own functions, whose results are copied into the buffers.
+def _identity_into(act: Activation, a: Array, out: Array) -> None:
+    np.copyto(out, a)
+
+
+def _relu_into(act: Activation, a: Array, out: Array) -> None:
+    np.maximum(a, 0, out=out)
+
+
+def _leaky_relu_into(act: Activation, a: Array, out: Array) -> None:
+    slope = a.dtype.type(act.params["slope"])
+    # For 0 <= slope <= 1, max(a, slope a) picks a where a > 0 and slope a where a <= 0 (signed
+    # zeros included): where(a > 0, a, slope a) without its two temporaries.
+    if 0 <= slope <= 1:
+        np.maximum(a, np.multiply(a, slope, out=out), out=out)
+    else:
+        np.copyto(out, act.f(a))
+
+
+def _identity_fprime_mul(act: Activation, g: Array, a: Array, buf: Array) -> None:
+    pass  # f' = 1: g * 1 is g
+
+
+# g *= f'(a) through f'(a) built in a buffer: a multiply under a mask (where=) branches on every
+# element and runs some 30 times slower than these three unmasked passes.
+def _relu_fprime_mul(act: Activation, g: Array, a: Array, buf: Array) -> None:
+    np.multiply(g, np.greater(a, 0, out=buf), out=g)  # f' = 1.0 or 0.0, as (a > 0).astype
+
+
+def _leaky_relu_fprime_mul(act: Activation, g: Array, a: Array, buf: Array) -> None:
+    slope = a.dtype.type(act.params["slope"])
+    if not 0 <= slope <= 1:
+        np.multiply(g, act.fprime(a), out=g)
+        return
+    # max(1 or 0, slope) is exactly 1 where a > 0 and slope elsewhere: where(a > 0, 1, slope)
+    np.multiply(g, np.maximum(np.greater(a, 0, out=buf), slope, out=buf), out=g)
+
+
+IN_PLACE = {
+    "identity": (_identity_into, _identity_fprime_mul),
+    "relu": (_relu_into, _relu_fprime_mul),
+    "leaky_relu": (_leaky_relu_into, _leaky_relu_fprime_mul),
+}
+"""Activation name -> (f into a buffer, g *= f' in place)."""
+
+
+def layer_kernels(act: Activation, f, fprime) -> tuple:
+    """(out = f(a), g *= f'(a) in place) for a layer whose activation is ``act`` and whose
+    functions are ``f`` and ``fprime``, the network's own (a test may swap them on an instance:
+    then they are used, not the registry's in-place forms)."""
+    if act.name in IN_PLACE and f is act.f and fprime is act.fprime:
+        into, mul = IN_PLACE[act.name]
+        return functools.partial(into, act), functools.partial(mul, act)
+
+    def f_into(a: Array, out: Array) -> None:
+        np.copyto(out, f(a))
+
+    def fprime_mul(g: Array, a: Array, buf: Array) -> None:
+        np.multiply(g, fprime(a), out=g)
+
+    return f_into, fprime_mul
+
+
+H_MINUS_Y = {("logistic", "logistic"), ("cross_entropy", "softmax")}
+"""(loss, output) pairs whose fused dLoss/da_L is f_L(a_L) - y (see refmlp.losses): with h_L known,
+one subtraction."""
+
+
+class Workspace:
+    """The batched path of one network: a, h, g, W_derivs and b_derivs in buffers made once for
+    batches of up to ``capacity`` samples and reused by every step.
+
+    The algebra is the notes' with the batch on the first axis (see the module docstring):
+    A_k = H_{k-1} W_k^T + b_k, H_k = f_k(A_k); G_L = dLoss/dA_L (divided by B for "mean"), then for
+    k = L..1: G_k *= f'_k(A_k) if k < L; b_derivs_k = sum of G_k's rows; W_derivs_k = G_k^T H_{k-1};
+    G_{k-1} = G_k W_k (the row form of W_k^T g). Why it is fast: nothing is allocated per step,
+    elementwise work runs in place, every GEMM reads its operands in the order they are stored
+    (W_k^T and G_k^T are transposed views: BLAS takes the transpose as a flag, nothing is copied),
+    and the float32 network stays float32 throughout. :meth:`MLP.forward` and :meth:`MLP.backward`
+    run it once; :func:`sgd_epoch` reuses one across a whole epoch.
+
+    A workspace holds the results of its last pass only: :meth:`trace` hands out the buffers
+    themselves, which the next pass overwrites.
+    """
+
+    def __init__(self, net: "MLP", capacity: int):
+        _check_positive_int("workspace capacity", capacity)
+        self.net, self.capacity = net, capacity
+        dtype, sizes = net.dtype, net.spec.sizes
+        kernels = [layer_kernels(layer.activation, f, fprime)
+                   for layer, f, fprime in zip(net.spec.layers, net.f[1:], net.fprime[1:])]
+        self.f_into = [None] + [into for into, _ in kernels]
+        self.fprime_mul = [None] + [mul for _, mul in kernels]
+        self.X = None  # where sgd_epoch gathers a mini-batch (it makes the buffer)
+        self._a = [None] + [np.empty((capacity, n), dtype) for n in sizes[1:]]
+        self._h = [None] + [np.empty((capacity, n), dtype) for n in sizes[1:]]
+        self._grads = None  # G, f', Y, W_derivs and b_derivs: made by the first backward
+        self.a, self.h = self._a, [self.X] + self._h[1:]
+        self.B = capacity
+        out = net.spec.layers[-1].activation
+        # g_L = h_L - y holds when h_L came from the registry's f_L, as the fused form's does
+        self.h_minus_y = (net.spec.loss.name, out.name) in H_MINUS_Y and net.f[-1] is out.f
+
+    def _rows(self, B: int) -> None:
+        """Point a, h (and the backward buffers) at the first B rows of each buffer."""
+        if B > self.capacity:
+            raise ValueError(f"a batch of {B} samples does not fit a workspace of {self.capacity}")
+        self.B = B
+        self.a = [None] + [buf[:B] for buf in self._a[1:]]
+        self.h[1:] = [buf[:B] for buf in self._h[1:]]
+        if self._grads is not None:
+            G, fprimes, Y = self._grads[:3]
+            self.g = [None] + [buf[:B] for buf in G[1:]]
+            self.fprimes = [None] + [buf[:B] for buf in fprimes[1:]]
+            self.Y = Y[:B]
+
+    def forward(self, X: Array) -> "Workspace":
+        """Algorithm 1 on the rows of X (already of the network's dtype, shape (B, n_0))."""
+        net, a, h = self.net, self.a, self.h
+        if X.shape[0] != self.B:
+            self._rows(X.shape[0])
+            a = self.a
+        h[0] = X
+        for k in range(1, len(a)):
+            np.matmul(h[k - 1], net.W[k].T, out=a[k])  # (B, n_k)
+            np.add(a[k], net.b[k], out=a[k])
+            self.f_into[k](a[k], h[k])
+        return self
+
+    def _make_grads(self) -> None:
+        net, dtype, C = self.net, self.net.dtype, self.capacity
+        G = [None] + [np.empty((C, n), dtype) for n in net.spec.sizes[1:]]
+        fprimes = [None] + [np.empty((C, n), dtype) for n in net.spec.sizes[1:]]  # f'_k(A_k)
+        Y = np.empty((C, net.spec.sizes[-1]), dtype)  # where sgd_epoch gathers the targets
+        self.W_derivs = [None] + [np.empty_like(Wk) for Wk in net.W[1:]]
+        self.b_derivs = [None] + [np.empty_like(bk) for bk in net.b[1:]]
+        self._grads = (G, fprimes, Y)
+        self._rows(self.B)
+
+    def backward(self, Y: Array, reduction: str, lr: float | None = None) -> "Workspace":
+        """Algorithm 2 on the batch of the last :meth:`forward`, Y of shape (B, n_L).
+
+        With ``lr``, each layer also takes its gradient step W_k -= lr W_derivs_k, b_k -= lr
+        b_derivs_k (:meth:`MLP.step`) as soon as G_{k-1} no longer needs W_k; W_derivs and b_derivs
+        then hold lr times the gradient.
+        """
+        if self._grads is None:
+            self._make_grads()
+        net, a, h, g = self.net, self.a, self.h, self.g
+        L = len(a) - 1
+        W_derivs, b_derivs = self.W_derivs, self.b_derivs
+        lr_ = None if lr is None else net.dtype.type(lr)
+        if self.h_minus_y:
+            np.subtract(h[L], Y, out=g[L])
+        else:
+            np.copyto(g[L], net._est_lossderiv(a[L], h[L], Y))
+        if reduction == "mean":
+            np.divide(g[L], Y.shape[0], out=g[L])
+        for k in range(L, 0, -1):
+            if k < L:
+                self.fprime_mul[k](g[k], a[k], self.fprimes[k])
+            np.add.reduce(g[k], axis=0, out=b_derivs[k])  # g_k summed over the batch
+            np.matmul(g[k].T, h[k - 1], out=W_derivs[k])  # (n_k, n_{k-1})
+            if k > 1:  # nothing needs dLoss/dh_0
+                np.matmul(g[k], net.W[k], out=g[k - 1])  # (B, n_{k-1}), the row form of W_k^T g
+            if lr is not None:
+                self.descend(k, lr_)
+        return self
+
+    def descend(self, k: int, lr) -> None:
+        """W_k -= lr W_derivs_k and b_k -= lr b_derivs_k: the float operations of MLP.step, with
+        lr W_derivs_k made in W_derivs_k's own buffer."""
+        net = self.net
+        np.subtract(net.W[k], np.multiply(self.W_derivs[k], lr, out=self.W_derivs[k]), out=net.W[k])
+        np.subtract(net.b[k], np.multiply(self.b_derivs[k], lr, out=self.b_derivs[k]), out=net.b[k])
+
+    def trace(self) -> Trace:
+        """The last pass's a, h (and g, W_derivs, b_derivs after a backward): the buffers themselves."""
+        trace = Trace(a=list(self.a), h=list(self.h))
+        if self._grads is not None:
+            trace.g, trace.W_derivs, trace.b_derivs = list(self.g), list(self.W_derivs), list(self.b_derivs)
+        return trace
+
+
+def gather(src: Array, idx: Array, out: Array) -> None:
+    """out = src[idx], rows gathered straight into the buffer (mode "clip": idx is a valid
+    permutation, and the default "raise" would gather through a temporary)."""
+    src.take(idx, axis=0, out=out, mode="clip")
+
+
+def sgd_epoch(net: MLP, X: Array, Y: Array, order: Array, lr: float, batch_size: int,
+              reduction: str = "sum", workspace: Workspace | None = None) -> Workspace:
+    """One epoch of mini-batch gradient descent, in place on ``net``: the batches are the rows
+    ``order[i:i + batch_size]`` of X (B, n_0) and Y (B, n_L), both already of the network's dtype
+    (:meth:`MLP.targets`); each is gathered into the workspace's buffers, then forward, backward and
+    step. Returns the workspace, for the next epoch."""
+    check_choice("reduction", reduction, REDUCTIONS)
+    sizes = net.spec.sizes
+    for what, v, n_cols in (("X", X, sizes[0]), ("Y", Y, sizes[-1])):
+        if v.dtype != net.dtype or v.ndim != 2 or v.shape[1] != n_cols:
+            raise ValueError(f"{what} must be a ({len(v)}, {n_cols}) array of {net.dtype} (see "
+                             f"MLP.targets for Y); got {v.dtype} of shape {v.shape}")
+    ws = workspace if workspace is not None else Workspace(net, min(batch_size, len(order)))
+    if ws._grads is None:
+        ws._make_grads()
+    if ws.X is None:
+        ws.X = np.empty((ws.capacity, sizes[0]), net.dtype)
+    n = len(order)
+    for start in range(0, n, batch_size):
+        idx = order[start : start + batch_size]
+        B = len(idx)
+        if B != ws.B:
+            ws._rows(B)
+        Xb, Yb = ws.X[:B], ws.Y
+        gather(X, idx, Xb)
+        gather(Y, idx, Yb)
+        ws.forward(Xb).backward(Yb, reduction, lr)
+    return ws
 
 
 def train(
@@ -426,6 +635,8 @@ def train(
     permutation, in batches of ``batch_size`` (all of X when None; the last batch may be smaller).
     """
     _check_positive_int("epochs", epochs)
+    check_choice("reduction", reduction, REDUCTIONS)
+    check_choice("path", path, PATHS)
     X = net._inputs(X)
     n = X.shape[0]
     batch_size = n if batch_size is None else batch_size
@@ -433,11 +644,15 @@ def train(
     Y = net.targets(y, n)
     rng = np.random.default_rng(seed)
     history = [net.loss(X, Y, reduction)]
+    workspace = None
     for _ in range(epochs):
         order = rng.permutation(n)
-        for start in range(0, n, batch_size):
-            idx = order[start : start + batch_size]
-            trace = net.backward(X[idx], Y[idx], reduction, path)
-            net.step(trace.W_derivs, trace.b_derivs, lr)
+        if path == "batched":
+            workspace = sgd_epoch(net, X, Y, order, lr, batch_size, reduction, workspace)
+        else:
+            for start in range(0, n, batch_size):
+                idx = order[start : start + batch_size]
+                trace = net.backward(X[idx], Y[idx], reduction, path)
+                net.step(trace.W_derivs, trace.b_derivs, lr)
         history.append(net.loss(X, Y, reduction))
     return history
