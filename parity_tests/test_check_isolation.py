@@ -136,3 +136,36 @@ def test_killing_the_worker_itself_is_reported_not_crashed(tmp_path):
         "    def zero_grad(self):\n        os.kill(os.getppid(), signal.SIGKILL)\n")]), **FAST)
     assert rep.verdict == "fail" and rep.exit_code == 1
     assert {c.name: c.verdict for c in rep.checks}["forward"] == "pass"
+
+
+FORGE = '''
+import __main__
+_real_send = __main__.send_result
+def _forged(fd, header, arrays):
+    if header.get("status") != "ok" or not arrays:
+        return _real_send(fd, header, arrays)
+    H, B = dict(header, arrays=[]), b"\\0" * 8
+    {body}
+    __main__.write_frame(fd, __main__._dumps(H).encode() if isinstance(H, dict) else H, B)
+__main__.send_result = _forged
+'''
+SPEC = 'dict(name="0.W1", dtype="<f8", shape=[1], offset=0, nbytes=8)'
+FORGERIES = {
+    "unknown dtype": f'H["arrays"] = [dict({SPEC}, dtype="foo")]',
+    "shape not the bytes": f'H["arrays"] = [dict({SPEC}, shape=[1000])]',
+    "status a list": 'H["status"] = ["ok"]',
+    "notes not strings": 'H["notes"] = [1, None]',
+    "bad JSON": 'H = b"{not json"',
+    "JSON list": 'H = b"[1, 2]"',
+}
+
+
+@pytest.mark.parametrize("forgery", sorted(FORGERIES))
+def test_a_forged_result_frame_fails_its_check_not_the_checker(tmp_path, forgery):
+    # the child's result frame is the student's to write (``__main__`` is the worker): every field
+    # is validated, and a bad one makes that check fail as "died", never an internal error
+    rep = check_submission(submission(tmp_path, extra=FORGE.replace("{body}", FORGERIES[forgery])),
+                           **FAST)
+    assert rep.verdict == "fail" and rep.exit_code == 1, rep.to_text()
+    messages = " ".join(c.message or "" for c in rep.checks)
+    assert "malformed result" in messages, rep.to_text()

@@ -291,6 +291,8 @@ def describe_stop(outcome, ops) -> str:
     if outcome.status == "exception":
         last = outcome.traceback.strip().splitlines()[-1] if outcome.traceback else ""
         return f"the submission raised in {call}: {last}"
+    if outcome.message:  # the sandbox's own account (a malformed result, a stopped worker)
+        return outcome.message
     if outcome.signal:
         return (f"the check's process was killed by signal {outcome.signal} (the CPU-time or "
                 "memory limit, or the submission killed itself)")

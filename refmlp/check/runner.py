@@ -9,6 +9,7 @@ student's code made.
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import signal
@@ -57,15 +58,59 @@ def _frames(data: bytes):
         pos += 8 + m
 
 
+# What a check's frame may carry. Every field comes from a process that ran the student's code, so
+# each is checked here; anything else makes that check "died" (a malformed result), never a crash.
+DTYPES = frozenset({"<f8", "<f4", "<f2", "<i8", "<i4", "<i2", "|i1", "<u8", "<u4", "<u2", "|u1",
+                    "|b1"})  # the numbers numpy arrays of a submission can hold, little-endian
+STATUSES = frozenset({"ok", "exception", "discovery", "load_error", "timeout", "died"})
+FIELDS = {"traceback": str, "message": str, "op": str, "op_index": int, "output": str,
+          "output_bytes": int, "notes": list, "exit_code": int, "signal": int,
+          "seconds": (int, float), "limit": (int, float)}
+
+
+class MalformedFrame(ValueError):
+    pass
+
+
 def _arrays(head: dict, blob: bytes) -> dict:
+    specs = head.get("arrays", [])
+    if not isinstance(specs, list):
+        raise MalformedFrame(f"arrays is a {type(specs).__name__}, not a list")
     out = {}
-    for spec in head.get("arrays", []):
-        dtype = np.dtype(spec["dtype"])
-        if dtype.kind not in "fiub":  # the worker only sends numbers
-            continue
-        start, n = spec["offset"], spec["nbytes"]
-        out[spec["name"]] = np.frombuffer(blob[start:start + n], dtype=dtype).reshape(spec["shape"])
+    for spec in specs:
+        if not isinstance(spec, dict):
+            raise MalformedFrame("an array spec is not an object")
+        name, dtype, shape = spec.get("name"), spec.get("dtype"), spec.get("shape")
+        start, n = spec.get("offset"), spec.get("nbytes")
+        if not isinstance(name, str) or not isinstance(dtype, str) or dtype not in DTYPES:
+            raise MalformedFrame(f"array {name!r}: dtype {dtype!r} is not one of {sorted(DTYPES)}")
+        if (not isinstance(shape, list) or len(shape) > 8
+                or not all(type(s) is int and 0 <= s for s in shape)):
+            raise MalformedFrame(f"array {name!r}: shape {shape!r} is not a list of sizes")
+        if type(start) is not int or type(n) is not int or start < 0 or n < 0 or start + n > len(blob):
+            raise MalformedFrame(f"array {name!r}: bytes {start!r}+{n!r} outside the {len(blob)} sent")
+        dt = np.dtype(dtype)
+        count = math.prod(shape)
+        if count * dt.itemsize != n:
+            raise MalformedFrame(f"array {name!r}: shape {shape} of {dtype} is not {n} bytes")
+        out[name] = np.frombuffer(blob, dtype=dt, count=count, offset=start).reshape(shape)
     return out
+
+
+def _outcome(head: dict, blob: bytes) -> Outcome:
+    status = head.get("status", "died")
+    if not isinstance(status, str) or status not in STATUSES:
+        raise MalformedFrame(f"status {status!r}")
+    fields = {}
+    for key, kind in FIELDS.items():
+        value = head.get(key)
+        if value is not None and not isinstance(value, kind):
+            raise MalformedFrame(f"{key} is a {type(value).__name__}")
+        if value is not None:
+            fields[key] = value
+    if not all(isinstance(note, str) for note in fields.get("notes", [])):
+        raise MalformedFrame("a note is not a string")
+    return Outcome(id=head["id"], status=status, arrays=_arrays(head, blob), **fields)
 
 
 class Run:
@@ -123,17 +168,18 @@ class Run:
 
     def _outcomes(self, out: bytes, err: bytes) -> dict[str, Outcome]:
         outcomes = {}
+        ids = {check["id"] for check in self.checks}
         try:
             for head, blob in _frames(out):
-                outcomes[head["id"]] = Outcome(
-                    id=head["id"], status=head.get("status", "died"), arrays=_arrays(head, blob),
-                    traceback=head.get("traceback"), message=head.get("message"),
-                    op=head.get("op"), op_index=head.get("op_index"),
-                    output=head.get("output", ""), output_bytes=head.get("output_bytes", 0),
-                    notes=head.get("notes", []), exit_code=head.get("exit_code"),
-                    signal=head.get("signal"), seconds=head.get("seconds"),
-                    limit=head.get("limit"))
-        except (ValueError, KeyError):
+                if not isinstance(head, dict) or head.get("id") not in ids:
+                    continue  # no check to charge it to: that check is reported as died below
+                try:
+                    outcomes[head["id"]] = _outcome(head, blob)
+                except MalformedFrame as exc:
+                    outcomes[head["id"]] = Outcome(
+                        id=head["id"], status="died",
+                        message=f"the check's process sent a malformed result ({exc})")
+        except (ValueError, KeyError, TypeError):
             pass  # a cut frame: the checks after it are reported as died
         loaded = not any(o.status == "load_error" for o in outcomes.values())
         for check in self.checks:

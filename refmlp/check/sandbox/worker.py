@@ -449,8 +449,12 @@ class Running:
         else:
             try:
                 header, blob = read_frame(bytes(self.result))
-            except Exception:
-                header, blob = {"status": "died"}, b""
+                if not isinstance(header, dict):  # the child's own JSON: anything may come
+                    raise ValueError("the result header is not an object")
+            except Exception as exc:
+                header, blob = {"status": "died",
+                                "message": f"the check's process sent a malformed result ({exc})"
+                                if self.result else None}, b""
         last = self.progress.decode("ascii", "replace").strip().splitlines()
         if header["status"] in ("timeout", "died") and last:
             index, _, op = last[-1].partition(" ")
