@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from check_fixtures import FPRIME_MISSING, submission
-from refmlp.check import check_submission
+from refmlp.check import check_submission, runner
 
 FAST = dict(scenarios=["disc"], timeout=10)  # generous: the machine may be loaded
 
@@ -169,3 +169,32 @@ def test_a_forged_result_frame_fails_its_check_not_the_checker(tmp_path, forgery
     assert rep.verdict == "fail" and rep.exit_code == 1, rep.to_text()
     messages = " ".join(c.message or "" for c in rep.checks)
     assert "malformed result" in messages, rep.to_text()
+
+
+def test_a_result_frame_larger_than_a_check_needs_fails_that_check(tmp_path):
+    # 32 MiB of junk per check: the worker stops reading at the check's cap (a few MB at most, from
+    # the scenario's sizes) and the judge never holds more than the sum of the caps
+    rep = check_submission(submission(tmp_path, extra=(
+        "\nimport __main__, numpy\n_real_send = __main__.send_result\n"
+        "def _big(fd, header, arrays):\n"
+        "    if header.get('status') == 'ok' and arrays:\n"
+        "        arrays['junk'] = numpy.zeros(2**22)\n"
+        "    return _real_send(fd, header, arrays)\n"
+        "__main__.send_result = _big\n")), **FAST)
+    assert rep.verdict == "fail" and rep.exit_code == 1
+    grads = next(c for c in rep.checks if c.name == "gradients")
+    assert grads.verdict == "fail" and "exceeded" in grads.message, rep.to_text()
+
+
+def test_a_stopped_worker_is_killed_within_the_limit_plus_a_grace(tmp_path):
+    # SIGSTOP on the worker (the child's parent): before, the judge waited n_checks x timeout + 30 s
+    import time
+
+    t0 = time.monotonic()
+    rep = check_submission(submission(tmp_path, extra=(
+        "\nimport os, signal\nos.kill(os.getppid(), signal.SIGSTOP)\n")), scenarios=["disc"],
+        timeout=1)
+    elapsed = time.monotonic() - t0
+    assert elapsed < 1 + runner.GRACE + 5, elapsed  # 5 s: start-up and judging on a loaded machine
+    assert rep.verdict in ("fail", "error") and rep.exit_code != 0
+    assert "sent nothing" in (rep.message or "") + " ".join(c.message or "" for c in rep.checks)

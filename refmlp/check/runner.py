@@ -11,11 +11,13 @@ from __future__ import annotations
 import json
 import math
 import os
+import select
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +27,20 @@ WORKER = Path(__file__).with_name("sandbox") / "worker.py"
 DEFAULT_TIMEOUT = 10.0  # seconds per check; a check of the course's networks takes ~0.05 s
 DEFAULT_MEMORY = 2**30  # RLIMIT_AS per check; a check of the course's networks runs within 300 MB
 FILE_SIZE_LIMIT = 64 * 2**20  # RLIMIT_FSIZE: a submission may not fill the disk
+# A check's result frame: the JSON header (notes, a traceback: small) plus the arrays its operations
+# read, each at most 8 bytes a number. RESULT_FLOOR covers the header and the helper checks; the
+# per-operation term is twice the numbers a correct network sends plus an (m, m) per layer (an
+# (m, 1) bias broadcast with an (m,) vector). The autoencoder's sgd_run, the largest, comes to ~6 MB.
+RESULT_FLOOR = 2**20
+GRACE = 5.0  # seconds beyond a check's limit for the worker to start, fork, kill and reap it
+
+
+def result_cap(check: dict) -> int:
+    """Bytes a check's frame may take: RESULT_FLOOR + 2 x 8 bytes x (operations x numbers per
+    operation), the numbers being x and, per layer, W_k, b_k, an m_k x m_k, a_k and f'(a_k)."""
+    sizes = [check.get("d", 0)] + [layer["m"] for layer in check.get("layers", [])]
+    per_op = sum(m * (n + 1) + m * m + 2 * m for n, m in zip(sizes, sizes[1:])) + sizes[0]
+    return RESULT_FLOOR + 2 * 8 * (len(check.get("ops", [])) + 1) * per_op
 
 
 @dataclass
@@ -70,6 +86,24 @@ FIELDS = {"traceback": str, "message": str, "op": str, "op_index": int, "output"
 
 class MalformedFrame(ValueError):
     pass
+
+
+def _complete(data: bytearray, pos: int, cap: int) -> tuple[int, int, str | None]:
+    """(position after the last complete frame from ``pos``, frames completed, what is wrong)."""
+    n = 0
+    while pos + 8 <= len(data):
+        size = int.from_bytes(data[pos:pos + 8], "little")
+        if size > cap:
+            return pos, n, f"a header of {size} bytes"
+        if pos + 16 + size > len(data):
+            break
+        blob = int.from_bytes(data[pos + 8 + size:pos + 16 + size], "little")
+        if blob > cap:
+            return pos, n, f"{blob} bytes of arrays"
+        if pos + 16 + size + blob > len(data):
+            break
+        pos, n = pos + 16 + size + blob, n + 1
+    return pos, n, None
 
 
 def _arrays(head: dict, blob: bytes) -> dict:
@@ -132,6 +166,7 @@ class Run:
             "scratch_root": str(self.tmp / "scratch"),
             "limits": {"timeout": timeout, "memory": memory, "fsize": FILE_SIZE_LIMIT},
             "checks": checks,
+            "result_caps": {check["id"]: result_cap(check) for check in checks},
             "parallel": parallel,
         }
         (self.tmp / "scratch").mkdir()
@@ -146,27 +181,63 @@ class Run:
             start_new_session=True)
 
     def collect(self) -> dict[str, Outcome]:
-        proc = self.proc
         try:
-            try:
-                out, err = proc.communicate(timeout=self.timeout * len(self.checks) + 30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                out, err = proc.communicate()
-            finally:
-                try:
-                    os.killpg(proc.pid, signal.SIGKILL)  # anything a submission left running
-                except OSError:
-                    pass
-            if proc.returncode and b"Traceback" in err:
+            out, err, stopped = self._read()
+            if self.proc.returncode and not stopped and b"Traceback" in err:
                 # the worker's own code failed (a student's code runs only in its children, whose
                 # failures come back as outcomes): a bug in refmlp, never a verdict on the student
                 raise RuntimeError("the sandbox worker failed:\n" + err.decode(errors="replace")[-4000:])
-            return self._outcomes(out, err)
+            return self._outcomes(out, err, stopped)
         finally:
             shutil.rmtree(self.tmp, ignore_errors=True)
 
-    def _outcomes(self, out: bytes, err: bytes) -> dict[str, Outcome]:
+    def _read(self) -> tuple[bytes, bytes, str | None]:
+        """The worker's frames, read as they come, within two bounds: the bytes every check may
+        send (the sum of result_cap, plus each check's kept output) and time, a frame being due
+        within timeout + GRACE of the previous one. A worker breaking either (stopped, hung or
+        flooded by the submission) is killed with its process group; the checks it did not report
+        are then "died" with the reason returned here."""
+        proc = self.proc
+        cap = sum(result_cap(c) + 2**18 for c in self.checks) + 2**20
+        frame_cap = max(result_cap(c) for c in self.checks) + 2**18
+        out, err = bytearray(), bytearray()
+        fds = {proc.stdout.fileno(), proc.stderr.fileno()}
+        pos, last, stopped = 0, time.monotonic(), None
+        try:
+            while fds and not stopped:
+                left = last + self.timeout + GRACE - time.monotonic()
+                ready = select.select(list(fds), [], [], max(left, 0))[0] if left > 0 else []
+                if not ready:
+                    stopped = (f"the sandbox worker sent nothing for {self.timeout + GRACE:g} s "
+                               "(the time limit plus a grace): it was stopped or hung, by the "
+                               "submission most likely, and was killed")
+                for fd in ready:
+                    chunk = os.read(fd, 1 << 16)
+                    if not chunk:
+                        fds.discard(fd)
+                    elif fd == proc.stderr.fileno():
+                        err = (err + chunk)[-8192:]  # the worker's own failure: its tail says it
+                    else:
+                        out += chunk
+                pos, n, bad = _complete(out, pos, frame_cap)
+                if n:
+                    last = time.monotonic()
+                if bad:
+                    stopped = f"the sandbox worker sent a malformed frame ({bad}) and was killed"
+                elif len(out) > cap:
+                    stopped = (f"the checks' results exceeded {cap} bytes, more than they can "
+                               "need: the worker was killed")
+        finally:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)  # anything a submission left running
+            except OSError:
+                pass
+            proc.stdout.close()
+            proc.stderr.close()
+            proc.wait()
+        return bytes(out), bytes(err), stopped
+
+    def _outcomes(self, out: bytes, err: bytes, stopped: str | None = None) -> dict[str, Outcome]:
         outcomes = {}
         ids = {check["id"] for check in self.checks}
         try:
@@ -186,6 +257,6 @@ class Run:
             if check["id"] not in outcomes and loaded:
                 outcomes[check["id"]] = Outcome(
                     id=check["id"], status="died",
-                    message="the sandbox worker stopped before this check ran"
+                    message=stopped or "the sandbox worker stopped before this check ran"
                             + (f": {err.decode(errors='replace')[-2000:]}" if err else ""))
         return outcomes

@@ -41,7 +41,7 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUTPUT_KEEP = 16384
-RESULT_CAP = 256 * 2**20
+RESULT_CAP = 8 * 2**20  # a check's result frame when the request gives no cap of its own
 
 
 def _load(name, path):
@@ -412,7 +412,8 @@ class Running:
         self.deadline = self.started + limit
         self.output, self.n_output, self.result = bytearray(), 0, bytearray()
         self.open = {out_r, res_r, prog_r}
-        self.timed_out = False
+        self.timed_out = self.oversize = False
+        self.cap = request.get("result_caps", {}).get(check["id"], RESULT_CAP)
 
     def read(self, fd):
         chunk = os.read(fd, 1 << 16)
@@ -424,16 +425,19 @@ class Running:
             self.n_output += len(chunk)
             if len(self.output) < OUTPUT_KEEP:
                 self.output += chunk[:OUTPUT_KEEP - len(self.output)]
-        elif len(self.result) + len(chunk) <= RESULT_CAP:
+        elif len(self.result) + len(chunk) <= self.cap:
             self.result += chunk
         else:
-            self.open.discard(fd)
+            self.oversize = True
 
     def finish(self):
         """Kill what is left of the child's process group, reap it, and build its frame."""
         # what the child said before the deadline, its last progress line above all
-        while self.open and select.select(list(self.open), [], [], 0)[0]:
-            for fd in select.select(list(self.open), [], [], 0)[0]:
+        for _ in range(64):  # bounded: a child (or one it started) may still be writing
+            ready = select.select(list(self.open), [], [], 0)[0] if self.open else []
+            if not ready:
+                break
+            for fd in ready:
                 self.read(fd)
         # the group is killed before the child is reaped: until then its pid, the group's id,
         # cannot be given to another process (grandchildren the submission left behind go too)
@@ -446,6 +450,10 @@ class Running:
             os.close(fd)
         if self.timed_out:
             header, blob = {"status": "timeout", "limit": self.limit}, b""
+        elif self.oversize:
+            header, blob = {"status": "died", "message": (
+                f"the check's result exceeded {self.cap} bytes, more than its arrays can take: "
+                "the submission sent more than the checker asked for")}, b""
         else:
             try:
                 header, blob = read_frame(bytes(self.result))
@@ -500,7 +508,7 @@ def run_checks(request, files, inputs, emit, parallel=2):
         for r in list(running):
             if r.open and now >= r.deadline:
                 r.timed_out = True
-            if r.timed_out or not r.open:
+            if r.timed_out or r.oversize or not r.open:
                 running.remove(r)
                 header, blob = r.finish()
                 if header.get("status") == "timeout":
