@@ -1,6 +1,8 @@
 """A hostile submission can neither crash the checker, nor change another check's result, nor make
 a wrong gradient pass (refmlp check's sandbox: refmlp/check/sandbox/worker.py)."""
 
+import sys
+
 import numpy as np
 import pytest
 
@@ -198,3 +200,53 @@ def test_a_stopped_worker_is_killed_within_the_limit_plus_a_grace(tmp_path):
     assert elapsed < 1 + runner.GRACE + 5, elapsed  # 5 s: start-up and judging on a loaded machine
     assert rep.verdict in ("fail", "error") and rep.exit_code != 0
     assert "sent nothing" in (rep.message or "") + " ".join(c.message or "" for c in rep.checks)
+
+
+DAEMON = '''
+import os, time
+if os.fork() == 0:  # a daemon: fork, setsid, fork; it leaves the check's process group
+    os.setsid()
+    if os.fork() == 0:
+        open(os.path.join({pids!r}, str(os.getpid())), "w").close()
+        time.sleep(60)
+    os._exit(0)
+os.wait()
+'''
+
+
+def alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rpartition(")")[2].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="strays are found through /proc")
+def test_processes_escaping_the_process_group_are_killed(tmp_path):
+    # they hold the check's pipes open too: the check must still end when its own process does
+    pids = tmp_path / "pids"
+    pids.mkdir()
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    rep = check_submission(submission(sub, extra=DAEMON.replace("{pids!r}", repr(str(pids)))),
+                           **FAST)
+    assert rep.verdict == "pass", rep.to_text()
+    started = [int(p.name) for p in pids.iterdir()]
+    assert len(started) >= len(rep.checks)  # one per check at least (the load check's too)
+    assert not [pid for pid in started if alive(pid)]
+
+
+def test_folders_of_a_killed_run_are_removed_by_the_next(tmp_path):
+    import subprocess
+    import tempfile
+    from pathlib import Path
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = Path(tempfile.mkdtemp(prefix="refmlp-check-"))
+    (stale / "judge.pid").write_text(str(dead.pid))
+    (stale / "scratch").mkdir()
+    rep = check_submission(submission(tmp_path), **FAST)
+    assert rep.verdict == "pass"
+    assert not stale.exists()

@@ -282,7 +282,8 @@ def judge_check(kind: str, sc: Scenario, outcome, ops: list, inputs: dict, trans
 
 
 def describe_stop(outcome, ops) -> str:
-    call = {"new": "MLP(...) / add_layer", "descent": "backprop_descent"}.get(outcome.op, outcome.op)
+    call = {"new": "MLP(...) / add_layer", "descent": "backprop_descent",
+            "read": "reading W and b back (its attributes)"}.get(outcome.op, outcome.op)
     if outcome.status == "timeout":
         where = f"{call}" if call else "this check"
         return (f"the submission did not finish {where} within the time limit of "

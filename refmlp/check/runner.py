@@ -147,6 +147,35 @@ def _outcome(head: dict, blob: bytes) -> Outcome:
     return Outcome(id=head["id"], status=status, arrays=_arrays(head, blob), **fields)
 
 
+def kill_marked(mark: bytes) -> None:
+    """SIGKILL every process whose environment holds ``mark`` (Linux /proc; nothing elsewhere).
+    A submission that replaces its environment on exec is not found: see the README's limits."""
+    try:
+        names = [n for n in os.listdir("/proc") if n.isdigit() and int(n) != os.getpid()]
+    except OSError:
+        return
+    for name in names:
+        try:
+            with open(f"/proc/{name}/environ", "rb") as fh:
+                if mark in fh.read().split(b"\0"):
+                    os.kill(int(name), signal.SIGKILL)
+        except (OSError, ValueError):
+            pass
+
+
+def remove_stale_folders() -> None:
+    """Remove the folders of earlier runs whose judge was killed before its own clean-up (a
+    SIGKILL runs no ``finally``): those whose judge.pid names no live process."""
+    for folder in Path(tempfile.gettempdir()).glob("refmlp-check-*"):
+        try:
+            pid = int((folder / "judge.pid").read_text())
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+        except (OSError, ValueError):
+            pass  # another user's, or one being set up: not ours to judge
+
+
 class Run:
     """A started worker: ``collect()`` waits for it and returns {check id: Outcome}.
 
@@ -157,7 +186,9 @@ class Run:
                  inputs: dict, *, timeout: float = DEFAULT_TIMEOUT, memory: int = DEFAULT_MEMORY,
                  adapter: Path | None = None, parallel: int = 2):
         self.checks, self.timeout = checks, timeout
+        remove_stale_folders()
         self.tmp = Path(tempfile.mkdtemp(prefix="refmlp-check-"))
+        (self.tmp / "judge.pid").write_text(str(os.getpid()))
         request = {
             "submission_dir": str(submission_dir),
             "module": module,
@@ -173,6 +204,11 @@ class Run:
         (self.tmp / "request.json").write_text(json.dumps(request))
         np.savez(self.tmp / "inputs.npz", **inputs)
         env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+        # a mark every process of this run inherits: found in /proc/<pid>/environ, it lets
+        # collect() kill what escaped the worker too (the worker kills such strays after each
+        # check; this is for a worker that was itself killed)
+        self.mark = f"REFMLP_CHECK_RUN={self.tmp.name}"
+        env["REFMLP_CHECK_RUN"] = self.tmp.name
         # the course's networks are small: one BLAS thread is fastest and reserves least memory
         env.update(OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
         self.proc = subprocess.Popen(
@@ -235,6 +271,7 @@ class Run:
             proc.stdout.close()
             proc.stderr.close()
             proc.wait()
+            kill_marked(self.mark.encode())
         return bytes(out), bytes(err), stopped
 
     def _outcomes(self, out: bytes, err: bytes, stopped: str | None = None) -> dict[str, Outcome]:

@@ -297,6 +297,9 @@ def child(check, request, files, inputs, out_w, res_w, prog_w):
     global _progress_fd
     _progress_fd = prog_w
     os.setpgid(0, 0)
+    prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # should the worker be killed, the check goes too
+    if os.getppid() != request["worker_pid"]:
+        _exit(71)  # the worker died before the line above
     limits = request["limits"]
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     cpu = int(limits["timeout"]) + 1
@@ -386,6 +389,67 @@ def read_frame(data):
 
 
 # ---- the worker --------------------------------------------------------------------------------
+PR_SET_PDEATHSIG, PR_SET_CHILD_SUBREAPER = 1, 36  # <linux/prctl.h>
+
+
+def prctl(option, value):
+    """prctl(2) through libc; False where there is none (not Linux): the sandbox then relies on
+    process groups alone, which a submission calling setsid() escapes."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(option, value, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def children_of(pids):
+    """Every live descendant of ``pids`` (from /proc; empty where there is no /proc)."""
+    parents = {}
+    try:
+        names = [n for n in os.listdir("/proc") if n.isdigit()]
+    except OSError:
+        return set()
+    for name in names:
+        try:
+            with open(f"/proc/{name}/stat", "rb") as fh:
+                ppid = int(fh.read().rpartition(b")")[2].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        parents.setdefault(ppid, []).append(int(name))
+    found, todo = set(), list(pids)
+    while todo:
+        for pid in parents.get(todo.pop(), []):
+            if pid not in found:
+                found.add(pid)
+                todo.append(pid)
+    return found
+
+
+def kill_strays(running_pids):
+    """Kill what checks started and left behind: with this worker a child subreaper, a process
+    that left its check's process group (setsid) and lost its parent is re-parented here. Every
+    descendant that is not a running check's child (nor below one) is stopped, then killed."""
+    me = os.getpid()
+    for _ in range(10):  # a stray may fork while we look: look again, a bounded number of times
+        keep = set(running_pids) | children_of(running_pids)
+        strays = children_of([me]) - keep
+        if not strays:
+            return
+        for sig in (signal.SIGSTOP, signal.SIGKILL):
+            for pid in strays:
+                try:
+                    os.kill(pid, sig)
+                except OSError:
+                    pass
+        for pid in strays:  # reap the ones that are our children (the others come up next round)
+            try:
+                os.waitpid(pid, 0)
+            except ChildProcessError:
+                pass
+
+
 class Running:
     """One check's child, seen from the worker: its pipes, what it has sent, its deadline."""
 
@@ -413,6 +477,7 @@ class Running:
         self.output, self.n_output, self.result = bytearray(), 0, bytearray()
         self.open = {out_r, res_r, prog_r}
         self.timed_out = self.oversize = False
+        self.status = None  # the child's wait status, once it has exited
         self.cap = request.get("result_caps", {}).get(check["id"], RESULT_CAP)
 
     def read(self, fd):
@@ -445,7 +510,7 @@ class Running:
             os.killpg(self.pid, signal.SIGKILL)
         except OSError:
             pass
-        _, status = os.waitpid(self.pid, 0)
+        status = self.status if self.status is not None else os.waitpid(self.pid, 0)[1]
         for fd in (self.out_r, self.res_r, self.prog_r):
             os.close(fd)
         if self.timed_out:
@@ -498,19 +563,26 @@ def run_checks(request, files, inputs, emit, parallel=2):
             running.append(Running(check, request, files, inputs, limit))
             nxt += 1
         fds = [fd for r in running for fd in r.open]
-        left = min(r.deadline for r in running) - time.monotonic()
+        # polled too, not only at EOF: a process the check started may hold its pipes open
+        left = min([r.deadline for r in running] + [time.monotonic() + 0.05]) - time.monotonic()
         ready = select.select(fds, [], [], max(left, 0))[0] if fds and left > 0 else []
+        for r in running:
+            if r.status is None:
+                pid, status = os.waitpid(r.pid, os.WNOHANG)
+                if pid:
+                    r.status = status
         for r in running:
             for fd in ready:
                 if fd in r.open:
                     r.read(fd)
         now = time.monotonic()
         for r in list(running):
-            if r.open and now >= r.deadline:
+            if r.open and r.status is None and now >= r.deadline:
                 r.timed_out = True
-            if r.timed_out or r.oversize or not r.open:
+            if r.timed_out or r.oversize or not r.open or r.status is not None:
                 running.remove(r)
                 header, blob = r.finish()
+                kill_strays([other.pid for other in running])
                 if header.get("status") == "timeout":
                     timed_out.add(r.check.get("scenario"))
                 # sent as soon as it is known: should the submission kill this worker, every
@@ -537,6 +609,8 @@ def main(argv):
             if os.path.getsize(path) <= 8 * 2**20:
                 with open(path, "rb") as fh:
                     files[os.path.relpath(path, root)] = fh.read()
+    request["worker_pid"] = os.getpid()
+    prctl(PR_SET_CHILD_SUBREAPER, 1)
     stdout = os.dup(1)
     null = os.open(os.devnull, os.O_WRONLY)
     os.dup2(null, 1)
