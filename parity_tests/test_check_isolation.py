@@ -250,3 +250,16 @@ def test_folders_of_a_killed_run_are_removed_by_the_next(tmp_path):
     rep = check_submission(submission(tmp_path), **FAST)
     assert rep.verdict == "pass"
     assert not stale.exists()
+
+
+@pytest.mark.parametrize("error", ["exception", "syntax"])
+def test_tracebacks_show_the_submissions_own_file_and_no_checker_frames(tmp_path, error):
+    sub = submission(tmp_path, extra="\ndef broken(:\n") if error == "syntax" else submission(
+        tmp_path, replace=[("    def zero_grad(self):\n", "    def zero_grad(self):\n        [][1]\n")])
+    rep = check_submission(sub, **FAST)
+    tb = rep.traceback if error == "syntax" else next(
+        c.traceback for c in rep.checks if c.name == "zero_grad")
+    assert f'File "{tmp_path / "mlp.py"}", line' in tb, tb
+    assert "refmlp-check-" not in tb and "worker.py" not in tb and "importlib" not in tb, tb
+    assert tb.strip().splitlines()[-1] == (
+        "SyntaxError: invalid syntax" if error == "syntax" else "IndexError: list index out of range")

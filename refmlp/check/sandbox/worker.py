@@ -62,7 +62,36 @@ _ndarray = np.ndarray
 _dumps = json.dumps
 _write = os.write
 _exit = os._exit
-_format_exc = traceback.format_exc
+_exc_info = sys.exc_info
+_extract_tb = traceback.extract_tb
+_format_list = traceback.format_list
+_format_exception_only = traceback.format_exception_only
+_FrameSummary = traceback.FrameSummary
+_IMPORTLIB = os.path.dirname(importlib.util.__file__) + os.sep
+_where = {"scratch": None, "origin": None}  # the child's copy of the submission, and its source
+
+
+def _format_exc(limit=None):
+    """The current exception's traceback as the student should read it: the checker's own frames
+    (this worker, discovery, importlib's) dropped, and the scratch copy's path mapped back to the
+    submission's folder (the copy is deleted with the run)."""
+    etype, exc, tb = _exc_info()
+    scratch, origin = _where["scratch"], _where["origin"]
+    course = os.path.join(HERE, "course") + os.sep
+    frames = []
+    for fs in _extract_tb(tb):
+        name = fs.filename
+        if name.startswith(("<frozen importlib", _IMPORTLIB)) or (
+                name.startswith(HERE + os.sep) and not name.startswith(course)):
+            continue
+        if scratch and name.startswith(scratch + os.sep):
+            name = origin + name[len(scratch):]
+        frames.append(_FrameSummary(name, fs.lineno, fs.name, line=fs.line))
+    if limit is not None:
+        frames = frames[limit:] if limit < 0 else frames[:limit]
+    text = "Traceback (most recent call last):\n" + "".join(_format_list(frames)) if frames else ""
+    text += "".join(_format_exception_only(etype, exc))
+    return text.replace(scratch + os.sep, origin + os.sep) if scratch else text
 
 
 # ---- the functions handed to add_layer ----------------------------------------------------------
@@ -332,6 +361,7 @@ def child(check, request, files, inputs, out_w, res_w, prog_w):
             except OSError:
                 pass  # the directory's own descriptor, closed by the time we get to it
     os.chdir(scratch)
+    _where["scratch"], _where["origin"] = scratch, request["submission_dir"]
     sys.path.insert(0, scratch)
     sys.argv = [request["module_file"]]
     out, notes = {}, []
