@@ -1,5 +1,7 @@
-"""A hostile submission can neither crash the checker, nor change another check's result, nor make
-a wrong gradient pass (refmlp check's sandbox: refmlp/check/sandbox/worker.py)."""
+"""A buggy, careless or result-forging submission can neither crash the checker, nor change another
+check's result, nor make a wrong gradient pass (refmlp check's sandbox:
+refmlp/check/sandbox/worker.py). It is no security boundary against code that attacks the checker
+as the same user (signals, files on disk): see the README's "Isolation: guarantees and limits"."""
 
 import sys
 
@@ -263,3 +265,32 @@ def test_tracebacks_show_the_submissions_own_file_and_no_checker_frames(tmp_path
     assert "refmlp-check-" not in tb and "worker.py" not in tb and "importlib" not in tb, tb
     assert tb.strip().splitlines()[-1] == (
         "SyntaxError: invalid syntax" if error == "syntax" else "IndexError: list index out of range")
+
+
+LATE_IMPORTS = '''
+import sys
+sys.path.insert(0, {tests!r})
+from pathlib import Path
+from check_fixtures import FPRIME_MISSING, submission
+from refmlp.check import check_submission, runner
+before = {{}}
+_init = runner.Run.__init__
+def init(self, *a, **k):
+    before["modules"] = set(sys.modules)
+    _init(self, *a, **k)
+runner.Run.__init__ = init
+rep = check_submission(submission(Path({sub!r}), replace=[FPRIME_MISSING]), scenarios=["disc"])
+print(rep.verdict, sorted(set(sys.modules) - before["modules"]))
+'''
+
+
+def test_the_judge_imports_everything_before_the_submission_runs(tmp_path):
+    # the submission may rewrite refmlp's or torch's files on disk (same user): nothing the judge
+    # imports after the worker starts could then be trusted. A fresh process, so that nothing is
+    # imported already.
+    import subprocess
+    from pathlib import Path
+
+    code = LATE_IMPORTS.format(tests=str(Path(__file__).parent), sub=str(tmp_path))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "fail []", out.stdout + out.stderr

@@ -179,7 +179,8 @@ def remove_stale_folders() -> None:
 class Run:
     """A started worker: ``collect()`` waits for it and returns {check id: Outcome}.
 
-    The judge imports torch while the worker runs, so the two start-up costs overlap.
+    Start it only once the judge has imported all it needs (check_submission does): from then on
+    the submission's code runs, as the same user, and may change files on disk.
     """
 
     def __init__(self, submission_dir: Path, module: str, module_file: str, checks: list,
