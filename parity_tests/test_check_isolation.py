@@ -139,7 +139,12 @@ def test_killing_the_worker_itself_is_reported_not_crashed(tmp_path):
         "    def zero_grad(self):\n",
         "    def zero_grad(self):\n        os.kill(os.getppid(), signal.SIGKILL)\n")]), **FAST)
     assert rep.verdict == "fail" and rep.exit_code == 1
-    assert {c.name: c.verdict for c in rep.checks}["forward"] == "pass"
+    v = verdicts(rep)
+    # two checks run at a time, so zero_grad starts only once two of the three before it have
+    # reported; the third may still be running when the worker dies (which one depends on load)
+    assert v["zero_grad"] == "fail"
+    assert [v[name] for name in ("forward", "gradients", "accumulation")].count("pass") >= 2
+    assert all("worker stopped" in c.message for c in rep.checks if c.verdict != "pass")
 
 
 FORGE = '''
