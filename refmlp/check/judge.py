@@ -282,7 +282,8 @@ def judge_check(kind: str, sc: Scenario, outcome, ops: list, inputs: dict, trans
 
 
 def describe_stop(outcome, ops) -> str:
-    call = {"new": "MLP(...) / add_layer", "descent": "backprop_descent"}.get(outcome.op, outcome.op)
+    call = {"new": "MLP(...) / add_layer", "descent": "backprop_descent",
+            "read": "reading W and b back (its attributes)"}.get(outcome.op, outcome.op)
     if outcome.status == "timeout":
         where = f"{call}" if call else "this check"
         return (f"the submission did not finish {where} within the time limit of "
@@ -291,6 +292,8 @@ def describe_stop(outcome, ops) -> str:
     if outcome.status == "exception":
         last = outcome.traceback.strip().splitlines()[-1] if outcome.traceback else ""
         return f"the submission raised in {call}: {last}"
+    if outcome.message:  # the sandbox's own account (a malformed result, a stopped worker)
+        return outcome.message
     if outcome.signal:
         return (f"the check's process was killed by signal {outcome.signal} (the CPU-time or "
                 "memory limit, or the submission killed itself)")

@@ -9,12 +9,15 @@ student's code made.
 from __future__ import annotations
 
 import json
+import math
 import os
+import select
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +27,20 @@ WORKER = Path(__file__).with_name("sandbox") / "worker.py"
 DEFAULT_TIMEOUT = 10.0  # seconds per check; a check of the course's networks takes ~0.05 s
 DEFAULT_MEMORY = 2**30  # RLIMIT_AS per check; a check of the course's networks runs within 300 MB
 FILE_SIZE_LIMIT = 64 * 2**20  # RLIMIT_FSIZE: a submission may not fill the disk
+# A check's result frame: the JSON header (notes, a traceback: small) plus the arrays its operations
+# read, each at most 8 bytes a number. RESULT_FLOOR covers the header and the helper checks; the
+# per-operation term is twice the numbers a correct network sends plus an (m, m) per layer (an
+# (m, 1) bias broadcast with an (m,) vector). The autoencoder's sgd_run, the largest, comes to ~6 MB.
+RESULT_FLOOR = 2**20
+GRACE = 5.0  # seconds beyond a check's limit for the worker to start, fork, kill and reap it
+
+
+def result_cap(check: dict) -> int:
+    """Bytes a check's frame may take: RESULT_FLOOR + 2 x 8 bytes x (operations x numbers per
+    operation), the numbers being x and, per layer, W_k, b_k, an m_k x m_k, a_k and f'(a_k)."""
+    sizes = [check.get("d", 0)] + [layer["m"] for layer in check.get("layers", [])]
+    per_op = sum(m * (n + 1) + m * m + 2 * m for n, m in zip(sizes, sizes[1:])) + sizes[0]
+    return RESULT_FLOOR + 2 * 8 * (len(check.get("ops", [])) + 1) * per_op
 
 
 @dataclass
@@ -57,28 +74,122 @@ def _frames(data: bytes):
         pos += 8 + m
 
 
+# What a check's frame may carry. Every field comes from a process that ran the student's code, so
+# each is checked here; anything else makes that check "died" (a malformed result), never a crash.
+DTYPES = frozenset({"<f8", "<f4", "<f2", "<i8", "<i4", "<i2", "|i1", "<u8", "<u4", "<u2", "|u1",
+                    "|b1"})  # the numbers numpy arrays of a submission can hold, little-endian
+STATUSES = frozenset({"ok", "exception", "discovery", "load_error", "timeout", "died"})
+FIELDS = {"traceback": str, "message": str, "op": str, "op_index": int, "output": str,
+          "output_bytes": int, "notes": list, "exit_code": int, "signal": int,
+          "seconds": (int, float), "limit": (int, float)}
+
+
+class MalformedFrame(ValueError):
+    pass
+
+
+def _complete(data: bytearray, pos: int, cap: int) -> tuple[int, int, str | None]:
+    """(position after the last complete frame from ``pos``, frames completed, what is wrong)."""
+    n = 0
+    while pos + 8 <= len(data):
+        size = int.from_bytes(data[pos:pos + 8], "little")
+        if size > cap:
+            return pos, n, f"a header of {size} bytes"
+        if pos + 16 + size > len(data):
+            break
+        blob = int.from_bytes(data[pos + 8 + size:pos + 16 + size], "little")
+        if blob > cap:
+            return pos, n, f"{blob} bytes of arrays"
+        if pos + 16 + size + blob > len(data):
+            break
+        pos, n = pos + 16 + size + blob, n + 1
+    return pos, n, None
+
+
 def _arrays(head: dict, blob: bytes) -> dict:
+    specs = head.get("arrays", [])
+    if not isinstance(specs, list):
+        raise MalformedFrame(f"arrays is a {type(specs).__name__}, not a list")
     out = {}
-    for spec in head.get("arrays", []):
-        dtype = np.dtype(spec["dtype"])
-        if dtype.kind not in "fiub":  # the worker only sends numbers
-            continue
-        start, n = spec["offset"], spec["nbytes"]
-        out[spec["name"]] = np.frombuffer(blob[start:start + n], dtype=dtype).reshape(spec["shape"])
+    for spec in specs:
+        if not isinstance(spec, dict):
+            raise MalformedFrame("an array spec is not an object")
+        name, dtype, shape = spec.get("name"), spec.get("dtype"), spec.get("shape")
+        start, n = spec.get("offset"), spec.get("nbytes")
+        if not isinstance(name, str) or not isinstance(dtype, str) or dtype not in DTYPES:
+            raise MalformedFrame(f"array {name!r}: dtype {dtype!r} is not one of {sorted(DTYPES)}")
+        if (not isinstance(shape, list) or len(shape) > 8
+                or not all(type(s) is int and 0 <= s for s in shape)):
+            raise MalformedFrame(f"array {name!r}: shape {shape!r} is not a list of sizes")
+        if type(start) is not int or type(n) is not int or start < 0 or n < 0 or start + n > len(blob):
+            raise MalformedFrame(f"array {name!r}: bytes {start!r}+{n!r} outside the {len(blob)} sent")
+        dt = np.dtype(dtype)
+        count = math.prod(shape)
+        if count * dt.itemsize != n:
+            raise MalformedFrame(f"array {name!r}: shape {shape} of {dtype} is not {n} bytes")
+        out[name] = np.frombuffer(blob, dtype=dt, count=count, offset=start).reshape(shape)
     return out
+
+
+def _outcome(head: dict, blob: bytes) -> Outcome:
+    status = head.get("status", "died")
+    if not isinstance(status, str) or status not in STATUSES:
+        raise MalformedFrame(f"status {status!r}")
+    fields = {}
+    for key, kind in FIELDS.items():
+        value = head.get(key)
+        if value is not None and not isinstance(value, kind):
+            raise MalformedFrame(f"{key} is a {type(value).__name__}")
+        if value is not None:
+            fields[key] = value
+    if not all(isinstance(note, str) for note in fields.get("notes", [])):
+        raise MalformedFrame("a note is not a string")
+    return Outcome(id=head["id"], status=status, arrays=_arrays(head, blob), **fields)
+
+
+def kill_marked(mark: bytes) -> None:
+    """SIGKILL every process whose environment holds ``mark`` (Linux /proc; nothing elsewhere).
+    A submission that replaces its environment on exec is not found: see the README's limits."""
+    try:
+        names = [n for n in os.listdir("/proc") if n.isdigit() and int(n) != os.getpid()]
+    except OSError:
+        return
+    for name in names:
+        try:
+            with open(f"/proc/{name}/environ", "rb") as fh:
+                if mark in fh.read().split(b"\0"):
+                    os.kill(int(name), signal.SIGKILL)
+        except (OSError, ValueError):
+            pass
+
+
+def remove_stale_folders() -> None:
+    """Remove the folders of earlier runs whose judge was killed before its own clean-up (a
+    SIGKILL runs no ``finally``): those whose judge.pid names no live process."""
+    for folder in Path(tempfile.gettempdir()).glob("refmlp-check-*"):
+        try:
+            pid = int((folder / "judge.pid").read_text())
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+        except (OSError, ValueError):
+            pass  # another user's, or one being set up: not ours to judge
 
 
 class Run:
     """A started worker: ``collect()`` waits for it and returns {check id: Outcome}.
 
-    The judge imports torch while the worker runs, so the two start-up costs overlap.
+    Start it only once the judge has imported all it needs (check_submission does): from then on
+    the submission's code runs, as the same user, and may change files on disk.
     """
 
     def __init__(self, submission_dir: Path, module: str, module_file: str, checks: list,
                  inputs: dict, *, timeout: float = DEFAULT_TIMEOUT, memory: int = DEFAULT_MEMORY,
                  adapter: Path | None = None, parallel: int = 2):
         self.checks, self.timeout = checks, timeout
+        remove_stale_folders()
         self.tmp = Path(tempfile.mkdtemp(prefix="refmlp-check-"))
+        (self.tmp / "judge.pid").write_text(str(os.getpid()))
         request = {
             "submission_dir": str(submission_dir),
             "module": module,
@@ -87,12 +198,18 @@ class Run:
             "scratch_root": str(self.tmp / "scratch"),
             "limits": {"timeout": timeout, "memory": memory, "fsize": FILE_SIZE_LIMIT},
             "checks": checks,
+            "result_caps": {check["id"]: result_cap(check) for check in checks},
             "parallel": parallel,
         }
         (self.tmp / "scratch").mkdir()
         (self.tmp / "request.json").write_text(json.dumps(request))
         np.savez(self.tmp / "inputs.npz", **inputs)
         env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+        # a mark every process of this run inherits: found in /proc/<pid>/environ, it lets
+        # collect() kill what escaped the worker too (the worker kills such strays after each
+        # check; this is for a worker that was itself killed)
+        self.mark = f"REFMLP_CHECK_RUN={self.tmp.name}"
+        env["REFMLP_CHECK_RUN"] = self.tmp.name
         # the course's networks are small: one BLAS thread is fastest and reserves least memory
         env.update(OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
         self.proc = subprocess.Popen(
@@ -101,45 +218,83 @@ class Run:
             start_new_session=True)
 
     def collect(self) -> dict[str, Outcome]:
-        proc = self.proc
         try:
-            try:
-                out, err = proc.communicate(timeout=self.timeout * len(self.checks) + 30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                out, err = proc.communicate()
-            finally:
-                try:
-                    os.killpg(proc.pid, signal.SIGKILL)  # anything a submission left running
-                except OSError:
-                    pass
-            if proc.returncode and b"Traceback" in err:
+            out, err, stopped = self._read()
+            if self.proc.returncode and not stopped and b"Traceback" in err:
                 # the worker's own code failed (a student's code runs only in its children, whose
                 # failures come back as outcomes): a bug in refmlp, never a verdict on the student
                 raise RuntimeError("the sandbox worker failed:\n" + err.decode(errors="replace")[-4000:])
-            return self._outcomes(out, err)
+            return self._outcomes(out, err, stopped)
         finally:
             shutil.rmtree(self.tmp, ignore_errors=True)
 
-    def _outcomes(self, out: bytes, err: bytes) -> dict[str, Outcome]:
+    def _read(self) -> tuple[bytes, bytes, str | None]:
+        """The worker's frames, read as they come, within two bounds: the bytes every check may
+        send (the sum of result_cap, plus each check's kept output) and time, a frame being due
+        within timeout + GRACE of the previous one. A worker breaking either (stopped, hung or
+        flooded by the submission) is killed with its process group; the checks it did not report
+        are then "died" with the reason returned here."""
+        proc = self.proc
+        cap = sum(result_cap(c) + 2**18 for c in self.checks) + 2**20
+        frame_cap = max(result_cap(c) for c in self.checks) + 2**18
+        out, err = bytearray(), bytearray()
+        fds = {proc.stdout.fileno(), proc.stderr.fileno()}
+        pos, last, stopped = 0, time.monotonic(), None
+        try:
+            while fds and not stopped:
+                left = last + self.timeout + GRACE - time.monotonic()
+                ready = select.select(list(fds), [], [], max(left, 0))[0] if left > 0 else []
+                if not ready:
+                    stopped = (f"the sandbox worker sent nothing for {self.timeout + GRACE:g} s "
+                               "(the time limit plus a grace): it was stopped or hung, by the "
+                               "submission most likely, and was killed")
+                for fd in ready:
+                    chunk = os.read(fd, 1 << 16)
+                    if not chunk:
+                        fds.discard(fd)
+                    elif fd == proc.stderr.fileno():
+                        err = (err + chunk)[-8192:]  # the worker's own failure: its tail says it
+                    else:
+                        out += chunk
+                pos, n, bad = _complete(out, pos, frame_cap)
+                if n:
+                    last = time.monotonic()
+                if bad:
+                    stopped = f"the sandbox worker sent a malformed frame ({bad}) and was killed"
+                elif len(out) > cap:
+                    stopped = (f"the checks' results exceeded {cap} bytes, more than they can "
+                               "need: the worker was killed")
+        finally:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)  # anything a submission left running
+            except OSError:
+                pass
+            proc.stdout.close()
+            proc.stderr.close()
+            proc.wait()
+            kill_marked(self.mark.encode())
+        return bytes(out), bytes(err), stopped
+
+    def _outcomes(self, out: bytes, err: bytes, stopped: str | None = None) -> dict[str, Outcome]:
         outcomes = {}
+        ids = {check["id"] for check in self.checks}
         try:
             for head, blob in _frames(out):
-                outcomes[head["id"]] = Outcome(
-                    id=head["id"], status=head.get("status", "died"), arrays=_arrays(head, blob),
-                    traceback=head.get("traceback"), message=head.get("message"),
-                    op=head.get("op"), op_index=head.get("op_index"),
-                    output=head.get("output", ""), output_bytes=head.get("output_bytes", 0),
-                    notes=head.get("notes", []), exit_code=head.get("exit_code"),
-                    signal=head.get("signal"), seconds=head.get("seconds"),
-                    limit=head.get("limit"))
-        except (ValueError, KeyError):
+                if not isinstance(head, dict) or head.get("id") not in ids:
+                    continue  # no check to charge it to: that check is reported as died below
+                try:
+                    outcomes[head["id"]] = _outcome(head, blob)
+                except MalformedFrame as exc:
+                    outcomes[head["id"]] = Outcome(
+                        id=head["id"], status="died",
+                        message=f"the check's process sent a malformed result ({exc})")
+        except (ValueError, KeyError, TypeError):
             pass  # a cut frame: the checks after it are reported as died
         loaded = not any(o.status == "load_error" for o in outcomes.values())
         for check in self.checks:
             if check["id"] not in outcomes and loaded:
                 outcomes[check["id"]] = Outcome(
                     id=check["id"], status="died",
-                    message="the sandbox worker stopped before this check ran"
+                    message=stopped or "the sandbox worker stopped before this check ran"
                             + (f": {err.decode(errors='replace')[-2000:]}" if err else ""))
         return outcomes

@@ -63,12 +63,14 @@ def check_submission(path, *, scenarios=None, seed=0, timeout=None, adapter=None
     helper_checks, helper_inputs = helpers.build(folder, seed)
     checks += helper_checks
     inputs.update(helper_inputs)
+    # everything the judge runs is imported BEFORE the worker starts: the submission runs as the
+    # same user and could edit refmlp's (or torch's) files on disk, which must not reach this
+    # process (it gives up overlapping torch's import with the worker's start, ~1-2 s)
+    from .. import mirror, rounding  # noqa: F401
+
     run = runner.Run(folder.resolve(), module, module_file, checks, inputs,
                      timeout=timeout or runner.DEFAULT_TIMEOUT,
                      memory=memory or runner.DEFAULT_MEMORY, adapter=adapter_path)
-    # imported while the worker runs: the start-up costs overlap, and a submission that edits
-    # refmlp's files on disk cannot change the judge, which has them all in memory by then
-    from .. import mirror, rounding  # noqa: F401
 
     outcomes = run.collect()
     rep = CheckReport("pass", str(path), api,

@@ -41,7 +41,7 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUTPUT_KEEP = 16384
-RESULT_CAP = 256 * 2**20
+RESULT_CAP = 8 * 2**20  # a check's result frame when the request gives no cap of its own
 
 
 def _load(name, path):
@@ -62,7 +62,36 @@ _ndarray = np.ndarray
 _dumps = json.dumps
 _write = os.write
 _exit = os._exit
-_format_exc = traceback.format_exc
+_exc_info = sys.exc_info
+_extract_tb = traceback.extract_tb
+_format_list = traceback.format_list
+_format_exception_only = traceback.format_exception_only
+_FrameSummary = traceback.FrameSummary
+_IMPORTLIB = os.path.dirname(importlib.util.__file__) + os.sep
+_where = {"scratch": None, "origin": None}  # the child's copy of the submission, and its source
+
+
+def _format_exc(limit=None):
+    """The current exception's traceback as the student should read it: the checker's own frames
+    (this worker, discovery, importlib's) dropped, and the scratch copy's path mapped back to the
+    submission's folder (the copy is deleted with the run)."""
+    etype, exc, tb = _exc_info()
+    scratch, origin = _where["scratch"], _where["origin"]
+    course = os.path.join(HERE, "course") + os.sep
+    frames = []
+    for fs in _extract_tb(tb):
+        name = fs.filename
+        if name.startswith(("<frozen importlib", _IMPORTLIB)) or (
+                name.startswith(HERE + os.sep) and not name.startswith(course)):
+            continue
+        if scratch and name.startswith(scratch + os.sep):
+            name = origin + name[len(scratch):]
+        frames.append(_FrameSummary(name, fs.lineno, fs.name, line=fs.line))
+    if limit is not None:
+        frames = frames[limit:] if limit < 0 else frames[:limit]
+    text = "Traceback (most recent call last):\n" + "".join(_format_list(frames)) if frames else ""
+    text += "".join(_format_exception_only(etype, exc))
+    return text.replace(scratch + os.sep, origin + os.sep) if scratch else text
 
 
 # ---- the functions handed to add_layer ----------------------------------------------------------
@@ -297,6 +326,9 @@ def child(check, request, files, inputs, out_w, res_w, prog_w):
     global _progress_fd
     _progress_fd = prog_w
     os.setpgid(0, 0)
+    prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # should the worker be killed, the check goes too
+    if os.getppid() != request["worker_pid"]:
+        _exit(71)  # the worker died before the line above
     limits = request["limits"]
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     cpu = int(limits["timeout"]) + 1
@@ -329,6 +361,7 @@ def child(check, request, files, inputs, out_w, res_w, prog_w):
             except OSError:
                 pass  # the directory's own descriptor, closed by the time we get to it
     os.chdir(scratch)
+    _where["scratch"], _where["origin"] = scratch, request["submission_dir"]
     sys.path.insert(0, scratch)
     sys.argv = [request["module_file"]]
     out, notes = {}, []
@@ -386,6 +419,67 @@ def read_frame(data):
 
 
 # ---- the worker --------------------------------------------------------------------------------
+PR_SET_PDEATHSIG, PR_SET_CHILD_SUBREAPER = 1, 36  # <linux/prctl.h>
+
+
+def prctl(option, value):
+    """prctl(2) through libc; False where there is none (not Linux): the sandbox then relies on
+    process groups alone, which a submission calling setsid() escapes."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(option, value, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def children_of(pids):
+    """Every live descendant of ``pids`` (from /proc; empty where there is no /proc)."""
+    parents = {}
+    try:
+        names = [n for n in os.listdir("/proc") if n.isdigit()]
+    except OSError:
+        return set()
+    for name in names:
+        try:
+            with open(f"/proc/{name}/stat", "rb") as fh:
+                ppid = int(fh.read().rpartition(b")")[2].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        parents.setdefault(ppid, []).append(int(name))
+    found, todo = set(), list(pids)
+    while todo:
+        for pid in parents.get(todo.pop(), []):
+            if pid not in found:
+                found.add(pid)
+                todo.append(pid)
+    return found
+
+
+def kill_strays(running_pids):
+    """Kill what checks started and left behind: with this worker a child subreaper, a process
+    that left its check's process group (setsid) and lost its parent is re-parented here. Every
+    descendant that is not a running check's child (nor below one) is stopped, then killed."""
+    me = os.getpid()
+    for _ in range(10):  # a stray may fork while we look: look again, a bounded number of times
+        keep = set(running_pids) | children_of(running_pids)
+        strays = children_of([me]) - keep
+        if not strays:
+            return
+        for sig in (signal.SIGSTOP, signal.SIGKILL):
+            for pid in strays:
+                try:
+                    os.kill(pid, sig)
+                except OSError:
+                    pass
+        for pid in strays:  # reap the ones that are our children (the others come up next round)
+            try:
+                os.waitpid(pid, 0)
+            except ChildProcessError:
+                pass
+
+
 class Running:
     """One check's child, seen from the worker: its pipes, what it has sent, its deadline."""
 
@@ -412,7 +506,9 @@ class Running:
         self.deadline = self.started + limit
         self.output, self.n_output, self.result = bytearray(), 0, bytearray()
         self.open = {out_r, res_r, prog_r}
-        self.timed_out = False
+        self.timed_out = self.oversize = False
+        self.status = None  # the child's wait status, once it has exited
+        self.cap = request.get("result_caps", {}).get(check["id"], RESULT_CAP)
 
     def read(self, fd):
         chunk = os.read(fd, 1 << 16)
@@ -424,16 +520,19 @@ class Running:
             self.n_output += len(chunk)
             if len(self.output) < OUTPUT_KEEP:
                 self.output += chunk[:OUTPUT_KEEP - len(self.output)]
-        elif len(self.result) + len(chunk) <= RESULT_CAP:
+        elif len(self.result) + len(chunk) <= self.cap:
             self.result += chunk
         else:
-            self.open.discard(fd)
+            self.oversize = True
 
     def finish(self):
         """Kill what is left of the child's process group, reap it, and build its frame."""
         # what the child said before the deadline, its last progress line above all
-        while self.open and select.select(list(self.open), [], [], 0)[0]:
-            for fd in select.select(list(self.open), [], [], 0)[0]:
+        for _ in range(64):  # bounded: a child (or one it started) may still be writing
+            ready = select.select(list(self.open), [], [], 0)[0] if self.open else []
+            if not ready:
+                break
+            for fd in ready:
                 self.read(fd)
         # the group is killed before the child is reaped: until then its pid, the group's id,
         # cannot be given to another process (grandchildren the submission left behind go too)
@@ -441,16 +540,24 @@ class Running:
             os.killpg(self.pid, signal.SIGKILL)
         except OSError:
             pass
-        _, status = os.waitpid(self.pid, 0)
+        status = self.status if self.status is not None else os.waitpid(self.pid, 0)[1]
         for fd in (self.out_r, self.res_r, self.prog_r):
             os.close(fd)
         if self.timed_out:
             header, blob = {"status": "timeout", "limit": self.limit}, b""
+        elif self.oversize:
+            header, blob = {"status": "died", "message": (
+                f"the check's result exceeded {self.cap} bytes, more than its arrays can take: "
+                "the submission sent more than the checker asked for")}, b""
         else:
             try:
                 header, blob = read_frame(bytes(self.result))
-            except Exception:
-                header, blob = {"status": "died"}, b""
+                if not isinstance(header, dict):  # the child's own JSON: anything may come
+                    raise ValueError("the result header is not an object")
+            except Exception as exc:
+                header, blob = {"status": "died",
+                                "message": f"the check's process sent a malformed result ({exc})"
+                                if self.result else None}, b""
         last = self.progress.decode("ascii", "replace").strip().splitlines()
         if header["status"] in ("timeout", "died") and last:
             index, _, op = last[-1].partition(" ")
@@ -486,19 +593,26 @@ def run_checks(request, files, inputs, emit, parallel=2):
             running.append(Running(check, request, files, inputs, limit))
             nxt += 1
         fds = [fd for r in running for fd in r.open]
-        left = min(r.deadline for r in running) - time.monotonic()
+        # polled too, not only at EOF: a process the check started may hold its pipes open
+        left = min([r.deadline for r in running] + [time.monotonic() + 0.05]) - time.monotonic()
         ready = select.select(fds, [], [], max(left, 0))[0] if fds and left > 0 else []
+        for r in running:
+            if r.status is None:
+                pid, status = os.waitpid(r.pid, os.WNOHANG)
+                if pid:
+                    r.status = status
         for r in running:
             for fd in ready:
                 if fd in r.open:
                     r.read(fd)
         now = time.monotonic()
         for r in list(running):
-            if r.open and now >= r.deadline:
+            if r.open and r.status is None and now >= r.deadline:
                 r.timed_out = True
-            if r.timed_out or not r.open:
+            if r.timed_out or r.oversize or not r.open or r.status is not None:
                 running.remove(r)
                 header, blob = r.finish()
+                kill_strays([other.pid for other in running])
                 if header.get("status") == "timeout":
                     timed_out.add(r.check.get("scenario"))
                 # sent as soon as it is known: should the submission kill this worker, every
@@ -525,6 +639,8 @@ def main(argv):
             if os.path.getsize(path) <= 8 * 2**20:
                 with open(path, "rb") as fh:
                     files[os.path.relpath(path, root)] = fh.read()
+    request["worker_pid"] = os.getpid()
+    prctl(PR_SET_CHILD_SUBREAPER, 1)
     stdout = os.dup(1)
     null = os.open(os.devnull, os.O_WRONLY)
     os.dup2(null, 1)
