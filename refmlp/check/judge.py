@@ -202,6 +202,8 @@ def forward_rows(sc, arrays, ops, inputs, dtype, transposed, stop=None):
             f", end={end!r}" if end else "") + ")"
         for k in range(k0, k1 + 1):
             j = k - k0 + 1
+            if f"{i}.f{k}" not in arrays and f"{i}.f{k}.percall" in arrays:
+                continue  # f applied per element a number of times that is not m_k: h_k is judged
             rows.append((f"a_{k}", compare("a", k, arrays.get(f"{i}.f{k}"), trace.a[j][0], rtol,
                                            M["a"][j][0]), where))
             if k == k1:

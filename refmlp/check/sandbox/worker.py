@@ -78,17 +78,47 @@ LOSS_DERIVS = {name: getattr(course_losses, name) for name in (
 
 
 class Recorder:
-    """Collects the first argument of each recording function per operation."""
+    """Collects the first argument of each recording function per operation.
 
-    def __init__(self):
-        self.calls = {}
+    A submission may apply f (or f') element by element, calling it with 0-d arguments: those are
+    collected in call order, and count as the layer's a_k when there are exactly m_k of them
+    (np.vectorize's extra first call, a repeat of the first element, is dropped). Any other count
+    (say two forward passes in one operation) records nothing for that key, with a note: the judge
+    then has h_k but no a_k, which is not a failure.
+    """
+
+    def __init__(self, sizes=None):
+        self.sizes = sizes or {}  # key -> m_k, for keys whose 0-d calls make up a vector
+        self.calls, self.scalars = {}, {}
 
     def clear(self):
-        self.calls = {}
+        self.calls, self.scalars = {}, {}
 
     def note(self, key, value):
-        if key not in self.calls:
-            self.calls[key] = _array(value, dtype=float, copy=True)
+        if key in self.calls:
+            return
+        v = _array(value, dtype=float, copy=True)
+        if v.ndim == 0 and key in self.sizes:
+            self.scalars.setdefault(key, []).append(float(v))
+        elif key not in self.scalars:
+            self.calls[key] = v
+
+    def arrays(self, notes):
+        """What the operation recorded: {key: array}; per-element calls assembled or noted."""
+        out = dict(self.calls)
+        for key, values in self.scalars.items():
+            m = self.sizes[key]
+            if len(values) == m + 1 and m > 0 and values[0] == values[1]:
+                values = values[1:]  # np.vectorize calls f once more on the first element
+            if len(values) == m:
+                out[key] = _array(values, dtype=float)
+            else:  # the count tells the judge why a_k is absent (and is no a_k itself)
+                out[key + ".percall"] = _array([len(values), m], dtype=float)
+                note = (f"{key}: called element by element {len(values)} times in one operation "
+                        f"for a layer of {m} units: its argument is not judged")
+                if note not in notes:
+                    notes.append(note)
+        return out
 
 
 def recording(rec, key, fn):
@@ -196,7 +226,9 @@ def zero_input(params, sizes):
 
 
 def run_ops(check, mod, inputs, out, notes):
-    rec = Recorder()
+    sizes = {f"{p}{k}": layer["m"] for k, layer in enumerate(check["layers"], start=1)
+             for p in ("f", "fd")}
+    rec = Recorder(sizes)
     subject = Subject(check, mod, rec)
     x0, y0 = inputs[check["probe"][0]].copy(), target(inputs, check["probe"][1])
     state = {"op": "discovery", "index": -1}
@@ -239,7 +271,7 @@ def run_ops(check, mod, inputs, out, notes):
                 net.backprop_descent(inputs[op[1]].copy(), target(inputs, op[2]), op[3])
             elif name == "helpers":
                 run_helpers(op[1], inputs, out, notes)
-            for key, v in rec.calls.items():
+            for key, v in rec.arrays(notes).items():
                 out[f"{i}.{key}"] = v
         notes += subject.notes
         notes.append(f"named layers: {'yes' if subject.named else 'no'}")
