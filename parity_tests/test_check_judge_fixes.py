@@ -3,7 +3,7 @@ discovery, the sandbox's Recorder): each test is a small submission written to t
 
 import pytest
 
-from check_fixtures import submission
+from check_fixtures import FPRIME_MISSING, submission
 from refmlp.check import check_submission
 
 H_LINE = "            h = self.h[k] = self.fs[k](self.a[k])"
@@ -38,3 +38,38 @@ def test_f_per_element_with_a_wrong_a_still_fails(tmp_path):
         scenarios=["disc"], timeout=20)
     assert rep.verdict == "fail"
     assert rep.first_divergence == {"layer": 1, "quantity": "a"}
+
+
+ZERO_INIT = [("0.1 * np.random.randn(m, n)", "np.zeros((m, n))"),
+             ("0.1 * np.random.randn(m)", "np.zeros(m)")]
+
+
+def test_zero_init_correct_passes_on_the_checkers_weights_and_says_so(tmp_path):
+    # finding 1: a correct zero-init submission failed "square" as step_skips_biases
+    rep = check_submission(submission(tmp_path, replace=ZERO_INIT), scenarios=["disc", "square"],
+                           timeout=20)
+    assert rep.verdict == "pass", rep.to_text()
+    assert "W_1 (net.Ws[0]) all zero" in rep.message and "0.1 x randn" in rep.message
+    grads = next(c for c in rep.checks if c.name == "gradients")
+    assert any(r.quantity == "W_derivs" and r.layer == 1 for _, r, _ in grads.rows)
+
+
+@pytest.mark.parametrize("init", ["np.zeros((m, n))", "0.3 * np.ones((m, n))"])
+def test_degenerate_init_no_longer_hides_a_missing_fprime(tmp_path, init):
+    # finding 1: with W = 0 every hidden g is 0, and a backward without f' passed (exit 0)
+    rep = check_submission(submission(tmp_path, replace=[
+        ("0.1 * np.random.randn(m, n)", init), FPRIME_MISSING]), scenarios=["disc"], timeout=20)
+    assert rep.verdict == "fail"
+    assert rep.first_divergence == {"layer": 2, "quantity": "b_derivs"}
+    assert rep.diagnosis["key"] == "fprime_missing"
+
+
+def test_degenerate_init_that_cannot_be_overwritten_is_refused(tmp_path):
+    # read-only zero W (the step rebinds W): the checker cannot put its weights in, so no verdict
+    rep = check_submission(submission(tmp_path, replace=[
+        ("self.Ws.append(0.1 * np.random.randn(m, n))",
+         "W = np.zeros((m, n)); W.flags.writeable = False; self.Ws.append(W)"),
+        ("self.Ws[k] -= alpha * self.dWs[k]", "self.Ws[k] = self.Ws[k] - alpha * self.dWs[k]")]),
+        scenarios=["disc"], timeout=20)
+    assert rep.verdict == "error" and rep.exit_code == 2
+    assert "vacuous" in rep.message and "0.1 * np.random.randn(m, n)" in rep.message

@@ -98,6 +98,64 @@ def resolve(obj, path):
     return _asarray(v)
 
 
+def target(obj, path):
+    """The object itself at ``path`` (an ndarray or a list: what :func:`overwrite` writes into)."""
+    v = obj
+    for kind, key in path:
+        v = getattr(v, key) if kind == "attr" else v[key]
+    return v
+
+
+def degenerate(W):
+    """Why initial weights W_k make the checks vacuous, or None.
+
+    W_k constant (zero above all): every hidden g_{k-1} = W_k^T g_k is 0 or the same for every
+    unit, so a missing f', a transposition or a wrong backward gives the same numbers as a right
+    one; rows all equal: every unit of layer k computes the same; W_k == W_k^T (square): W_k and
+    W_k^T cannot be told apart."""
+    W = _asarray(W, dtype=_float64)
+    if W.ndim != 2 or not W.size:
+        return None
+    if (W == W.flat[0]).all():
+        return "all zero" if not W.flat[0] else "constant"
+    if W.shape[0] > 1 and (W == W[:1]).all():
+        return "rows all equal"
+    if W.shape[0] == W.shape[1] and _array_equal(W, W.T):
+        return "symmetric"
+    return None
+
+
+def overwrite(v, values):
+    """Write ``values`` (same shape) into the ndarray or list (of lists) of floats ``v`` in place,
+    keeping its dtype and layout; False when ``v`` cannot be written (read-only, tuple, ...)."""
+    if isinstance(v, _ndarray):
+        if not v.flags.writeable or v.shape != values.shape or v.dtype.kind != "f":
+            return False
+        v[...] = values
+        return True
+    if isinstance(v, list) and len(v) == len(values):
+        if values.ndim == 1:
+            if not all(isinstance(e, (float, np.floating)) for e in v):
+                return False
+            v[:] = [float(e) for e in values]
+            return True
+        if all(isinstance(r, list) for r in v):
+            return all(overwrite(r, row) for r, row in zip(v, values))
+    return False
+
+
+def _unstick(net, sizes):
+    """On a throwaway network only: replace degenerate (constant, ...) arrays of some W_k's shape by
+    small random numbers, so that step moves every parameter (a zero-initialised network moves
+    only b_L) and gradient buffers, zero at first, stop looking like zero parameters."""
+    shapes = {sh for kind, sh in ((k[0], sh) for k, v in slot_shapes(sizes).items() for sh in v)
+              if kind == "W"}
+    rng = np.random.RandomState(12345)
+    for path, arr in walk(net):
+        if arr.ndim == 2 and arr.shape in shapes and degenerate(arr):
+            overwrite(target(net, path), 0.1 * rng.standard_normal(arr.shape))
+
+
 def show(path):
     """A path as Python-like text: net.layers[0]['W']."""
     s = "net"
@@ -160,6 +218,7 @@ def discover(build, exercise, sizes):
     """
     notes = []
     net = build()
+    _unstick(net, sizes)
     at_build = _snapshot(net)
     grad, apply = exercise(net)
     confirmed = True
