@@ -73,3 +73,17 @@ def test_degenerate_init_that_cannot_be_overwritten_is_refused(tmp_path):
         scenarios=["disc"], timeout=20)
     assert rep.verdict == "error" and rep.exit_code == 2
     assert "vacuous" in rep.message and "0.1 * np.random.randn(m, n)" in rep.message
+
+
+@pytest.mark.parametrize("scale", ["1e-9", "1e-6"])
+def test_a_small_error_is_not_named_after_a_variant_equal_to_the_reference(tmp_path, scale):
+    # finding 9: on leaky layers f'(h) == f'(a), so "fprime_of_h" IS the reference there and was
+    # named for any gradient within 1e-6 of it
+    rep = check_submission(submission(tmp_path, replace=[(
+        "self.dWs[k] += np.outer(g, self.h[k - 1])",
+        f"self.dWs[k] += np.outer(g, self.h[k - 1]) * (1 + {scale} * (k == 0))")]),
+        scenarios=["disc"], timeout=20)
+    assert rep.verdict == "fail"
+    assert rep.first_divergence == {"layer": 1, "quantity": "W_derivs"}
+    assert rep.diagnosis["key"] == "unknown", rep.diagnosis
+    assert "W_derivs_1" in rep.diagnosis["message"]  # the figures are given

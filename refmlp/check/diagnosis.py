@@ -7,7 +7,9 @@ outputs, ReLU for leaky ReLU, W^T h or a missing bias in the forward pass) and n
 the student's numbers match (every gradient of the failing sample, or every a_k of the failing
 forward call, within a relative 1e-6 in float64, 1e-3 in float32: far looser than the parity
 tolerance, since the variant is only the likely bug, and far tighter than any two different bugs
-sit apart). Before that come direct signatures: of step (every recovered gradient scaled by -1,
+sit apart), and only when the numbers sit clearly closer to the variant than to the reference (a
+variant that coincides with the reference on the sample explains nothing: "unknown", with the
+figures). Before that come direct signatures: of step (every recovered gradient scaled by -1,
 or by a factor that changes with alpha; biases unmoved), of accumulation, zero_grad and stale
 forward passes, of a column bias broadcasting a_k to (m, m), of an exception or a timeout.
 """
@@ -145,22 +147,68 @@ BACKWARD_BUGS = ("fprime_missing", "fprime_at_last_layer", "fprime_of_h", "W_der
 FORWARD_BUGS = ("forward_W_transposed", "forward_bias_missing", "relu_for_leaky")
 
 
-def match_gradients(sc, step, rtol, bugs=BACKWARD_BUGS):
-    """The first bug whose variant gives every recovered gradient of ``step`` (a judge record)."""
+def _totals(sc, step, bug):
+    """(W_derivs list, b_derivs list) of ``bug``'s variant summed over the step's samples, or None
+    where the variant raises."""
     X, Y = np.atleast_2d(step["X"]), np.atleast_2d(step["Y"])
     W, b = step["P0"]
+    total_W, total_b = None, None
+    for x, y in zip(X, Y):
+        v = variant(sc, W, b, x, y, bug)
+        if v is None:
+            return None
+        total_W = v[1] if total_W is None else [None] + [s + t for s, t in zip(total_W[1:], v[1][1:])]
+        total_b = v[2] if total_b is None else [None] + [s + t for s, t in zip(total_b[1:], v[2][1:])]
+    return total_W, total_b
+
+
+def _dev(got, want):
+    """The largest deviation of the arrays ``got`` from ``want``, on _close's scale (inf where a
+    shape differs or a value is missing or not finite)."""
+    worst = 0.0
+    for x, y in zip(got, want):
+        if x is None or y is None or np.shape(x) != np.shape(y):
+            return np.inf
+        x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+        if not np.isfinite(x).all():
+            return np.inf
+        scale = np.abs(y) + np.abs(y).max(initial=0.0) + 1e-300
+        worst = max(worst, float((np.abs(x - y) / scale).max(initial=0.0)))
+    return worst
+
+
+CLEARLY = 10.0
+"""A variant is named only when the student's numbers sit at least this many times closer to it
+than to the reference: a variant that coincides with the reference on the sample (f' of h on a
+leaky layer, where sign(h) = sign(a)) or barely differs from it explains nothing."""
+
+
+def clearly_closer(got, var, ref, rtol):
+    """The student's arrays ``got`` match the variant ``var`` (within ``rtol``) and sit clearly
+    closer to it than to the reference ``ref``."""
+    dv = _dev(got, var)
+    return dv <= rtol and _dev(got, ref) > CLEARLY * dv
+
+
+def match_gradients(sc, step, rtol, bugs=BACKWARD_BUGS):
+    """The first bug whose variant gives every recovered gradient of ``step`` (a judge record),
+    clearly closer than the reference does ("none": the reference itself, within rtol)."""
+    got = step["W"][1:] + step["b"][1:]
+    ref = None
     for bug in bugs:
-        total_W, total_b = None, None
-        for x, y in zip(X, Y):
-            v = variant(sc, W, b, x, y, bug)
-            if v is None:
-                break
-            total_W = v[1] if total_W is None else [None] + [s + t for s, t in zip(total_W[1:], v[1][1:])]
-            total_b = v[2] if total_b is None else [None] + [s + t for s, t in zip(total_b[1:], v[2][1:])]
-        else:
-            if all(step["W"][k] is not None and _close(step["W"][k], total_W[k], rtol)
-                   and _close(step["b"][k], total_b[k], rtol) for k in range(1, sc.L + 1)):
+        v = _totals(sc, step, bug)
+        if v is None:
+            continue
+        var = v[0][1:] + v[1][1:]
+        if bug == "none":
+            if _dev(got, var) <= rtol:
                 return bug
+            continue
+        if ref is None:
+            r = _totals(sc, step, "none")
+            ref = r[0][1:] + r[1][1:]
+        if clearly_closer(got, var, ref, rtol):
+            return bug
     return None
 
 
@@ -363,11 +411,14 @@ def forward_signature(sc, first, rtol):
         return message("unknown", which=_figures(first))
     for i, op in enumerate(ops):
         if op[0] == "forward" and op[2] is None and op[3] is None and f"{i}.x" in arrays:
-            got = [arrays.get(f"{i}.f{k}") for k in range(1, sc.L + 1)]
+            got = [None if g is None else np.ravel(g)
+                   for g in (arrays.get(f"{i}.f{k}") for k in range(1, sc.L + 1))]
+            y = np.zeros(sc.layers[-1][0])
+            r = variant(sc, P[0], P[1], arrays[f"{i}.x"], y, "none")
+            ref = r[0][1:] if r is not None else [None] * sc.L
             for bug in FORWARD_BUGS:
-                v = variant(sc, P[0], P[1], arrays[f"{i}.x"], np.zeros(sc.layers[-1][0]), bug)
-                if v is not None and all(g is not None and _close(np.ravel(g), v[0][k], rtol)
-                                         for k, g in enumerate(got, start=1)):
+                v = variant(sc, P[0], P[1], arrays[f"{i}.x"], y, bug)
+                if v is not None and clearly_closer(got, v[0][1:], ref, rtol):
                     return message(bug)
             break
     return message("unknown", which=_figures(first))
