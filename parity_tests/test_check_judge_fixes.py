@@ -87,3 +87,22 @@ def test_a_small_error_is_not_named_after_a_variant_equal_to_the_reference(tmp_p
     assert rep.first_divergence == {"layer": 1, "quantity": "W_derivs"}
     assert rep.diagnosis["key"] == "unknown", rep.diagnosis
     assert "W_derivs_1" in rep.diagnosis["message"]  # the figures are given
+
+
+def test_swapped_lossderiv_arguments_are_named_not_step_wrong_sign(tmp_path):
+    # finding 10: est_lossderiv(y, y_est) negates every gradient, like a step that ascends
+    rep = check_submission(submission(tmp_path, replace=[(
+        "g = self.est_lossderiv(y_est, y)", "g = self.est_lossderiv(y, y_est)")]),
+        scenarios=["disc"], timeout=20)
+    assert rep.verdict == "fail"
+    assert rep.first_divergence == {"layer": 3, "quantity": "b_derivs"}
+    assert rep.diagnosis["key"] == "lossderiv_arguments_swapped"
+    assert "est_lossderiv(y_est, y)" in rep.diagnosis["message"]
+
+
+def test_a_step_that_ascends_is_still_step_wrong_sign(tmp_path):
+    rep = check_submission(submission(tmp_path, replace=[
+        ("self.Ws[k] -= alpha * self.dWs[k]", "self.Ws[k] += alpha * self.dWs[k]"),
+        ("self.bs[k] -= alpha * self.dbs[k]", "self.bs[k] += alpha * self.dbs[k]")]),
+        scenarios=["disc"], timeout=20)
+    assert rep.diagnosis["key"] == "step_wrong_sign"

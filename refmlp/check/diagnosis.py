@@ -38,6 +38,9 @@ MESSAGES = {
                              "two backward calls must add up, zero_grad is what resets them.",
     "zero_grad_partial": "zero_grad does not reset every gradient: {which} still moved after "
                          "zero_grad(); step(). Reset every W and b gradient of every layer.",
+    "lossderiv_arguments_swapped": "est_lossderiv is called as est_lossderiv(y, y_est): the "
+                                   "course's order is est_lossderiv(y_est, y) (the network's output "
+                                   "first, the target second); swapped, every gradient changes sign.",
     "step_wrong_sign": "step ascends: the weights moved by +alpha x gradient. Use W -= alpha * dW "
                        "and b -= alpha * db.",
     "step_skips_biases": "step does not move the biases (or backward never accumulates their "
@@ -310,6 +313,8 @@ def diagnose(first, sc, results, inputs):
         return d
     if q in ("a", "h"):
         return forward_signature(sc, first, rtol)
+    if lossderiv_swapped(first.facts.get("arrays", {}), first.facts.get("ops", []), inputs):
+        return message("lossderiv_arguments_swapped")
     if q in ("b_derivs", "W_derivs"):
         step = next((s for s in steps if any(
             r.verdict == "fail" for _, r, w in first.rows if w == s["where"])), None)
@@ -358,6 +363,22 @@ def diagnose(first, sc, results, inputs):
                 return d
         return message("step_wrong_scale", which="the recovered gradient depends on alpha")
     return message("unknown", which=_figures(first))
+
+
+def lossderiv_swapped(arrays, ops, inputs):
+    """Seen directly: during a backward (or backprop_descent) call, the est_lossderiv handed to the
+    network received the target y as its first argument, where y_est (the output) was due. The
+    checker's est_lossderiv records its first argument."""
+    for i, op in enumerate(ops):
+        if op[0] not in ("backward", "descent") or f"{i}.lossderiv" not in arrays:
+            continue
+        first = np.ravel(np.asarray(arrays[f"{i}.lossderiv"], dtype=float))
+        y = np.ravel(np.asarray(inputs[op[2]], dtype=float))
+        out = [np.ravel(arrays[k]) for k in (f"{j}.out" for j in range(i)) if k in arrays]
+        if first.shape == y.shape and np.array_equal(first, y) and not any(
+                o.shape == y.shape and np.array_equal(o, y) for o in out):
+            return True
+    return False
 
 
 def fderiv_given_h(sc, arrays, ops):
