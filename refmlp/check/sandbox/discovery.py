@@ -14,7 +14,8 @@ Method, in three steps, through the public methods only:
    ``step`` that skips biases), it is filled from arrays that existed at construction and that
    neither backward nor step touched, non-zero ones first.
 3. **Assign slots by shape in walk order**: W_k takes the first unused parameter of shape
-   (n_k, n_{k-1}) or the transposed (n_{k-1}, n_k), for k = 1..L; then b_k the first of
+   (n_k, n_{k-1}), or the transposed (n_{k-1}, n_k), one orientation for every layer when that
+   fills every W slot in layer order (:func:`assign`); then b_k the first of
    shape (n_k,), else (n_k, 1), else (1, n_k). Lists of layers, dicts per layer, layer objects and
    Ws/bs lists all list layer 1 first, so walk order is layer order. The judge decides, from the
    numbers, how a square W is oriented (see refmlp.check.judge).
@@ -186,27 +187,42 @@ def slot_shapes(sizes):
 def assign(paths_in_order, shapes_of, sizes):
     """{(kind, k): path}: W_1..W_L first, then b_1..b_L, each slot taking the first unused path in
     walk order whose shape is one the slot may have; for b, (n_k,) before the column and row forms
-    (so that a (1, n) W of the next layer is never read as a row bias). Missing slots are absent."""
-    slots, used = {}, set()
+    (so that a (1, n) W of the next layer is never read as a row bias). Missing slots are absent.
+
+    W's orientation: every W_k as (n_k, n_{k-1}), else every W_k transposed, else (out, in) shapes
+    over all candidates before any transposed one; of these the first that fills every W slot with
+    paths in walk (= layer) order, else the first that fills every W slot. A transposed match taken
+    in walk order alone gave W_1's slot another layer's W (or a gradient buffer) whenever W_1 did
+    not move, and one orientation for all layers is how a submission stores its weights."""
     wanted = slot_shapes(sizes)
     L = len(sizes) - 1
+    index = {p: i for i, p in enumerate(paths_in_order)}
 
-    def taken(p):  # a path inside a slot already filled (a row of a W held as lists), or around it
-        return any(p[:len(u)] == u or u[:len(p)] == p for u in used)
+    def fill(passes):
+        slots, used = {}, set()
 
-    passes = [("W", None)] + [("b", i) for i in range(3)]
-    for kind, pref in passes:
-        for k in range(1, L + 1):
-            slot = (kind, k)
-            if slot in slots:
-                continue
-            ok = wanted[slot] if pref is None else wanted[slot][pref:pref + 1]
-            for p in paths_in_order:
-                if shapes_of[p] in ok and not taken(p):
-                    slots[slot] = p
-                    used.add(p)
-                    break
-    return slots
+        def taken(p):  # a path inside a slot already filled (a row of a W held as lists), or around it
+            return any(p[:len(u)] == u or u[:len(p)] == p for u in used)
+
+        for kind, pref in passes:
+            for k in range(1, L + 1):
+                slot = (kind, k)
+                if slot in slots:
+                    continue
+                ok = wanted[slot][pref:pref + 1]
+                for p in paths_in_order:
+                    if shapes_of[p] in ok and not taken(p):
+                        slots[slot] = p
+                        used.add(p)
+                        break
+        return slots
+
+    bs = [("b", i) for i in range(3)]
+    tries = [fill(w + bs) for w in ([("W", 0)], [("W", 1)], [("W", 0), ("W", 1)])]
+    complete = [t for t in tries if all(("W", k) in t for k in range(1, L + 1))]
+    in_order = [t for t in complete
+                if all(index[t[("W", k)]] < index[t[("W", k + 1)]] for k in range(1, L))]
+    return (in_order or complete or tries[2:])[0]
 
 
 def discover(build, exercise, sizes):
