@@ -106,3 +106,33 @@ def test_a_step_that_ascends_is_still_step_wrong_sign(tmp_path):
         ("self.bs[k] -= alpha * self.dbs[k]", "self.bs[k] += alpha * self.dbs[k]")]),
         scenarios=["disc"], timeout=20)
     assert rep.diagnosis["key"] == "step_wrong_sign"
+
+
+W1_FLOAT32 = ("self.Ws.append(0.1 * np.random.randn(m, n))",
+              "self.Ws.append((0.1 * np.random.randn(m, n)).astype(np.float32 if not self.Ws "
+              "else np.float64))")
+
+
+def test_a_float32_W_1_in_a_float64_network_does_not_loosen_every_tolerance(tmp_path):
+    # finding 12: the float32 policy came from W_1's dtype alone; a 3e-4 error in every W
+    # gradient then passed a float64 network
+    rep = check_submission(submission(tmp_path, replace=[W1_FLOAT32, (
+        "self.dWs[k] += np.outer(g, self.h[k - 1])",
+        "self.dWs[k] += np.outer(g, self.h[k - 1]) * (1 + 3e-4)")]), scenarios=["disc"], timeout=20)
+    assert rep.verdict == "fail"
+    assert rep.first_divergence == {"layer": 3, "quantity": "W_derivs"}
+
+
+def test_a_float32_W_1_in_a_correct_float64_network_passes(tmp_path):
+    rep = check_submission(submission(tmp_path, replace=[W1_FLOAT32]), scenarios=["disc"], timeout=20)
+    assert rep.verdict == "pass", rep.to_text()
+
+
+def test_a_layer_backward_skips_is_a_gradient_failure_not_a_forward_one(tmp_path):
+    # finding 20: W_1 never moves; discovery gave its slot W_2 through the transposed shape and
+    # the report said a_1 was wrong
+    rep = check_submission(submission(tmp_path, replace=[(
+        "for k in range(len(self.Ws) - 1, -1, -1):", "for k in range(len(self.Ws) - 1, 0, -1):")]),
+        scenarios=["disc"], timeout=20)
+    assert rep.verdict == "fail"
+    assert rep.first_divergence == {"layer": 1, "quantity": "b_derivs"}

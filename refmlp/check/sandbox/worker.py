@@ -59,6 +59,7 @@ course_losses = _load("_refmlp_course_losses", os.path.join(HERE, "course", "los
 # changes its own results at most, never how they are written.
 _array = np.array
 _ndarray = np.ndarray
+_float32 = np.float32
 _dumps = json.dumps
 _write = os.write
 _exit = os._exit
@@ -97,9 +98,9 @@ class Recorder:
     def note(self, key, value):
         if key in self.calls:
             return
-        v = _array(value, dtype=float, copy=True)
+        v = as_float(value)
         if v.ndim == 0 and key in self.sizes:
-            self.scalars.setdefault(key, []).append(float(v))
+            self.scalars.setdefault(key, []).append(v)
         elif key not in self.scalars:
             self.calls[key] = v
 
@@ -111,7 +112,7 @@ class Recorder:
             if len(values) == m + 1 and m > 0 and values[0] == values[1]:
                 values = values[1:]  # np.vectorize calls f once more on the first element
             if len(values) == m:
-                out[key] = _array(values, dtype=float)
+                out[key] = _array(values)
             else:  # the count tells the judge why a_k is absent (and is no a_k itself)
                 out[key + ".percall"] = _array([len(values), m], dtype=float)
                 note = (f"{key}: called element by element {len(values)} times in one operation "
@@ -119,6 +120,13 @@ class Recorder:
                 if note not in notes:
                     notes.append(note)
         return out
+
+
+def as_float(value):
+    """A float copy of ``value``: float32 stays float32 (the judge gives float32 arithmetic its
+    tolerance, and only that), anything else becomes float64."""
+    v = _array(value, copy=True)
+    return v if v.dtype == _float32 else _array(v, dtype=float)
 
 
 def recording(rec, key, fn):
@@ -297,7 +305,7 @@ def run_ops(check, mod, inputs, out, notes):
                     kw["end"] = op[3]
                 if kw and not subject.named:
                     continue
-                out[f"{i}.out"] = _array(net.forward(x, **kw), dtype=float)
+                out[f"{i}.out"] = as_float(net.forward(x, **kw))
             elif name == "backward":  # copies: a submission writing into x changes only its copy
                 net.backward(inputs[op[1]].copy(), target(inputs, op[2]))
             elif name == "step":
