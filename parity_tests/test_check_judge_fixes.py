@@ -1,6 +1,9 @@
 """Regressions for the reviewer's findings against the checker's judging side (judge, diagnosis,
 discovery, the sandbox's Recorder): each test is a small submission written to tmp_path."""
 
+import shutil
+from pathlib import Path
+
 import pytest
 
 from check_fixtures import FPRIME_MISSING, submission
@@ -136,3 +139,39 @@ def test_a_layer_backward_skips_is_a_gradient_failure_not_a_forward_one(tmp_path
         scenarios=["disc"], timeout=20)
     assert rep.verdict == "fail"
     assert rep.first_divergence == {"layer": 1, "quantity": "b_derivs"}
+
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "check_adapter"
+
+
+@pytest.mark.parametrize("cut", ["[:1]", "[:0]"])
+def test_an_adapter_returning_too_few_params_is_an_error_not_a_pass(tmp_path, cut):
+    # finding 21: with params() short of pairs every gradient check compared nothing and passed,
+    # a 3x wrong W gradient included
+    shutil.copy(EXAMPLE / "netlib.py", tmp_path / "netlib.py")
+    src = (EXAMPLE / "adapter.py").read_text()
+    assert "acc[0] += dW" in src and "    def params(self):" in src
+    src = src.replace("acc[0] += dW", "acc[0] += 3 * dW").replace(
+        "    def params(self):", f"    def params(self):\n        return self._params(){cut}\n\n"
+                                 "    def _params(self):")
+    (tmp_path / "adapter.py").write_text(src)
+    rep = check_submission(tmp_path / "netlib.py", adapter=tmp_path / "adapter.py",
+                           scenarios=["disc"], timeout=20)
+    assert rep.verdict == "error" and rep.exit_code == 2, rep.to_text()
+    assert "params()" in rep.message and "3 layers" in rep.message
+
+
+FORGE_EMPTY = '''
+import __main__
+def _forged(fd, header, arrays):
+    __main__.write_frame(fd, __main__._dumps({"status": "ok", "notes": []}).encode(), b"")
+__main__.send_result = _forged
+'''
+
+
+def test_an_empty_forged_result_never_passes(tmp_path):
+    # finding 22: a result frame without arrays gave every check 0 rows, and 0 rows passed
+    rep = check_submission(submission(tmp_path, replace=[FPRIME_MISSING], extra=FORGE_EMPTY),
+                           scenarios=["disc"], timeout=20)
+    assert rep.verdict != "pass" and rep.exit_code != 0, rep.to_text()
+    assert all(c.verdict != "pass" for c in rep.checks)

@@ -27,6 +27,7 @@ from ..network import MLP, Spec
 from . import plan
 from .scenarios import Scenario
 
+MISSING_WEIGHTS = "not produced: the weights read before or after this step are missing"
 NON_LAYER = ("accumulation", "zero_grad", "step", "sgd_run", "stale_forward", "exception", "timeout")
 
 
@@ -174,8 +175,10 @@ def gradient_rows(sc, arrays, i0, i1, alpha, X, Y, dtype, transposed, where, zer
     rtol = POLICY[dtype].rtol
     P0 = read_params(arrays, str(i0), sc.sizes, transposed)
     P1 = read_params(arrays, str(i1), sc.sizes, transposed)
-    if P0 is None or P1 is None:
-        return None
+    if P0 is None or P1 is None:  # never a silent pass: the weights this step needs are missing
+        return [(f"{q}_{k}", Row(q, k, "fail", [], [], "", "float64", rtol,
+                                 problem=MISSING_WEIGHTS), where)
+                for k in range(sc.L, 0, -1) for q in ("b_derivs", "W_derivs")]
     trace, M = reference(sc.spec(), P0[0], P0[1], X, Y, rtol)
     rows = []
     got = {"where": where, "P0": P0, "P1": P1, "alpha": alpha, "X": X, "Y": Y, "trace": trace,
@@ -298,6 +301,14 @@ def judge_check(kind: str, sc: Scenario, outcome, ops: list, inputs: dict, trans
         res.message = f"the weights read back cannot form the network: {exc}"
         res.verdict = "fail"
         res.first = {"layer": None, "quantity": "exception"}
+    if outcome.status != "ok":  # the check stopped: the reads after that point never happened
+        res.rows = [row for row in res.rows if row[1].problem != MISSING_WEIGHTS]
+    if not res.rows and outcome.status == "ok" and res.verdict == "pass":
+        # a check with nothing to compare is never a pass (a forged or empty result frame)
+        res.verdict = "error"
+        res.message = (f"the {kind} check sent back nothing to compare: no weights or outputs "
+                       "reached the judge")
+        return res
     first = first_failure(res.rows, sc.L) if res.rows else None
     if first and kind != "forward" and kind != "gradients":
         first = {"layer": None, "quantity": kind}

@@ -202,7 +202,7 @@ class Subject:
         when they cannot be written, refuse: the checks would pass a wrong backward."""
         L = len(self.sizes) - 1
         if self.slots is None:
-            Ws = [W for W, _ in net.params()]
+            Ws = [W for W, _ in self.params(net)]
             where = [f"params()[{k - 1}][0]" for k in range(1, L + 1)]
         else:
             paths = [self.slots[("W", k)] for k in range(1, L + 1)]
@@ -231,11 +231,29 @@ class Subject:
         if note not in self.notes:
             self.notes.append(note)
 
+    def params(self, net):
+        """An adapter's params(): exactly one (W_k, b_k) pair per layer, of the API's shapes (or W
+        transposed, b as a column or row), else an error naming params() (a missing pair would
+        leave its checks with nothing to compare)."""
+        pairs = list(net.params())
+        shapes = discovery.slot_shapes(self.sizes)
+        L = len(self.sizes) - 1
+        bad = [f"pair {k}: W {np.shape(W)}, b {np.shape(b)}" for k, (W, b) in
+               enumerate(pairs, start=1) if k <= L and (np.shape(W) not in shapes[("W", k)]
+                                                        or np.shape(b) not in shapes[("b", k)])]
+        if len(pairs) != L or bad:
+            raise DiscoveryError(
+                f"the adapter's params() returned {len(pairs)} (W_k, b_k) pairs where the network "
+                f"has {L} layers" + (f"; wrong shapes: {'; '.join(bad)}" if bad else "") + ". It "
+                "must return [(W_1, b_1), ..., (W_L, b_L)], W_k of shape (m_k, m_{k-1}) and b_k "
+                "of shape (m_k,), the live arrays (README, 'Checking a homework').")
+        return pairs
+
     def read(self, net):
         """{"W1": ..., "b1": ..., ...} as stored (shape and dtype kept)."""
         out = {}
         if self.slots is None:
-            pairs = net.params()
+            pairs = self.params(net)
             for k, (W, b) in enumerate(pairs, start=1):
                 out[f"W{k}"], out[f"b{k}"] = _array(W, copy=True), _array(b, copy=True)
             return out
