@@ -153,6 +153,13 @@ def compare(quantity, layer, actual, expected, rtol, floor):
     if actual is None:
         return Row(quantity, layer, "fail", [], list(expected.shape), "", "float64", rtol,
                    problem="not produced: the call that computes it did not happen or returned nothing")
+    if np.asarray(actual).dtype == np.float32 and expected.size:
+        # a float32 result carries its own representation error: eps32 |y| / 2 per value, and
+        # up to float32's tiny where it underflows (a saturated softmax's 1e-50 is 0 in float32);
+        # the first-order error scale lacks both
+        f32 = np.finfo(np.float32)
+        base = np.abs(expected).max(initial=0.0) if floor is None else floor
+        floor = base + (f32.eps * np.abs(expected) + 2 * f32.tiny) / rtol
     actual = np.asarray(actual, dtype=np.float64)
     if expected.ndim == 1:
         actual = as_vector(actual, expected.shape[0])

@@ -107,13 +107,21 @@ def target(obj, path):
     return v
 
 
+LARGE = 4.0
+"""rms(W_k) sqrt(n_{k-1}) above which initial weights count as too large: the size of a_k for an
+input of unit-size entries. The handout's 0.1 randn gives 0.1 sqrt(n) (0.8 at n = 64); unit-variance
+randn gives sqrt(n) (8 at n = 64: logistic units saturate to exactly 0 gradients in float64, float32
+overflows along the SGD run)."""
+
+
 def degenerate(W):
     """Why initial weights W_k make the checks vacuous, or None.
 
     W_k constant (zero above all): every hidden g_{k-1} = W_k^T g_k is 0 or the same for every
     unit, so a missing f', a transposition or a wrong backward gives the same numbers as a right
     one; rows all equal: every unit of layer k computes the same; W_k == W_k^T (square): W_k and
-    W_k^T cannot be told apart."""
+    W_k^T cannot be told apart; too large (:data:`LARGE`): saturated units give exactly zero
+    gradients and a diverging run, so the figures say nothing about the code."""
     W = _asarray(W, dtype=_float64)
     if W.ndim != 2 or not W.size:
         return None
@@ -123,6 +131,10 @@ def degenerate(W):
         return "rows all equal"
     if W.shape[0] == W.shape[1] and _array_equal(W, W.T):
         return "symmetric"
+    spread = float(np.sqrt((W * W).mean() * W.shape[1]))
+    if spread > LARGE:
+        return (f"so large that a unit-size input gives pre-activations of size ~{spread:.3g} "
+                "(units saturate, gradients vanish, the SGD run diverges)")
     return None
 
 

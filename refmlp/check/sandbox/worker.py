@@ -196,38 +196,39 @@ class Subject:
                 self.slots.items(), key=lambda item: (item[0][1], item[0][0]))))
 
     def seed_weights(self, net):
-        """When the network's initial W_k make the checks vacuous (discovery.degenerate: zero,
-        constant, equal rows, symmetric), write the checker's own seeded 0.1 x randn weights (the
-        handout's scale) into every W_k in place, keeping dtype and layout, and say so in a note;
-        when they cannot be written, refuse: the checks would pass a wrong backward."""
+        """When the network's initial W_k make the checks vacuous or unjudgeable
+        (discovery.degenerate: zero, constant, equal rows, symmetric, saturating), write the
+        checker's own seeded 0.1 x randn weights and biases (the handout's scale) into every W_k
+        and b_k in place, keeping dtype and layout, and say so in a note; when they cannot be
+        written, refuse: the checks would pass a wrong backward."""
         L = len(self.sizes) - 1
         if self.slots is None:
-            Ws = [W for W, _ in self.params(net)]
+            arrays = [a for pair in self.params(net) for a in pair]
             where = [f"params()[{k - 1}][0]" for k in range(1, L + 1)]
         else:
-            paths = [self.slots[("W", k)] for k in range(1, L + 1)]
-            Ws = [discovery.target(net, p) for p in paths]
-            where = [discovery.show(p) for p in paths]
+            paths = [self.slots[(kind, k)] for k in range(1, L + 1) for kind in ("W", "b")]
+            arrays = [discovery.target(net, p) for p in paths]
+            where = [discovery.show(p) for p in paths[::2]]
+        Ws = arrays[::2]
         bad = [f"W_{k} ({where[k - 1]}) {why}" for k, W in enumerate(Ws, start=1)
                for why in [discovery.degenerate(W)] if why]
         if not bad:
             return
         rng = np.random.RandomState(self.check["seed"])
-        written = [discovery.overwrite(W, 0.1 * rng.standard_normal(np.shape(W))) for W in Ws]
+        written = [discovery.overwrite(v, 0.1 * rng.standard_normal(np.shape(v))) for v in arrays]
         if not all(written):
             raise DiscoveryError(
                 "your network's initial weights make the checks vacuous: " + "; ".join(bad)
-                + " (with such weights every hidden gradient is zero or the same for every unit, "
-                "so a wrong backward gives the same numbers as a right one), and the checker "
-                "cannot write its own weights into them (not a writable float array or list). "
-                "Initialise each W_k with small random numbers, e.g. 0.1 * np.random.randn(m, n) "
-                "as the handout does (zero or equal weights also stop the network from learning), "
-                "or pass an adapter whose params() returns the live arrays.")
-        note = ("initial weights: " + "; ".join(bad) + " would make the checks vacuous (every "
-                "hidden gradient zero or equal across units), so the checker wrote its own "
-                "0.1 x randn weights into W_1..W_L before each check. Initialise W_k with small "
-                "random numbers (0.1 * np.random.randn(m, n)): with these weights your network "
-                "cannot learn")
+                + " (with such weights the hidden gradients are zero, equal across units or "
+                "saturated, so a wrong backward gives the same numbers as a right one, or none "
+                "can be judged), and the checker cannot write its own weights into them (not a "
+                "writable float array or list). Initialise each W_k with small random numbers, "
+                "e.g. 0.1 * np.random.randn(m, n) as the handout does (such weights also stop the "
+                "network from learning), or pass an adapter whose params() returns the live arrays.")
+        note = ("initial weights: " + "; ".join(bad) + ": the checks would be vacuous or "
+                "unjudgeable, so the checker wrote its own 0.1 x randn weights and biases into "
+                "W_1..W_L, b_1..b_L before each check. Initialise W_k with small random numbers "
+                "(0.1 * np.random.randn(m, n)): with these weights your network cannot learn well")
         if note not in self.notes:
             self.notes.append(note)
 
