@@ -208,3 +208,17 @@ def test_a_large_init_is_replaced_and_said(tmp_path, scale):
                            scenarios=["autoencoder", "regression"], timeout=20)
     assert rep.verdict == "pass", rep.to_text()
     assert "so large" in rep.message and "0.1 x randn" in rep.message
+
+
+def test_degenerate_names_what_makes_weights_vacuous():
+    import numpy as np
+
+    from refmlp.check.sandbox import discovery
+
+    assert discovery.degenerate(np.zeros((3, 2))) == "all zero"
+    assert discovery.degenerate(0.3 * np.ones((3, 2))) == "constant"
+    assert discovery.degenerate(np.tile([[0.1, -0.2]], (3, 1))) == "rows all equal"
+    assert discovery.degenerate(np.eye(3) + 0.1) == "symmetric"
+    assert discovery.degenerate(np.random.default_rng(0).standard_normal((20, 64))).startswith("so large")
+    assert discovery.degenerate(0.1 * np.random.default_rng(0).standard_normal((20, 64))) is None
+    assert discovery.degenerate(np.ones((1, 1))) is None  # 1 x 1: constant by shape

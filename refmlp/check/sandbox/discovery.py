@@ -123,7 +123,7 @@ def degenerate(W):
     W_k^T cannot be told apart; too large (:data:`LARGE`): saturated units give exactly zero
     gradients and a diverging run, so the figures say nothing about the code."""
     W = _asarray(W, dtype=_float64)
-    if W.ndim != 2 or not W.size:
+    if W.ndim != 2 or W.size < 2:  # a 1 x 1 W is constant and symmetric by shape, not by choice
         return None
     if (W == W.flat[0]).all():
         return "all zero" if not W.flat[0] else "constant"
