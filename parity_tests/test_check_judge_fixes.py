@@ -222,3 +222,15 @@ def test_degenerate_names_what_makes_weights_vacuous():
     assert discovery.degenerate(np.random.default_rng(0).standard_normal((20, 64))).startswith("so large")
     assert discovery.degenerate(0.1 * np.random.default_rng(0).standard_normal((20, 64))) is None
     assert discovery.degenerate(np.ones((1, 1))) is None  # 1 x 1: constant by shape
+
+
+def test_a_step_that_reshapes_b_is_a_failure_not_an_adapter_error(tmp_path):
+    # finding 26: discovery matched shapes after step, lost b_k, and asked for an adapter
+    rep = check_submission(submission(tmp_path, replace=[(
+        "self.bs[k] -= alpha * self.dbs[k]",
+        "self.bs[k] = self.bs[k] - alpha * self.dbs[k].reshape(-1, 1)")]),
+        scenarios=["digits"], timeout=20)
+    assert rep.verdict == "fail" and rep.exit_code == 1, rep.to_text()
+    assert rep.first_divergence == {"layer": 2, "quantity": "b_derivs"}
+    assert rep.diagnosis["key"] == "bias_column_broadcast"
+    assert "b_2 has shape (10, 10)" in rep.diagnosis["message"]

@@ -49,8 +49,8 @@ MESSAGES = {
                         "W -= alpha * dW and b -= alpha * db, nothing else.",
     "stale_forward": "backward uses the a_k / h_k stored by the previous forward call instead of "
                      "running its own forward pass on x: call self.forward(x) at its start.",
-    "bias_column_broadcast": "a_{k} has shape {shape} instead of ({m},): an (m, 1) bias added to an "
-                             "(m,) vector broadcasts to (m, m). Keep b 1-D (shape (m,)) or reshape "
+    "bias_column_broadcast": "{a}_{k} has shape {shape} instead of ({m},): an (m, 1) array added to "
+                             "an (m,) vector broadcasts to (m, m). Keep b 1-D (shape (m,)) or reshape "
                              "x to a column consistently.",
     "mean_vs_sum": "the gradient is {which}: a mean where the course sums (a sample's loss is a "
                    "sum over outputs, a batch gradient the sum over samples).",
@@ -320,6 +320,13 @@ def diagnose(first, sc, results, inputs):
             r.verdict == "fail" for _, r, w in first.rows if w == s["where"])), None)
         if step is None:
             return message("unknown", which=f"{first.name} differs")
+        for lab, r, w in first.rows:  # step (or backward) turned b_k into (m, m): a column bias
+            if r.verdict == "fail" and r.quantity == "b_derivs" and len(r.shape) == 2 and (
+                    r.problem or "").startswith("shape"):
+                m = sc.layers[r.layer - 1][0]
+                if m in r.shape:
+                    return message("bias_column_broadcast", k=r.layer, m=m, shape=tuple(r.shape),
+                                   a="b")
         if fderiv_given_h(sc, first.facts.get("arrays", {}), first.facts.get("ops", [])):
             return message("fprime_of_h")
         bug = match_gradients(sc, step, rtol)
@@ -424,7 +431,8 @@ def forward_signature(sc, first, rtol):
         if r.verdict == "fail" and r.quantity == "a" and r.problem and "shape" in r.problem:
             m = sc.layers[r.layer - 1][0]
             if len(r.shape) == 2 and m in r.shape:
-                return message("bias_column_broadcast", k=r.layer, m=m, shape=tuple(r.shape))
+                return message("bias_column_broadcast", k=r.layer, m=m, shape=tuple(r.shape),
+                               a="a")
     from .judge import read_params
 
     P = read_params(arrays, "0", sc.sizes, first.facts.get("transposed", False))

@@ -261,7 +261,9 @@ def discover(build, exercise, sizes):
         confirmed = False
         after_grad = after_step = at_build
     order = list(after_step)
-    shapes = {p: a.shape for p, a in after_step.items()}
+    # shapes as constructed: a step that reshapes a parameter (b (m,) -> (m, m)) is a finding for
+    # the checks to report, not a reason to lose the parameter
+    shapes = {p: (at_build[p] if p in at_build else a).shape for p, a in after_step.items()}
     moved = set(_moved(after_grad, after_step)) if confirmed else set()
     slots = assign([p for p in order if p in moved], shapes, sizes)
     want = 2 * (len(sizes) - 1)
