@@ -234,3 +234,15 @@ def test_a_step_that_reshapes_b_is_a_failure_not_an_adapter_error(tmp_path):
     assert rep.first_divergence == {"layer": 2, "quantity": "b_derivs"}
     assert rep.diagnosis["key"] == "bias_column_broadcast"
     assert "b_2 has shape (10, 10)" in rep.diagnosis["message"]
+
+
+def test_fprime_of_h_is_not_named_where_it_changes_nothing(tmp_path):
+    # finding 9, the direct route: fderiv receiving h_k on leaky layers gives the reference's
+    # numbers, so another error must not be blamed on it
+    rep = check_submission(submission(tmp_path, replace=[
+        (FD_LINE, "                g = g * self.fds[k](self.h[k])"),
+        ("self.dWs[k] += np.outer(g, self.h[k - 1])",
+         "self.dWs[k] += np.outer(g, self.h[k - 1]) * (1 + 1e-6 * (k == 0))")]),
+        scenarios=["disc"], timeout=20)
+    assert rep.first_divergence == {"layer": 1, "quantity": "W_derivs"}
+    assert rep.diagnosis["key"] == "unknown", rep.diagnosis
