@@ -7,7 +7,9 @@ outputs, ReLU for leaky ReLU, W^T h or a missing bias in the forward pass) and n
 the student's numbers match (every gradient of the failing sample, or every a_k of the failing
 forward call, within a relative 1e-6 in float64, 1e-3 in float32: far looser than the parity
 tolerance, since the variant is only the likely bug, and far tighter than any two different bugs
-sit apart). Before that come direct signatures: of step (every recovered gradient scaled by -1,
+sit apart), and only when the numbers sit clearly closer to the variant than to the reference (a
+variant that coincides with the reference on the sample explains nothing: "unknown", with the
+figures). Before that come direct signatures: of step (every recovered gradient scaled by -1,
 or by a factor that changes with alpha; biases unmoved), of accumulation, zero_grad and stale
 forward passes, of a column bias broadcasting a_k to (m, m), of an exception or a timeout.
 """
@@ -36,6 +38,9 @@ MESSAGES = {
                              "two backward calls must add up, zero_grad is what resets them.",
     "zero_grad_partial": "zero_grad does not reset every gradient: {which} still moved after "
                          "zero_grad(); step(). Reset every W and b gradient of every layer.",
+    "lossderiv_arguments_swapped": "est_lossderiv is called as est_lossderiv(y, y_est): the "
+                                   "course's order is est_lossderiv(y_est, y) (the network's output "
+                                   "first, the target second); swapped, every gradient changes sign.",
     "step_wrong_sign": "step ascends: the weights moved by +alpha x gradient. Use W -= alpha * dW "
                        "and b -= alpha * db.",
     "step_skips_biases": "step does not move the biases (or backward never accumulates their "
@@ -44,8 +49,8 @@ MESSAGES = {
                         "W -= alpha * dW and b -= alpha * db, nothing else.",
     "stale_forward": "backward uses the a_k / h_k stored by the previous forward call instead of "
                      "running its own forward pass on x: call self.forward(x) at its start.",
-    "bias_column_broadcast": "a_{k} has shape {shape} instead of ({m},): an (m, 1) bias added to an "
-                             "(m,) vector broadcasts to (m, m). Keep b 1-D (shape (m,)) or reshape "
+    "bias_column_broadcast": "{a}_{k} has shape {shape} instead of ({m},): an (m, 1) array added to "
+                             "an (m,) vector broadcasts to (m, m). Keep b 1-D (shape (m,)) or reshape "
                              "x to a column consistently.",
     "mean_vs_sum": "the gradient is {which}: a mean where the course sums (a sample's loss is a "
                    "sum over outputs, a batch gradient the sum over samples).",
@@ -145,22 +150,68 @@ BACKWARD_BUGS = ("fprime_missing", "fprime_at_last_layer", "fprime_of_h", "W_der
 FORWARD_BUGS = ("forward_W_transposed", "forward_bias_missing", "relu_for_leaky")
 
 
-def match_gradients(sc, step, rtol, bugs=BACKWARD_BUGS):
-    """The first bug whose variant gives every recovered gradient of ``step`` (a judge record)."""
+def _totals(sc, step, bug):
+    """(W_derivs list, b_derivs list) of ``bug``'s variant summed over the step's samples, or None
+    where the variant raises."""
     X, Y = np.atleast_2d(step["X"]), np.atleast_2d(step["Y"])
     W, b = step["P0"]
+    total_W, total_b = None, None
+    for x, y in zip(X, Y):
+        v = variant(sc, W, b, x, y, bug)
+        if v is None:
+            return None
+        total_W = v[1] if total_W is None else [None] + [s + t for s, t in zip(total_W[1:], v[1][1:])]
+        total_b = v[2] if total_b is None else [None] + [s + t for s, t in zip(total_b[1:], v[2][1:])]
+    return total_W, total_b
+
+
+def _dev(got, want):
+    """The largest deviation of the arrays ``got`` from ``want``, on _close's scale (inf where a
+    shape differs or a value is missing or not finite)."""
+    worst = 0.0
+    for x, y in zip(got, want):
+        if x is None or y is None or np.shape(x) != np.shape(y):
+            return np.inf
+        x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+        if not np.isfinite(x).all():
+            return np.inf
+        scale = np.abs(y) + np.abs(y).max(initial=0.0) + 1e-300
+        worst = max(worst, float((np.abs(x - y) / scale).max(initial=0.0)))
+    return worst
+
+
+CLEARLY = 10.0
+"""A variant is named only when the student's numbers sit at least this many times closer to it
+than to the reference: a variant that coincides with the reference on the sample (f' of h on a
+leaky layer, where sign(h) = sign(a)) or barely differs from it explains nothing."""
+
+
+def clearly_closer(got, var, ref, rtol):
+    """The student's arrays ``got`` match the variant ``var`` (within ``rtol``) and sit clearly
+    closer to it than to the reference ``ref``."""
+    dv = _dev(got, var)
+    return dv <= rtol and _dev(got, ref) > CLEARLY * dv
+
+
+def match_gradients(sc, step, rtol, bugs=BACKWARD_BUGS):
+    """The first bug whose variant gives every recovered gradient of ``step`` (a judge record),
+    clearly closer than the reference does ("none": the reference itself, within rtol)."""
+    got = step["W"][1:] + step["b"][1:]
+    ref = None
     for bug in bugs:
-        total_W, total_b = None, None
-        for x, y in zip(X, Y):
-            v = variant(sc, W, b, x, y, bug)
-            if v is None:
-                break
-            total_W = v[1] if total_W is None else [None] + [s + t for s, t in zip(total_W[1:], v[1][1:])]
-            total_b = v[2] if total_b is None else [None] + [s + t for s, t in zip(total_b[1:], v[2][1:])]
-        else:
-            if all(step["W"][k] is not None and _close(step["W"][k], total_W[k], rtol)
-                   and _close(step["b"][k], total_b[k], rtol) for k in range(1, sc.L + 1)):
+        v = _totals(sc, step, bug)
+        if v is None:
+            continue
+        var = v[0][1:] + v[1][1:]
+        if bug == "none":
+            if _dev(got, var) <= rtol:
                 return bug
+            continue
+        if ref is None:
+            r = _totals(sc, step, "none")
+            ref = r[0][1:] + r[1][1:]
+        if clearly_closer(got, var, ref, rtol):
+            return bug
     return None
 
 
@@ -262,11 +313,20 @@ def diagnose(first, sc, results, inputs):
         return d
     if q in ("a", "h"):
         return forward_signature(sc, first, rtol)
+    if lossderiv_swapped(first.facts.get("arrays", {}), first.facts.get("ops", []), inputs):
+        return message("lossderiv_arguments_swapped")
     if q in ("b_derivs", "W_derivs"):
         step = next((s for s in steps if any(
             r.verdict == "fail" for _, r, w in first.rows if w == s["where"])), None)
         if step is None:
             return message("unknown", which=f"{first.name} differs")
+        for lab, r, w in first.rows:  # step (or backward) turned b_k into (m, m): a column bias
+            if r.verdict == "fail" and r.quantity == "b_derivs" and len(r.shape) == 2 and (
+                    r.problem or "").startswith("shape"):
+                m = sc.layers[r.layer - 1][0]
+                if m in r.shape:
+                    return message("bias_column_broadcast", k=r.layer, m=m, shape=tuple(r.shape),
+                                   a="b")
         if fderiv_given_h(sc, first.facts.get("arrays", {}), first.facts.get("ops", [])):
             return message("fprime_of_h")
         bug = match_gradients(sc, step, rtol)
@@ -312,9 +372,26 @@ def diagnose(first, sc, results, inputs):
     return message("unknown", which=_figures(first))
 
 
+def lossderiv_swapped(arrays, ops, inputs):
+    """Seen directly: during a backward (or backprop_descent) call, the est_lossderiv handed to the
+    network received the target y as its first argument, where y_est (the output) was due. The
+    checker's est_lossderiv records its first argument."""
+    for i, op in enumerate(ops):
+        if op[0] not in ("backward", "descent") or f"{i}.lossderiv" not in arrays:
+            continue
+        first = np.ravel(np.asarray(arrays[f"{i}.lossderiv"], dtype=float))
+        y = np.ravel(np.asarray(inputs[op[2]], dtype=float))
+        out = [np.ravel(arrays[k]) for k in (f"{j}.out" for j in range(i)) if k in arrays]
+        if first.shape == y.shape and np.array_equal(first, y) and not any(
+                o.shape == y.shape and np.array_equal(o, y) for o in out):
+            return True
+    return False
+
+
 def fderiv_given_h(sc, arrays, ops):
     """Seen directly: during a backward call, the fderiv handed to add_layer received h_k = f(a_k)
-    where a_k (what f received) was due. The checker's functions record both arguments."""
+    where a_k (what f received) was due, on a layer where f'(h_k) != f'(a_k). The checker's
+    functions record both arguments."""
     for i, op in enumerate(ops):
         if op[0] != "backward":
             continue
@@ -322,8 +399,11 @@ def fderiv_given_h(sc, arrays, ops):
             a, u = arrays.get(f"{i}.f{k}"), arrays.get(f"{i}.fd{k}")
             if a is None or u is None or np.shape(a) != np.shape(u):
                 continue
-            h = _fns(name)[0](np.asarray(a, dtype=float))
-            if not _close(u, a, 1e-12) and _close(u, h, 1e-12):
+            f, fprime = _fns(name)
+            h = f(np.asarray(a, dtype=float))
+            # named only where it changes the numbers: on a leaky layer f'(h) == f'(a)
+            if not _close(u, a, 1e-12) and _close(u, h, 1e-12) and not _close(
+                    fprime(h), fprime(np.asarray(a, dtype=float)), 1e-12):
                 return True
     return False
 
@@ -355,7 +435,8 @@ def forward_signature(sc, first, rtol):
         if r.verdict == "fail" and r.quantity == "a" and r.problem and "shape" in r.problem:
             m = sc.layers[r.layer - 1][0]
             if len(r.shape) == 2 and m in r.shape:
-                return message("bias_column_broadcast", k=r.layer, m=m, shape=tuple(r.shape))
+                return message("bias_column_broadcast", k=r.layer, m=m, shape=tuple(r.shape),
+                               a="a")
     from .judge import read_params
 
     P = read_params(arrays, "0", sc.sizes, first.facts.get("transposed", False))
@@ -363,11 +444,14 @@ def forward_signature(sc, first, rtol):
         return message("unknown", which=_figures(first))
     for i, op in enumerate(ops):
         if op[0] == "forward" and op[2] is None and op[3] is None and f"{i}.x" in arrays:
-            got = [arrays.get(f"{i}.f{k}") for k in range(1, sc.L + 1)]
+            got = [None if g is None else np.ravel(g)
+                   for g in (arrays.get(f"{i}.f{k}") for k in range(1, sc.L + 1))]
+            y = np.zeros(sc.layers[-1][0])
+            r = variant(sc, P[0], P[1], arrays[f"{i}.x"], y, "none")
+            ref = r[0][1:] if r is not None else [None] * sc.L
             for bug in FORWARD_BUGS:
-                v = variant(sc, P[0], P[1], arrays[f"{i}.x"], np.zeros(sc.layers[-1][0]), bug)
-                if v is not None and all(g is not None and _close(np.ravel(g), v[0][k], rtol)
-                                         for k, g in enumerate(got, start=1)):
+                v = variant(sc, P[0], P[1], arrays[f"{i}.x"], y, bug)
+                if v is not None and clearly_closer(got, v[0][1:], ref, rtol):
                     return message(bug)
             break
     return message("unknown", which=_figures(first))

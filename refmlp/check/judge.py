@@ -5,7 +5,8 @@ network *started from* (read back from the sandbox): refmlp's ``MLP(spec, W=, b=
 its torch twin (:func:`refmlp.mirror.twin`, :func:`refmlp.mirror.torch_trace`), and the error
 scales of :func:`refmlp.rounding.error_scales`. The student's numbers are compared with
 :func:`refmlp.compare.compare_arrays` under the tolerance policy of :mod:`refmlp.compare`, by the
-dtype the student's weights are stored in (float32 submissions get float32's rtol).
+dtype the student computes in (:func:`student_dtype`: float32 arithmetic gets float32's rtol,
+float32 storage alone does not).
 
 **Recovered gradients.** A gradient is read as (W before - W after step(alpha)) / alpha. alpha is a
 power of two, so alpha dW and the division are exact, and the one rounding is the step's own
@@ -26,6 +27,7 @@ from ..network import MLP, Spec
 from . import plan
 from .scenarios import Scenario
 
+MISSING_WEIGHTS = "not produced: the weights read before or after this step are missing"
 NON_LAYER = ("accumulation", "zero_grad", "step", "sgd_run", "stale_forward", "exception", "timeout")
 
 
@@ -99,8 +101,30 @@ def read_params(arrays: dict, prefix: str, sizes: list, square_transposed: bool)
     return W, b
 
 
-def student_dtype(arrays: dict, prefix: str) -> str:
-    W1 = arrays.get(f"{prefix}.W1")
+def _computed(arrays: dict, op: int | None = None, upto: int | None = None) -> list:
+    """The dtypes of what the submission computed (the a_k its f received, what forward returned,
+    the y_est est_lossderiv received), at op ``op`` (all ops when None), a_k for k <= ``upto``."""
+    out = []
+    for key, v in arrays.items():
+        i, _, name = key.partition(".")
+        if op is not None and i != str(op):
+            continue
+        if name in ("out", "lossderiv") or (name[:1] == "f" and name[1:].isdigit()
+                                            and (upto is None or int(name[1:]) <= upto)):
+            out.append(np.asarray(v).dtype)
+    return out
+
+
+def student_dtype(arrays: dict, op: int | None = None, upto: int | None = None) -> str:
+    """The dtype whose tolerance the student's numbers get: float32 when the submission computed in
+    float32 (an a_k, an output or y_est it produced is float32: its errors flow downstream), else
+    float64. A float32-stored W_k in a float64 computation adds no float32 error (the reference
+    starts from the stored values; the step's rounding in W_k's own dtype is in
+    :func:`recovered`). With nothing computed recorded, the dtype W_1 is stored in."""
+    seen = _computed(arrays, op, upto)
+    if seen:
+        return "float32" if any(d == np.float32 for d in seen) else "float64"
+    W1 = arrays.get("0.W1")
     return "float32" if W1 is not None and W1.dtype == np.float32 else "float64"
 
 
@@ -129,6 +153,13 @@ def compare(quantity, layer, actual, expected, rtol, floor):
     if actual is None:
         return Row(quantity, layer, "fail", [], list(expected.shape), "", "float64", rtol,
                    problem="not produced: the call that computes it did not happen or returned nothing")
+    if np.asarray(actual).dtype == np.float32 and expected.size:
+        # a float32 result carries its own representation error: eps32 |y| / 2 per value, and
+        # up to float32's tiny where it underflows (a saturated softmax's 1e-50 is 0 in float32);
+        # the first-order error scale lacks both
+        f32 = np.finfo(np.float32)
+        base = np.abs(expected).max(initial=0.0) if floor is None else floor
+        floor = base + (f32.eps * np.abs(expected) + 2 * f32.tiny) / rtol
     actual = np.asarray(actual, dtype=np.float64)
     if expected.ndim == 1:
         actual = as_vector(actual, expected.shape[0])
@@ -151,8 +182,10 @@ def gradient_rows(sc, arrays, i0, i1, alpha, X, Y, dtype, transposed, where, zer
     rtol = POLICY[dtype].rtol
     P0 = read_params(arrays, str(i0), sc.sizes, transposed)
     P1 = read_params(arrays, str(i1), sc.sizes, transposed)
-    if P0 is None or P1 is None:
-        return None
+    if P0 is None or P1 is None:  # never a silent pass: the weights this step needs are missing
+        return [(f"{q}_{k}", Row(q, k, "fail", [], [], "", "float64", rtol,
+                                 problem=MISSING_WEIGHTS), where)
+                for k in range(sc.L, 0, -1) for q in ("b_derivs", "W_derivs")]
     trace, M = reference(sc.spec(), P0[0], P0[1], X, Y, rtol)
     rows = []
     got = {"where": where, "P0": P0, "P1": P1, "alpha": alpha, "X": X, "Y": Y, "trace": trace,
@@ -165,7 +198,10 @@ def gradient_rows(sc, arrays, i0, i1, alpha, X, Y, dtype, transposed, where, zer
             if before.shape != after.shape:
                 rows.append((f"{q}_{k}", compare(q, k, after, getattr(trace, q)[k], rtol, None), where))
                 continue
-            g, err = recovered(before, after, alpha, dtype)
+            stored = arrays.get(f"{i1}.{q[0]}{k}")
+            g, err = recovered(before, after, alpha,
+                               "float32" if stored is not None and stored.dtype == np.float32
+                               else "float64")
             got[q[0]][k] = g
             expected = getattr(trace, q)[k]
             if zero:
@@ -202,11 +238,16 @@ def forward_rows(sc, arrays, ops, inputs, dtype, transposed, stop=None):
             f", end={end!r}" if end else "") + ")"
         for k in range(k0, k1 + 1):
             j = k - k0 + 1
-            rows.append((f"a_{k}", compare("a", k, arrays.get(f"{i}.f{k}"), trace.a[j][0], rtol,
+            # this call's a_1..a_k decide (a float32 W_1 alone in a float64 network does not)
+            rtol_k = POLICY[student_dtype(arrays, i, k) if dtype == "float32" else dtype].rtol
+            if f"{i}.f{k}" not in arrays and f"{i}.f{k}.percall" in arrays:
+                continue  # f applied per element a number of times that is not m_k: h_k is judged
+            rows.append((f"a_{k}", compare("a", k, arrays.get(f"{i}.f{k}"), trace.a[j][0], rtol_k,
                                            M["a"][j][0]), where))
             if k == k1:
+                rtol_h = POLICY[student_dtype(arrays, i) if dtype == "float32" else dtype].rtol
                 rows.append((f"h_{k}", compare("h", k, arrays.get(f"{i}.out"), trace.h[j][0],
-                                               rtol, M["h"][j][0]), where))
+                                               rtol_h, M["h"][j][0]), where))
     return rows
 
 
@@ -248,7 +289,7 @@ def judge_check(kind: str, sc: Scenario, outcome, ops: list, inputs: dict, trans
     res = CheckResult(name=kind, scenario=sc.name, verdict="pass", notes=list(outcome.notes),
                       output=outcome.output, output_bytes=outcome.output_bytes)
     arrays = outcome.arrays
-    dtype = student_dtype(arrays, "0")
+    dtype = student_dtype(arrays)
     res.facts.update(dtype=dtype, transposed=transposed, arrays=arrays, ops=ops, op=outcome.op)
     if outcome.status == "discovery":
         res.verdict, res.message = "error", outcome.message
@@ -267,6 +308,14 @@ def judge_check(kind: str, sc: Scenario, outcome, ops: list, inputs: dict, trans
         res.message = f"the weights read back cannot form the network: {exc}"
         res.verdict = "fail"
         res.first = {"layer": None, "quantity": "exception"}
+    if outcome.status != "ok":  # the check stopped: the reads after that point never happened
+        res.rows = [row for row in res.rows if row[1].problem != MISSING_WEIGHTS]
+    if not res.rows and outcome.status == "ok" and res.verdict == "pass":
+        # a check with nothing to compare is never a pass (a forged or empty result frame)
+        res.verdict = "error"
+        res.message = (f"the {kind} check sent back nothing to compare: no weights or outputs "
+                       "reached the judge")
+        return res
     first = first_failure(res.rows, sc.L) if res.rows else None
     if first and kind != "forward" and kind != "gradients":
         first = {"layer": None, "quantity": kind}

@@ -93,6 +93,9 @@ def check_submission(path, *, scenarios=None, seed=0, timeout=None, adapter=None
     failing = [c for c in rep.checks if c.verdict == "fail"]
     errors = [c for c in rep.checks if c.verdict == "error"]
     helper_fail = [h for h in rep.helpers if h["verdict"] != "pass"]
+    # the checker judged on its own weights instead of the student's (sandbox worker,
+    # Subject.seed_weights): said in the report's text, not only in the checks' notes
+    seeded = next((n for c in rep.checks for n in c.notes if n.startswith("initial weights:")), None)
     if failing:
         rep.verdict = "fail"
         scen = failing[0].scenario
@@ -109,6 +112,8 @@ def check_submission(path, *, scenarios=None, seed=0, timeout=None, adapter=None
         h = helper_fail[0]
         rep.first_divergence = {"layer": None, "quantity": f"{h['module']}.{h['function']}"}
         rep.diagnosis = h["diagnosis"]
+    if seeded and not rep.message:
+        rep.message = seeded
     return rep
 
 

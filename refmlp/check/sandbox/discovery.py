@@ -14,7 +14,8 @@ Method, in three steps, through the public methods only:
    ``step`` that skips biases), it is filled from arrays that existed at construction and that
    neither backward nor step touched, non-zero ones first.
 3. **Assign slots by shape in walk order**: W_k takes the first unused parameter of shape
-   (n_k, n_{k-1}) or the transposed (n_{k-1}, n_k), for k = 1..L; then b_k the first of
+   (n_k, n_{k-1}), or the transposed (n_{k-1}, n_k), one orientation for every layer when that
+   fills every W slot in layer order (:func:`assign`); then b_k the first of
    shape (n_k,), else (n_k, 1), else (1, n_k). Lists of layers, dicts per layer, layer objects and
    Ws/bs lists all list layer 1 first, so walk order is layer order. The judge decides, from the
    numbers, how a square W is oriented (see refmlp.check.judge).
@@ -98,6 +99,76 @@ def resolve(obj, path):
     return _asarray(v)
 
 
+def target(obj, path):
+    """The object itself at ``path`` (an ndarray or a list: what :func:`overwrite` writes into)."""
+    v = obj
+    for kind, key in path:
+        v = getattr(v, key) if kind == "attr" else v[key]
+    return v
+
+
+LARGE = 4.0
+"""rms(W_k) sqrt(n_{k-1}) above which initial weights count as too large: the size of a_k for an
+input of unit-size entries. The handout's 0.1 randn gives 0.1 sqrt(n) (0.8 at n = 64); unit-variance
+randn gives sqrt(n) (8 at n = 64: logistic units saturate to exactly 0 gradients in float64, float32
+overflows along the SGD run)."""
+
+
+def degenerate(W):
+    """Why initial weights W_k make the checks vacuous, or None.
+
+    W_k constant (zero above all): every hidden g_{k-1} = W_k^T g_k is 0 or the same for every
+    unit, so a missing f', a transposition or a wrong backward gives the same numbers as a right
+    one; rows all equal: every unit of layer k computes the same; W_k == W_k^T (square): W_k and
+    W_k^T cannot be told apart; too large (:data:`LARGE`): saturated units give exactly zero
+    gradients and a diverging run, so the figures say nothing about the code."""
+    W = _asarray(W, dtype=_float64)
+    if W.ndim != 2 or W.size < 2:  # a 1 x 1 W is constant and symmetric by shape, not by choice
+        return None
+    if (W == W.flat[0]).all():
+        return "all zero" if not W.flat[0] else "constant"
+    if W.shape[0] > 1 and (W == W[:1]).all():
+        return "rows all equal"
+    if W.shape[0] == W.shape[1] and _array_equal(W, W.T):
+        return "symmetric"
+    spread = float(np.sqrt((W * W).mean() * W.shape[1]))
+    if spread > LARGE:
+        return (f"so large that a unit-size input gives pre-activations of size ~{spread:.3g} "
+                "(units saturate, gradients vanish, the SGD run diverges)")
+    return None
+
+
+def overwrite(v, values):
+    """Write ``values`` (same shape) into the ndarray or list (of lists) of floats ``v`` in place,
+    keeping its dtype and layout; False when ``v`` cannot be written (read-only, tuple, ...)."""
+    if isinstance(v, _ndarray):
+        if not v.flags.writeable or v.shape != values.shape or v.dtype.kind != "f":
+            return False
+        v[...] = values
+        return True
+    if isinstance(v, list) and len(v) == len(values):
+        if values.ndim == 1:
+            if not all(isinstance(e, (float, np.floating)) for e in v):
+                return False
+            v[:] = [float(e) for e in values]
+            return True
+        if all(isinstance(r, list) for r in v):
+            return all(overwrite(r, row) for r, row in zip(v, values))
+    return False
+
+
+def _unstick(net, sizes):
+    """On a throwaway network only: replace degenerate (constant, ...) arrays of some W_k's shape by
+    small random numbers, so that step moves every parameter (a zero-initialised network moves
+    only b_L) and gradient buffers, zero at first, stop looking like zero parameters."""
+    shapes = {sh for kind, sh in ((k[0], sh) for k, v in slot_shapes(sizes).items() for sh in v)
+              if kind == "W"}
+    rng = np.random.RandomState(12345)
+    for path, arr in walk(net):
+        if arr.ndim == 2 and arr.shape in shapes and degenerate(arr):
+            overwrite(target(net, path), 0.1 * rng.standard_normal(arr.shape))
+
+
 def show(path):
     """A path as Python-like text: net.layers[0]['W']."""
     s = "net"
@@ -128,27 +199,42 @@ def slot_shapes(sizes):
 def assign(paths_in_order, shapes_of, sizes):
     """{(kind, k): path}: W_1..W_L first, then b_1..b_L, each slot taking the first unused path in
     walk order whose shape is one the slot may have; for b, (n_k,) before the column and row forms
-    (so that a (1, n) W of the next layer is never read as a row bias). Missing slots are absent."""
-    slots, used = {}, set()
+    (so that a (1, n) W of the next layer is never read as a row bias). Missing slots are absent.
+
+    W's orientation: every W_k as (n_k, n_{k-1}), else every W_k transposed, else (out, in) shapes
+    over all candidates before any transposed one; of these the first that fills every W slot with
+    paths in walk (= layer) order, else the first that fills every W slot. A transposed match taken
+    in walk order alone gave W_1's slot another layer's W (or a gradient buffer) whenever W_1 did
+    not move, and one orientation for all layers is how a submission stores its weights."""
     wanted = slot_shapes(sizes)
     L = len(sizes) - 1
+    index = {p: i for i, p in enumerate(paths_in_order)}
 
-    def taken(p):  # a path inside a slot already filled (a row of a W held as lists), or around it
-        return any(p[:len(u)] == u or u[:len(p)] == p for u in used)
+    def fill(passes):
+        slots, used = {}, set()
 
-    passes = [("W", None)] + [("b", i) for i in range(3)]
-    for kind, pref in passes:
-        for k in range(1, L + 1):
-            slot = (kind, k)
-            if slot in slots:
-                continue
-            ok = wanted[slot] if pref is None else wanted[slot][pref:pref + 1]
-            for p in paths_in_order:
-                if shapes_of[p] in ok and not taken(p):
-                    slots[slot] = p
-                    used.add(p)
-                    break
-    return slots
+        def taken(p):  # a path inside a slot already filled (a row of a W held as lists), or around it
+            return any(p[:len(u)] == u or u[:len(p)] == p for u in used)
+
+        for kind, pref in passes:
+            for k in range(1, L + 1):
+                slot = (kind, k)
+                if slot in slots:
+                    continue
+                ok = wanted[slot][pref:pref + 1]
+                for p in paths_in_order:
+                    if shapes_of[p] in ok and not taken(p):
+                        slots[slot] = p
+                        used.add(p)
+                        break
+        return slots
+
+    bs = [("b", i) for i in range(3)]
+    tries = [fill(w + bs) for w in ([("W", 0)], [("W", 1)], [("W", 0), ("W", 1)])]
+    complete = [t for t in tries if all(("W", k) in t for k in range(1, L + 1))]
+    in_order = [t for t in complete
+                if all(index[t[("W", k)]] < index[t[("W", k + 1)]] for k in range(1, L))]
+    return (in_order or complete or tries[2:])[0]
 
 
 def discover(build, exercise, sizes):
@@ -160,6 +246,7 @@ def discover(build, exercise, sizes):
     """
     notes = []
     net = build()
+    _unstick(net, sizes)
     at_build = _snapshot(net)
     grad, apply = exercise(net)
     confirmed = True
@@ -174,7 +261,9 @@ def discover(build, exercise, sizes):
         confirmed = False
         after_grad = after_step = at_build
     order = list(after_step)
-    shapes = {p: a.shape for p, a in after_step.items()}
+    # shapes as constructed: a step that reshapes a parameter (b (m,) -> (m, m)) is a finding for
+    # the checks to report, not a reason to lose the parameter
+    shapes = {p: (at_build[p] if p in at_build else a).shape for p, a in after_step.items()}
     moved = set(_moved(after_grad, after_step)) if confirmed else set()
     slots = assign([p for p in order if p in moved], shapes, sizes)
     want = 2 * (len(sizes) - 1)

@@ -59,6 +59,7 @@ course_losses = _load("_refmlp_course_losses", os.path.join(HERE, "course", "los
 # changes its own results at most, never how they are written.
 _array = np.array
 _ndarray = np.ndarray
+_float32 = np.float32
 _dumps = json.dumps
 _write = os.write
 _exit = os._exit
@@ -107,17 +108,54 @@ LOSS_DERIVS = {name: getattr(course_losses, name) for name in (
 
 
 class Recorder:
-    """Collects the first argument of each recording function per operation."""
+    """Collects the first argument of each recording function per operation.
 
-    def __init__(self):
-        self.calls = {}
+    A submission may apply f (or f') element by element, calling it with 0-d arguments: those are
+    collected in call order, and count as the layer's a_k when there are exactly m_k of them
+    (np.vectorize's extra first call, a repeat of the first element, is dropped). Any other count
+    (say two forward passes in one operation) records nothing for that key, with a note: the judge
+    then has h_k but no a_k, which is not a failure.
+    """
+
+    def __init__(self, sizes=None):
+        self.sizes = sizes or {}  # key -> m_k, for keys whose 0-d calls make up a vector
+        self.calls, self.scalars = {}, {}
 
     def clear(self):
-        self.calls = {}
+        self.calls, self.scalars = {}, {}
 
     def note(self, key, value):
-        if key not in self.calls:
-            self.calls[key] = _array(value, dtype=float, copy=True)
+        if key in self.calls:
+            return
+        v = as_float(value)
+        if v.ndim == 0 and key in self.sizes:
+            self.scalars.setdefault(key, []).append(v)
+        elif key not in self.scalars:
+            self.calls[key] = v
+
+    def arrays(self, notes):
+        """What the operation recorded: {key: array}; per-element calls assembled or noted."""
+        out = dict(self.calls)
+        for key, values in self.scalars.items():
+            m = self.sizes[key]
+            if len(values) == m + 1 and m > 0 and values[0] == values[1]:
+                values = values[1:]  # np.vectorize calls f once more on the first element
+            if len(values) == m:
+                out[key] = _array(values)
+            else:  # the count tells the judge why a_k is absent (and is no a_k itself)
+                out[key + ".percall"] = _array([len(values), m], dtype=float)
+                note = (f"{key}: called element by element {len(values)} times in one operation "
+                        f"for a layer of {m} units: its argument is not judged")
+                if note not in notes:
+                    notes.append(note)
+        return out
+
+
+def as_float(value):
+    """A float copy of ``value``: float32 stays float32 (the judge gives float32 arithmetic its
+    tolerance, and only that), anything else becomes float64."""
+    v = _array(value, copy=True)
+    return v if v.dtype == _float32 else _array(v, dtype=float)
 
 
 def recording(rec, key, fn):
@@ -186,11 +224,66 @@ class Subject:
             f"{kind}_{k} = {discovery.show(p)}" for (kind, k), p in sorted(
                 self.slots.items(), key=lambda item: (item[0][1], item[0][0]))))
 
+    def seed_weights(self, net):
+        """When the network's initial W_k make the checks vacuous or unjudgeable
+        (discovery.degenerate: zero, constant, equal rows, symmetric, saturating), write the
+        checker's own seeded 0.1 x randn weights and biases (the handout's scale) into every W_k
+        and b_k in place, keeping dtype and layout, and say so in a note; when they cannot be
+        written, refuse: the checks would pass a wrong backward."""
+        L = len(self.sizes) - 1
+        if self.slots is None:
+            arrays = [a for pair in self.params(net) for a in pair]
+            where = [f"params()[{k - 1}][0]" for k in range(1, L + 1)]
+        else:
+            paths = [self.slots[(kind, k)] for k in range(1, L + 1) for kind in ("W", "b")]
+            arrays = [discovery.target(net, p) for p in paths]
+            where = [discovery.show(p) for p in paths[::2]]
+        Ws = arrays[::2]
+        bad = [f"W_{k} ({where[k - 1]}) {why}" for k, W in enumerate(Ws, start=1)
+               for why in [discovery.degenerate(W)] if why]
+        if not bad:
+            return
+        rng = np.random.RandomState(self.check["seed"])
+        written = [discovery.overwrite(v, 0.1 * rng.standard_normal(np.shape(v))) for v in arrays]
+        if not all(written):
+            raise DiscoveryError(
+                "your network's initial weights make the checks vacuous: " + "; ".join(bad)
+                + " (with such weights the hidden gradients are zero, equal across units or "
+                "saturated, so a wrong backward gives the same numbers as a right one, or none "
+                "can be judged), and the checker cannot write its own weights into them (not a "
+                "writable float array or list). Initialise each W_k with small random numbers, "
+                "e.g. 0.1 * np.random.randn(m, n) as the handout does (such weights also stop the "
+                "network from learning), or pass an adapter whose params() returns the live arrays.")
+        note = ("initial weights: " + "; ".join(bad) + ": the checks would be vacuous or "
+                "unjudgeable, so the checker wrote its own 0.1 x randn weights and biases into "
+                "W_1..W_L, b_1..b_L before each check. Initialise W_k with small random numbers "
+                "(0.1 * np.random.randn(m, n)): with these weights your network cannot learn well")
+        if note not in self.notes:
+            self.notes.append(note)
+
+    def params(self, net):
+        """An adapter's params(): exactly one (W_k, b_k) pair per layer, of the API's shapes (or W
+        transposed, b as a column or row), else an error naming params() (a missing pair would
+        leave its checks with nothing to compare)."""
+        pairs = list(net.params())
+        shapes = discovery.slot_shapes(self.sizes)
+        L = len(self.sizes) - 1
+        bad = [f"pair {k}: W {np.shape(W)}, b {np.shape(b)}" for k, (W, b) in
+               enumerate(pairs, start=1) if k <= L and (np.shape(W) not in shapes[("W", k)]
+                                                        or np.shape(b) not in shapes[("b", k)])]
+        if len(pairs) != L or bad:
+            raise DiscoveryError(
+                f"the adapter's params() returned {len(pairs)} (W_k, b_k) pairs where the network "
+                f"has {L} layers" + (f"; wrong shapes: {'; '.join(bad)}" if bad else "") + ". It "
+                "must return [(W_1, b_1), ..., (W_L, b_L)], W_k of shape (m_k, m_{k-1}) and b_k "
+                "of shape (m_k,), the live arrays (README, 'Checking a homework').")
+        return pairs
+
     def read(self, net):
         """{"W1": ..., "b1": ..., ...} as stored (shape and dtype kept)."""
         out = {}
         if self.slots is None:
-            pairs = net.params()
+            pairs = self.params(net)
             for k, (W, b) in enumerate(pairs, start=1):
                 out[f"W{k}"], out[f"b{k}"] = _array(W, copy=True), _array(b, copy=True)
             return out
@@ -225,7 +318,9 @@ def zero_input(params, sizes):
 
 
 def run_ops(check, mod, inputs, out, notes):
-    rec = Recorder()
+    sizes = {f"{p}{k}": layer["m"] for k, layer in enumerate(check["layers"], start=1)
+             for p in ("f", "fd")}
+    rec = Recorder(sizes)
     subject = Subject(check, mod, rec)
     x0, y0 = inputs[check["probe"][0]].copy(), target(inputs, check["probe"][1])
     state = {"op": "discovery", "index": -1}
@@ -241,6 +336,7 @@ def run_ops(check, mod, inputs, out, notes):
             name = op[0]
             if name == "new":
                 net = subject.build()
+                subject.seed_weights(net)
                 out.update({f"{i}.{k}": v for k, v in subject.read(net).items()})
             elif name == "read":
                 out.update({f"{i}.{k}": v for k, v in subject.read(net).items()})
@@ -257,7 +353,7 @@ def run_ops(check, mod, inputs, out, notes):
                     kw["end"] = op[3]
                 if kw and not subject.named:
                     continue
-                out[f"{i}.out"] = _array(net.forward(x, **kw), dtype=float)
+                out[f"{i}.out"] = as_float(net.forward(x, **kw))
             elif name == "backward":  # copies: a submission writing into x changes only its copy
                 net.backward(inputs[op[1]].copy(), target(inputs, op[2]))
             elif name == "step":
@@ -268,7 +364,7 @@ def run_ops(check, mod, inputs, out, notes):
                 net.backprop_descent(inputs[op[1]].copy(), target(inputs, op[2]), op[3])
             elif name == "helpers":
                 run_helpers(op[1], inputs, out, notes)
-            for key, v in rec.calls.items():
+            for key, v in rec.arrays(notes).items():
                 out[f"{i}.{key}"] = v
         notes += subject.notes
         notes.append(f"named layers: {'yes' if subject.named else 'no'}")
