@@ -68,7 +68,7 @@ def layer_sizes(text: str) -> list[int]:
 
 
 def add_network_options(p: argparse.ArgumentParser) -> None:
-    """The dataset and the network on it: shared by compare and train."""
+    """The dataset, the network on it, its dtype, backward path and init: shared by compare and train."""
     p.add_argument("--dataset", default="moons", help="a dataset from 'refmlp datasets' (default: moons)")
     p.add_argument("--layers", type=layer_sizes, default=[16, 16], metavar="N,N,...",
                    help="hidden layer sizes (default: 16,16; '' for none); the output size comes from the dataset and loss")
@@ -80,6 +80,12 @@ def add_network_options(p: argparse.ArgumentParser) -> None:
                    help="the loss (default: auto, i.e. logistic for binary, cross_entropy for multiclass, squared for regression datasets)")
     p.add_argument("--output-activation", choices=tuple(ACTIVATIONS), default=None,
                    help="the output layer's activation (default: the loss's own: logistic, softmax, or identity)")
+    p.add_argument("--dtype", choices=("float64", "float32"), default="float64",
+                   help="the dtype of every implementation (default: float64)")
+    p.add_argument("--path", choices=("batched", "per_sample"), default="batched",
+                   help="refmlp's backward: batched, or the notes' per-sample algorithm summed (default: batched)")
+    p.add_argument("--init", choices=("course", "torch"), default="course",
+                   help="weight init: course (0.1 * randn) or torch (nn.Linear's uniform) (default: course)")
 
 
 def float_pair(text: str) -> tuple[float, float]:
@@ -152,16 +158,10 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     add_network_options(cmp)
-    cmp.add_argument("--dtype", choices=("float64", "float32"), default="float64",
-                     help="the dtype of both implementations (default: float64)")
     cmp.add_argument("--batch", type=positive_int, default=64, metavar="N",
                      help="samples in the batch, drawn from the dataset with --seed (default: 64)")
     cmp.add_argument("--reduction", choices=("sum", "mean"), default="sum",
                      help="batch loss: sum (the course) or mean over samples (default: sum)")
-    cmp.add_argument("--path", choices=("batched", "per_sample"), default="batched",
-                     help="refmlp's backward: batched, or the notes' per-sample algorithm summed (default: batched)")
-    cmp.add_argument("--init", choices=("course", "torch"), default="course",
-                     help="weight init: course (0.1 * randn) or torch (nn.Linear's uniform) (default: course)")
     cmp.add_argument("--seed", type=seed, default=0, help="seed of the weights and the batch (default: 0)")
     cmp.add_argument("--json", action="store_true", help="print the report as JSON instead of a table")
 
@@ -201,12 +201,6 @@ def build_parser() -> argparse.ArgumentParser:
                     help="mini-batch size; each epoch shuffles with --seed (default: 32)")
     tr.add_argument("--reduction", choices=("sum", "mean"), default="mean",
                     help="batch loss: mean over samples (torch's and scikit-learn's habit) or sum (the course) (default: mean)")
-    tr.add_argument("--path", choices=("batched", "per_sample"), default="batched",
-                    help="refmlp's backward: batched, or the notes' per-sample algorithm summed (default: batched)")
-    tr.add_argument("--dtype", choices=("float64", "float32"), default="float64",
-                    help="the dtype of every implementation (default: float64)")
-    tr.add_argument("--init", choices=("course", "torch"), default="course",
-                    help="weight init: course (0.1 * randn) or torch (nn.Linear's uniform) (default: course)")
     tr.add_argument("--seed", type=seed, default=0, help="seed of the weights and the shuffles (default: 0)")
     tr.add_argument("--compare", type=implementations, default=["torch"], metavar="NAME,...",
                     help="implementations to run beside refmlp: torch, sklearn, both, or '' for none (default: torch)")
