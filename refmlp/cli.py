@@ -236,7 +236,14 @@ def build_parser() -> argparse.ArgumentParser:
             "example: refmlp check homework/ --scenario disc --json"
         ),
     )
-    chk.add_argument("path", help="the submission folder, or its mlp.py (or neuralnet.py)")
+    chk.add_argument("path", nargs="+",
+                     help="the submission folder, or its mlp.py (or neuralnet.py); several paths "
+                          "grade each in turn, one line each")
+    chk.add_argument("--each", action="store_true",
+                     help="each PATH is a class's folder: every immediate subfolder holding mlp.py "
+                          "or neuralnet.py is one submission (sorted by name). Prints one line per "
+                          "submission and a count; exit 0 if all pass, 1 if any fails, 2 if any "
+                          "is an error (the worst verdict wins)")
     chk.add_argument("--scenario", action="append", metavar="NAME",
                      help="run this scenario (repeatable; default: all, plus the file's)")
     chk.add_argument("--scenario-file", metavar="FILE",
@@ -555,9 +562,11 @@ def run_check(args) -> int:
         chosen = select(names, extra)
     except ScenarioError as exc:
         raise UsageError(str(exc)) from None
+    options = dict(scenarios=chosen, seed=args.seed, timeout=args.timeout, adapter=args.adapter)
     try:
-        report = check_submission(args.path, scenarios=chosen, seed=args.seed,
-                                  timeout=args.timeout, adapter=args.adapter)
+        if args.each or len(args.path) > 1:
+            return run_check_batch(args, options)
+        report = check_submission(args.path[0], **options)
     except ModuleNotFoundError as exc:
         if exc.name != "torch":
             raise
@@ -567,6 +576,21 @@ def run_check(args) -> int:
     if report.verdict == "error" and not report.checks and not args.json:
         print(f"refmlp check: error: {report.message}", file=sys.stderr)
     return report.exit_code
+def run_check_batch(args, options) -> int:
+    """Several submissions (the PATHs, or with --each their subfolders): a line each, a count."""
+    from .check import batch
+
+    paths = []
+    for parent in args.path if args.each else ():
+        found = batch.submissions_in(parent)
+        if isinstance(found, str):
+            raise UsageError(found)
+        paths += found
+    results = batch.check_each(paths or args.path, **options)
+    emit(batch.to_json(results) if args.json else batch.to_text(results))
+    return batch.batch_exit([r for r, _ in results])
+
+
 def run_bench(args) -> int:
     from importlib.util import find_spec  # finds without importing: the children import them
 
