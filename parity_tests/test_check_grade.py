@@ -74,3 +74,12 @@ def test_an_internal_failure_on_one_submission_does_not_stop_the_others(klass, m
     assert [r.verdict for r, _ in results] == ["error", "fail"]
     assert "boom" in results[0][0].message
     assert batch.batch_exit([r for r, _ in results]) == 2
+
+
+@pytest.mark.parametrize("value", ["inf", "nan", "0", "-1", "0.1", "1e-9"])
+def test_timeout_that_cannot_be_a_limit_is_a_usage_error(tmp_path, capsys, value):
+    code, out, err = run([str(submission(tmp_path)), "--timeout", value, "--scenario", "disc"],
+                         capsys)
+    assert code == 2 and not out
+    assert "--timeout must be a positive number of seconds, finite and at least 0.5" in err
+    assert f"got {float(value)}" in err

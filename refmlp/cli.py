@@ -253,7 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
     chk.add_argument("--adapter", metavar="FILE",
                      help="a Python file defining class MLP with the released API (see README)")
     chk.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
-                     help="wall-clock limit per check (default: 10)")
+                     help="wall-clock limit per check, at least 0.5 (default: 10)")
     chk.add_argument("--json", action="store_true", help="print the report as JSON")
 
     ds = sub.add_parser("datasets", help="list the datasets with their shapes and tasks",
@@ -548,11 +548,16 @@ def run_train(args) -> int:
 
 
 def run_check(args) -> int:
+    import math
+
     from .check.scenarios import SCENARIOS, ScenarioError, load_scenario_file, select
     from .check.submission import check_submission
 
-    if args.timeout is not None and not args.timeout > 0:
-        raise UsageError(f"--timeout must be a positive number of seconds; got {args.timeout}")
+    # a finite floor: inf cannot become the sandbox's CPU limit, and below half a second even a
+    # right submission cannot start (numpy's import alone takes ~0.1-0.3 s)
+    if args.timeout is not None and not (math.isfinite(args.timeout) and args.timeout >= 0.5):
+        raise UsageError(f"--timeout must be a positive number of seconds, finite and at least "
+                         f"0.5; got {args.timeout}")
     try:
         extra = load_scenario_file(args.scenario_file) if args.scenario_file else []
         clash = [s.name for s in extra if s.name in SCENARIOS]
