@@ -83,3 +83,29 @@ def test_timeout_that_cannot_be_a_limit_is_a_usage_error(tmp_path, capsys, value
     assert code == 2 and not out
     assert "--timeout must be a positive number of seconds, finite and at least 0.5" in err
     assert f"got {float(value)}" in err
+
+
+def test_the_scratch_copy_holds_only_the_submissions_python_files(tmp_path, capsys):
+    from refmlp.check.runner import submission_files
+
+    sub = submission(tmp_path / "s", replace=[("from layers import *\n",
+                                               "from layers import *\nfrom util.deep import K\n")])
+    (sub / "util").mkdir()
+    (sub / "util" / "__init__.py").write_text("")
+    (sub / "util" / "deep.py").write_text("K = 1\n")
+    for junk in (".venv/lib/site.py", ".git/hook.py", "__pycache__/mlp.py", "venv/lib/x.py"):
+        (sub / junk).parent.mkdir(parents=True, exist_ok=True)
+        (sub / junk).write_text("raise SystemExit('copied')\n")
+    (sub / "data.bin").write_bytes(b"\0" * 2**20)
+    assert sorted(submission_files(sub)) == sorted(
+        ["mlp.py", "util/__init__.py", "util/deep.py"]
+        + [f for f in ("layers.py", "losses.py") if (sub / f).exists()])
+    code, out, _ = run([str(sub), "--scenario", "disc", "--timeout", "5"], capsys)
+    assert code == 0, out  # the package it imports was copied
+
+
+def test_too_much_source_is_an_error_saying_the_cap(tmp_path, capsys):
+    sub = submission(tmp_path / "s")
+    (sub / "big.py").write_text("#" * (6 * 2**20))
+    code, out, _ = run([str(sub), "--scenario", "disc"], capsys)
+    assert code == 2 and "over the 5 MiB the checker copies" in out

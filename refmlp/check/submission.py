@@ -58,6 +58,9 @@ def check_submission(path, *, scenarios=None, seed=0, timeout=None, adapter=None
     if isinstance(found, str):
         return CheckReport("error", str(path), None, message=found)
     folder, module, module_file, api, cls = found
+    files = runner.submission_files(folder)
+    if isinstance(files, str):
+        return CheckReport("error", str(path), api, message=files)
     adapter_path = Path(adapter).resolve() if adapter else None
     if adapter_path is not None and not adapter_path.is_file():
         return CheckReport("error", str(path), api, message=f"adapter {adapter} does not exist")
@@ -72,7 +75,7 @@ def check_submission(path, *, scenarios=None, seed=0, timeout=None, adapter=None
 
     run = runner.Run(folder.resolve(), module, module_file, checks, inputs,
                      timeout=timeout or runner.DEFAULT_TIMEOUT,
-                     memory=memory or runner.DEFAULT_MEMORY, adapter=adapter_path)
+                     memory=memory or runner.DEFAULT_MEMORY, adapter=adapter_path, files=files)
 
     outcomes = run.collect()
     rep = CheckReport("pass", str(path), api,
