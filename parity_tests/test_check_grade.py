@@ -109,3 +109,14 @@ def test_too_much_source_is_an_error_saying_the_cap(tmp_path, capsys):
     (sub / "big.py").write_text("#" * (6 * 2**20))
     code, out, _ = run([str(sub), "--scenario", "disc"], capsys)
     assert code == 2 and "over the 5 MiB the checker copies" in out
+
+
+@pytest.mark.parametrize("make", ["missing", "no_class"])
+def test_an_error_is_said_once(tmp_path, capsys, make):
+    path = tmp_path / "missing.py"
+    if make == "no_class":
+        path = tmp_path / "mlp.py"
+        path.write_text("class Network:\n    pass\n")
+    code, out, err = run([str(path)], capsys)
+    needle = "does not exist" if make == "missing" else "defines no class MLP"
+    assert code == 2 and (out + err).count(needle) == 1

@@ -577,9 +577,8 @@ def run_check(args) -> int:
             raise
         raise UsageError("refmlp check needs torch, the oracle, and it is not installed: "
                          "pip install torch") from None
+    # the report says why it is an error (text and JSON alike): said once, not again on stderr
     emit(report.to_json() if args.json else report.to_text())
-    if report.verdict == "error" and not report.checks and not args.json:
-        print(f"refmlp check: error: {report.message}", file=sys.stderr)
     return report.exit_code
 def run_check_batch(args, options) -> int:
     """Several submissions (the PATHs, or with --each their subfolders): a line each, a count."""
