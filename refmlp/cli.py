@@ -230,7 +230,14 @@ def build_parser() -> argparse.ArgumentParser:
             "example: refmlp check homework/ --scenario disc --json"
         ),
     )
-    chk.add_argument("path", help="the submission folder, or its mlp.py (or neuralnet.py)")
+    chk.add_argument("path", nargs="+",
+                     help="the submission folder, or its mlp.py (or neuralnet.py); several paths "
+                          "grade each in turn, one line each")
+    chk.add_argument("--each", action="store_true",
+                     help="each PATH is a class's folder: every immediate subfolder holding mlp.py "
+                          "or neuralnet.py is one submission (sorted by name). Prints one line per "
+                          "submission and a count; exit 0 if all pass, 1 if any fails, 2 if any "
+                          "is an error (the worst verdict wins)")
     chk.add_argument("--scenario", action="append", metavar="NAME",
                      help="run this scenario (repeatable; default: all, plus the file's)")
     chk.add_argument("--scenario-file", metavar="FILE",
@@ -240,7 +247,7 @@ def build_parser() -> argparse.ArgumentParser:
     chk.add_argument("--adapter", metavar="FILE",
                      help="a Python file defining class MLP with the released API (see README)")
     chk.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
-                     help="wall-clock limit per check (default: 10)")
+                     help="wall-clock limit per check, at least 0.5 (default: 10)")
     chk.add_argument("--json", action="store_true", help="print the report as JSON")
 
     ds = sub.add_parser("datasets", help="list the datasets with their shapes and tasks",
@@ -535,11 +542,16 @@ def run_train(args) -> int:
 
 
 def run_check(args) -> int:
+    import math
+
     from .check.scenarios import SCENARIOS, ScenarioError, load_scenario_file, select
     from .check.submission import check_submission
 
-    if args.timeout is not None and not args.timeout > 0:
-        raise UsageError(f"--timeout must be a positive number of seconds; got {args.timeout}")
+    # a finite floor: inf cannot become the sandbox's CPU limit, and below half a second even a
+    # right submission cannot start (numpy's import alone takes ~0.1-0.3 s)
+    if args.timeout is not None and not (math.isfinite(args.timeout) and args.timeout >= 0.5):
+        raise UsageError(f"--timeout must be a positive number of seconds, finite and at least "
+                         f"0.5; got {args.timeout}")
     try:
         extra = load_scenario_file(args.scenario_file) if args.scenario_file else []
         clash = [s.name for s in extra if s.name in SCENARIOS]
@@ -549,18 +561,34 @@ def run_check(args) -> int:
         chosen = select(names, extra)
     except ScenarioError as exc:
         raise UsageError(str(exc)) from None
+    options = dict(scenarios=chosen, seed=args.seed, timeout=args.timeout, adapter=args.adapter)
     try:
-        report = check_submission(args.path, scenarios=chosen, seed=args.seed,
-                                  timeout=args.timeout, adapter=args.adapter)
+        if args.each or len(args.path) > 1:
+            return run_check_batch(args, options)
+        report = check_submission(args.path[0], **options)
     except ModuleNotFoundError as exc:
         if exc.name != "torch":
             raise
         raise UsageError("refmlp check needs torch, the oracle, and it is not installed: "
                          "pip install torch") from None
+    # the report says why it is an error (text and JSON alike): said once, not again on stderr
     emit(report.to_json() if args.json else report.to_text())
-    if report.verdict == "error" and not report.checks and not args.json:
-        print(f"refmlp check: error: {report.message}", file=sys.stderr)
     return report.exit_code
+def run_check_batch(args, options) -> int:
+    """Several submissions (the PATHs, or with --each their subfolders): a line each, a count."""
+    from .check import batch
+
+    paths = []
+    for parent in args.path if args.each else ():
+        found = batch.submissions_in(parent)
+        if isinstance(found, str):
+            raise UsageError(found)
+        paths += found
+    results = batch.check_each(paths or args.path, **options)
+    emit(batch.to_json(results) if args.json else batch.to_text(results))
+    return batch.batch_exit([r for r, _ in results])
+
+
 def run_bench(args) -> int:
     from importlib.util import find_spec  # finds without importing: the children import them
 

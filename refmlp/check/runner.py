@@ -33,6 +33,30 @@ FILE_SIZE_LIMIT = 64 * 2**20  # RLIMIT_FSIZE: a submission may not fill the disk
 # (m, 1) bias broadcast with an (m,) vector). The autoencoder's sgd_run, the largest, comes to ~6 MB.
 RESULT_FLOOR = 2**20
 GRACE = 5.0  # seconds beyond a check's limit for the worker to start, fork, kill and reap it
+# What a check's scratch copy of the submission holds: its .py files and those of its packages
+# (subfolders with __init__.py), nothing else: a homework folder often holds a .venv, a .git or data
+# sets, and every check writes the copy anew (a 600 MB venv x 38 checks was ~23 GB of writes).
+SOURCE_CAP = 5 * 2**20  # bytes of .py files in all; the course's mlp.py + layers.py is ~10 kB
+
+
+def submission_files(folder: Path) -> list[str] | str:
+    """The .py files to copy, relative to ``folder``, or a string saying why they are too many."""
+    found, total, pending = [], 0, [Path(folder)]
+    while pending:
+        d = pending.pop()
+        for entry in sorted(d.iterdir()):
+            if entry.name.startswith(".") or entry.name == "__pycache__":
+                continue
+            if entry.is_dir() and (entry / "__init__.py").is_file():
+                pending.append(entry)
+            elif entry.suffix == ".py" and entry.is_file():
+                total += entry.stat().st_size
+                found.append(str(entry.relative_to(folder)))
+    if total > SOURCE_CAP:
+        return (f"the submission's .py files (in {folder} and its packages) come to {total} bytes, "
+                f"over the {SOURCE_CAP // 2**20} MiB the checker copies; give the folder holding "
+                "only the homework, or the path to its mlp.py in such a folder")
+    return found
 
 
 def result_cap(check: dict) -> int:
@@ -185,13 +209,15 @@ class Run:
 
     def __init__(self, submission_dir: Path, module: str, module_file: str, checks: list,
                  inputs: dict, *, timeout: float = DEFAULT_TIMEOUT, memory: int = DEFAULT_MEMORY,
-                 adapter: Path | None = None, parallel: int = 2):
+                 adapter: Path | None = None, parallel: int = 2, files: list | None = None):
         self.checks, self.timeout = checks, timeout
         remove_stale_folders()
         self.tmp = Path(tempfile.mkdtemp(prefix="refmlp-check-"))
         (self.tmp / "judge.pid").write_text(str(os.getpid()))
         request = {
             "submission_dir": str(submission_dir),
+            # the files to copy into each check's scratch folder (submission_files)
+            "files": files if files is not None else [module_file],
             "module": module,
             "module_file": module_file,
             "adapter": str(adapter) if adapter else None,

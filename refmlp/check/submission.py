@@ -13,12 +13,14 @@ from . import plan, runner
 from .report import CheckReport
 from .scenarios import Scenario, select
 
+SUBMISSION_FILES = {"mlp.py": "MLP", "neuralnet.py": "NeuralNet"}  # file -> its class, in order
+
 
 def locate(path, adapter=None):
     """(folder, module name, file name, API, class name) or a string saying what is wrong."""
     p = Path(path)
     if p.is_dir():
-        for name, cls in (("mlp.py", "MLP"), ("neuralnet.py", "NeuralNet")):
+        for name in SUBMISSION_FILES:
             if (p / name).is_file():
                 p = p / name
                 break
@@ -56,6 +58,9 @@ def check_submission(path, *, scenarios=None, seed=0, timeout=None, adapter=None
     if isinstance(found, str):
         return CheckReport("error", str(path), None, message=found)
     folder, module, module_file, api, cls = found
+    files = runner.submission_files(folder)
+    if isinstance(files, str):
+        return CheckReport("error", str(path), api, message=files)
     adapter_path = Path(adapter).resolve() if adapter else None
     if adapter_path is not None and not adapter_path.is_file():
         return CheckReport("error", str(path), api, message=f"adapter {adapter} does not exist")
@@ -70,7 +75,7 @@ def check_submission(path, *, scenarios=None, seed=0, timeout=None, adapter=None
 
     run = runner.Run(folder.resolve(), module, module_file, checks, inputs,
                      timeout=timeout or runner.DEFAULT_TIMEOUT,
-                     memory=memory or runner.DEFAULT_MEMORY, adapter=adapter_path)
+                     memory=memory or runner.DEFAULT_MEMORY, adapter=adapter_path, files=files)
 
     outcomes = run.collect()
     rep = CheckReport("pass", str(path), api,

@@ -6,9 +6,9 @@ allow_pickle=False) and the submission's files into memory *before* any student 
 for every check forks a child which:
 
 - gets its own process group, RLIMIT_AS (memory), RLIMIT_CPU, RLIMIT_FSIZE and no core dumps;
-- gets a fresh scratch folder holding a copy of the submission (plus the course's helper modules
-  ``layers.py`` / ``losses.py`` from ``course/`` when the submission does not ship them) as its
-  working directory, so a deleted file or a changed global never reaches another check;
+- gets a fresh scratch folder holding a copy of the submission's .py files (plus the course's
+  helper modules ``layers.py`` / ``losses.py`` from ``course/`` when the submission does not ship
+  them) as its working directory, so a deleted file or a changed global never reaches another check;
 - has stdin from /dev/null and stdout/stderr on a pipe the worker reads, keeping the first
   OUTPUT_KEEP bytes and discarding the rest;
 - imports the submission, runs the check's operations and writes its result, JSON plus raw array
@@ -728,13 +728,9 @@ def main(argv):
         inputs = {k: data[k] for k in data.files}
     root = request["submission_dir"]
     files = {}
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = [d for d in dirnames if d not in ("__pycache__", ".git")]
-        for name in filenames:
-            path = os.path.join(dirpath, name)
-            if os.path.getsize(path) <= 8 * 2**20:
-                with open(path, "rb") as fh:
-                    files[os.path.relpath(path, root)] = fh.read()
+    for rel in request["files"]:  # chosen by the judge (runner.submission_files): .py files only
+        with open(os.path.join(root, rel), "rb") as fh:
+            files[rel] = fh.read()
     request["worker_pid"] = os.getpid()
     prctl(PR_SET_CHILD_SUBREAPER, 1)
     stdout = os.dup(1)
