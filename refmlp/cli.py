@@ -208,6 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="write the loss curves and, for 2-D datasets, the decision boundaries "
                          "to a .png (or .pdf, .svg) in an existing folder (needs matplotlib)")
     tr.add_argument("--json", action="store_true", help="print the result as JSON instead of a table")
+
     chk = sub.add_parser(
         "check",
         help="judge a student's backprop homework (mlp.py) against the reference",
@@ -574,6 +575,8 @@ def run_check(args) -> int:
     # the report says why it is an error (text and JSON alike): said once, not again on stderr
     emit(report.to_json() if args.json else report.to_text())
     return report.exit_code
+
+
 def run_check_batch(args, options) -> int:
     """Several submissions (the PATHs, or with --each their subfolders): a line each, a count."""
     from .check import batch
