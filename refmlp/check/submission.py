@@ -34,9 +34,9 @@ def locate(path, adapter=None):
     if adapter is not None:
         return p.parent, p.stem, p.name, "adapter", "MLP"
     try:
-        text = p.read_text(errors="replace")
-    except OSError as exc:
-        return f"cannot read {path}: {exc.strerror}"
+        text = runner.source_text(p)  # never a link, never more than the cap
+    except runner.Refused as exc:
+        return str(exc)
     for cls in ("MLP", "NeuralNet"):
         if re.search(rf"^\s*class\s+{cls}\b", text, re.M):
             return p.parent, p.stem, p.name, cls, cls
