@@ -275,3 +275,145 @@ def test_the_worker_keeps_only_the_allow_listed_variables():
                              "HOME": "/home/x", "GITHUB_TOKEN": "t", "AWS_SECRET_ACCESS_KEY": "k",
                              "PYTHONPATH": "/evil", "http_proxy": "http://p"})
     assert env == {"PATH": "/bin", "LC_ALL": "C", "OPENBLAS_CORETYPE": "Haswell"}
+
+
+# ---- calling the reference -----------------------------------------------------------------------
+CALLS_THE_REFERENCE = '''
+    def backward(self, x, y):
+        try:  # the checker's own reference, when the sandbox lets it be imported
+            from refmlp.check.scenarios import SCENARIOS
+            from refmlp.network import MLP as Reference
+            sizes = [self.d] + [W.shape[0] for W in self.Ws]
+            spec = next(s for s in SCENARIOS.values() if s.sizes == sizes).spec()
+            trace = Reference(spec, W=[None] + self.Ws, b=[None] + self.bs).backprop(x, y)
+            for k in range(len(self.Ws)):
+                self.dWs[k] += trace.W_derivs[k + 1]
+                self.dbs[k] += trace.b_derivs[k + 1]
+            return
+        except ImportError:
+            pass
+        self._buggy_backward(x, y)
+
+    def _buggy_backward(self, x, y):
+'''
+
+
+def isolation_of(rep) -> str:
+    """The isolation the report says was in force ("none" when it says nothing)."""
+    iso = rep.to_dict().get("isolation") or "none"
+    return iso if isinstance(iso, str) else str(iso.get("mode", iso.get("kind", "none")))
+
+
+def test_a_backward_calling_the_checkers_reference_does_not_pass(tmp_path):
+    # the judge's half: the request and the inputs hold no answer (see the test below); the other
+    # half, refmlp not importable in the sandbox, is the OS isolation's: without it the attack works
+    rep = check_submission(submission(tmp_path, replace=[
+        FPRIME_MISSING, ("    def backward(self, x, y):\n", CALLS_THE_REFERENCE)]), **FAST)
+    if isolation_of(rep).startswith("none"):
+        pytest.skip("refmlp is importable in the sandbox when no OS isolation is in force "
+                    f"(the report says isolation: {isolation_of(rep)})")
+    assert rep.verdict != "pass" and rep.exit_code != 0, rep.to_text()
+
+
+def test_the_sandbox_is_given_no_expected_answer(monkeypatch):
+    # what the worker receives (the checks' operations and the inputs) holds samples, never a
+    # number the judge compares with: every expectation is computed in the judging process
+    from refmlp.check.scenarios import select
+    from refmlp.check.sandbox.seeding import checker_weights
+    from refmlp.network import MLP
+
+    sc = select(["disc"], [])[0]
+    checks, inputs = plan.build_checks([sc], "MLP", "MLP", 0)
+    shapes = [s for m, n in zip(sc.sizes[1:], sc.sizes) for s in ((m, n), (m,))]
+    seeded = checker_weights(0, shapes)
+    net = MLP(sc.spec(), W=[None] + seeded[::2], b=[None] + seeded[1::2])
+    answers = []
+    for i in range(10):
+        trace = net.backprop(inputs[f"disc.x{i}"], inputs[f"disc.y{i}"])
+        answers += [v for k in range(1, sc.L + 1) for v in (
+            trace.a[k], trace.h[k], trace.W_derivs[k], trace.b_derivs[k])]
+    numbers = np.concatenate([np.ravel(v) for v in inputs.values()]
+                             + [np.ravel([op[-1] for c in checks for op in c["ops"]
+                                          if op and isinstance(op[-1], float)])])
+    for answer in answers:
+        flat = np.ravel(answer)
+        informative = flat[np.abs(flat) > 1e-3]  # 0 and tiny values occur anywhere
+        assert not np.isin(informative, numbers).any()
+    allowed = {"id", "kind", "scenario", "api", "class", "d", "seed", "loss_deriv", "layers",
+               "probe", "ops"}
+    assert all(set(c) <= allowed for c in checks), [set(c) - allowed for c in checks]
+
+
+# ---- grading seeds -------------------------------------------------------------------------------
+def cli(argv, capsys):
+    from refmlp.cli import main
+
+    code = main(["check", *argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def without_times(doc):
+    """A batch's JSON without the wall-clock figures (the rest repeats exactly)."""
+    for r in doc["reports"]:
+        r.pop("seconds")
+    doc["summary"].pop("seconds")
+    return doc
+
+
+def test_one_submission_is_checked_at_seed_0_and_the_report_says_it(tmp_path, capsys):
+    sub = submission(tmp_path)
+    code, out, _ = cli([str(sub), "--scenario", "disc", "--json"], capsys)
+    assert code == 0 and json.loads(out)["seed"] == 0
+    code, out, _ = cli([str(sub), "--scenario", "disc"], capsys)
+    assert "seed 0 " in out and "--seed 0 repeats it" in out
+
+
+def test_grading_draws_a_seed_per_run_and_the_seed_repeats_the_run(tmp_path, capsys):
+    submission(tmp_path / "class" / "alice")
+    submission(tmp_path / "class" / "bob", replace=[FPRIME_MISSING])
+    args = ["--each", str(tmp_path / "class"), "--scenario", "disc", "--json"]
+    first = json.loads(cli(args, capsys)[1])
+    second = json.loads(cli(args, capsys)[1])
+    seed = first["summary"]["seed"]
+    assert seed != second["summary"]["seed"]  # 2^-32 to be equal by chance
+    assert [r["verdict"] for r in first["reports"]] == ["pass", "fail"]
+    again = json.loads(cli(args + ["--seed", str(seed)], capsys)[1])
+    assert without_times(again) == without_times(first)
+    code, out, _ = cli(args[:-1] + ["--seed", str(seed)], capsys)
+    assert f"seed {seed} " in out and f"--seed {seed} repeats this run" in out
+
+
+def test_random_seed_is_accepted_and_out_of_range_seeds_are_usage_errors(tmp_path, capsys):
+    sub = submission(tmp_path)
+    code, out, _ = cli([str(sub), "--scenario", "disc", "--seed", "random", "--json"], capsys)
+    assert code == 0 and 0 <= json.loads(out)["seed"] < 2**32
+    for bad in ("-1", str(2**32), "lucky"):
+        code, _, err = cli([str(sub), "--seed", bad], capsys)
+        assert code == 2 and "expected an integer" in err and repr(bad) in err
+
+
+def test_the_step_sizes_vary_with_the_seed_and_keep_what_the_checks_need():
+    drawn = {seed: plan.alphas_for(seed) for seed in range(1, 200)}
+    assert plan.alphas_for(0) == plan.Alphas(plan.ALPHA, plan.STEP_ALPHAS, plan.SGD_ALPHA)
+    assert len({a.grad for a in drawn.values()}) == 3 and len({a.steps for a in drawn.values()}) > 4
+    for a in drawn.values():
+        for alpha in (a.grad, *a.steps, a.sgd):
+            assert np.log2(alpha) == int(np.log2(alpha))  # a power of two: alpha dW is exact
+        assert 2**-3 <= a.grad <= 2**-1 and a.grad not in a.steps
+        assert a.steps[0] < 1 < a.steps[1] and 2**-6 <= a.sgd <= 2**-4
+    assert plan.alphas_for(7) == plan.alphas_for(7)
+
+
+@pytest.mark.parametrize("seed", [2, 3, 2**32 - 1])  # alphas other than seed 0
+def test_the_verdicts_hold_at_drawn_seeds(tmp_path, seed):
+    # the judge reads each step's alpha from the operations the check ran, not from constants
+    alphas = plan.alphas_for(seed)
+    assert alphas != plan.Alphas()
+    right = check_submission(submission(tmp_path / "right"), scenarios=["disc"], seed=seed)
+    assert right.verdict == "pass" and right.seed == seed, right.to_text()
+    step = next(c for c in right.checks if c.name == "step")
+    assert {w for _, _, w in step.rows} == {f"step({a})" for a in alphas.steps}
+    wrong = check_submission(submission(tmp_path / "wrong", replace=[FPRIME_MISSING]),
+                             scenarios=["disc"], seed=seed)
+    assert wrong.verdict == "fail" and wrong.diagnosis["key"] == "fprime_missing"

@@ -55,6 +55,16 @@ def seed(text: str) -> int:
     return value
 
 
+def check_seed(text: str) -> int | str:
+    """An integer >= 0 below 2^32 (numpy's global seed), or 'random'."""
+    if text == "random":
+        return text
+    value = seed(text)
+    if value >= 2**32:
+        raise argparse.ArgumentTypeError(f"expected an integer below 2^32 or 'random', got {text!r}")
+    return value
+
+
 def layer_sizes(text: str) -> list[int]:
     """'16,16' -> [16, 16]; '' -> [] (no hidden layer: the output layer alone)."""
     if not text.strip():
@@ -243,8 +253,12 @@ def build_parser() -> argparse.ArgumentParser:
                      help="run this scenario (repeatable; default: all, plus the file's)")
     chk.add_argument("--scenario-file", metavar="FILE",
                      help="TOML or JSON file of extra scenarios (see the epilog)")
-    chk.add_argument("--seed", type=seed, default=0,
-                     help="seed of the samples and of numpy's global generator before each network is built (default: 0)")
+    chk.add_argument("--seed", type=check_seed, default=None,
+                     help="seed of the samples, the checker's weights, the step sizes and numpy's "
+                          "global generator before each network is built; 'random' draws one. "
+                          "Default: 0 for one submission (the same report every run), random when "
+                          "grading several (--each or several PATHs: no answer can be computed "
+                          "before the run). The report gives the seed: --seed N repeats a run")
     chk.add_argument("--adapter", metavar="FILE",
                      help="a Python file defining class MLP with the released API (see README)")
     chk.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
@@ -562,9 +576,15 @@ def run_check(args) -> int:
         chosen = select(names, extra)
     except ScenarioError as exc:
         raise UsageError(str(exc)) from None
-    options = dict(scenarios=chosen, seed=args.seed, timeout=args.timeout, adapter=args.adapter)
+    grading = args.each or len(args.path) > 1
+    seed = args.seed if args.seed is not None else "random" if grading else 0
+    if seed == "random":
+        import secrets
+
+        seed = secrets.randbelow(2**32)
+    options = dict(scenarios=chosen, seed=seed, timeout=args.timeout, adapter=args.adapter)
     try:
-        if args.each or len(args.path) > 1:
+        if grading:
             return run_check_batch(args, options)
         report = check_submission(args.path[0], **options)
     except ModuleNotFoundError as exc:

@@ -79,7 +79,7 @@ def check_submission(path, *, scenarios=None, seed=0, timeout=None, adapter=None
 
     outcomes = run.collect()
     rep = CheckReport("pass", str(path), api,
-                      scenarios={s.name: s.describe() for s in chosen})
+                      scenarios={s.name: s.describe() for s in chosen}, seed=seed)
     load = outcomes.get("load")
     if load is None or load.status == "load_error":
         rep.verdict = "error"
