@@ -58,16 +58,19 @@ def submission_files(folder: Path) -> list[str] | str:
     found, total, seen, pending = [], 0, 0, [(root, 0)]
     while pending:
         d, depth = pending.pop()
+        entries = []
         try:
             with os.scandir(d) as it:
-                entries = sorted(it, key=lambda e: e.name)
+                for entry in it:  # counted as listed: a folder of a million entries is not read whole
+                    seen += 1
+                    if seen > MAX_ENTRIES:
+                        return (f"the submission's folder {folder} and its packages hold over "
+                                f"{MAX_ENTRIES} entries; give the folder holding only the "
+                                "homework, or the path to its mlp.py")
+                    entries.append(entry)
         except OSError as exc:
             return f"cannot list {d}: {exc.strerror}"
-        seen += len(entries)
-        if seen > MAX_ENTRIES:
-            return (f"the submission's folder {folder} and its packages hold over {MAX_ENTRIES} "
-                    "entries; give the folder holding only the homework, or the path to its mlp.py")
-        for entry in entries:
+        for entry in sorted(entries, key=lambda e: e.name):
             if entry.name.startswith(".") or entry.name == "__pycache__":
                 continue
             rel = os.path.relpath(entry.path, root)
