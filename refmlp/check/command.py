@@ -30,9 +30,19 @@ EPILOG = (
 )
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
+def check_seed(text: str) -> int | str:
+    """An integer >= 0 below 2^32 (numpy's global seed), or 'random'."""
     from ..cli import seed
 
+    if text == "random":
+        return text
+    value = seed(text)
+    if value >= 2**32:
+        raise argparse.ArgumentTypeError(f"expected an integer below 2^32 or 'random', got {text!r}")
+    return value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description, parser.epilog = DESCRIPTION, EPILOG
     parser.add_argument("path", nargs="+",
                         help="the submission folder, or its mlp.py (or neuralnet.py); several paths "
@@ -46,9 +56,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="run this scenario (repeatable; default: all, plus the file's)")
     parser.add_argument("--scenario-file", metavar="FILE",
                         help="TOML or JSON file of extra scenarios (see the epilog)")
-    parser.add_argument("--seed", type=seed, default=0,
-                        help="seed of the samples and of numpy's global generator before each "
-                             "network is built (default: 0)")
+    parser.add_argument("--seed", type=check_seed, default=None,
+                        help="seed of the samples, the checker's weights, the step sizes and numpy's "
+                             "global generator before each network is built; 'random' draws one. "
+                             "Default: 0 for one submission (the same report every run), random when "
+                             "grading several (--each or several PATHs: no answer can be computed "
+                             "before the run). The report gives the seed: --seed N repeats a run")
     parser.add_argument("--adapter", metavar="FILE",
                         help="a Python file defining class MLP with the released API (see README)")
     parser.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
@@ -75,9 +88,15 @@ def run(args) -> int:
         chosen = select(names, extra)
     except ScenarioError as exc:
         raise UsageError(str(exc)) from None
-    options = dict(scenarios=chosen, seed=args.seed, timeout=args.timeout, adapter=args.adapter)
+    grading = args.each or len(args.path) > 1
+    seed = args.seed if args.seed is not None else "random" if grading else 0
+    if seed == "random":
+        import secrets
+
+        seed = secrets.randbelow(2**32)
+    options = dict(scenarios=chosen, seed=seed, timeout=args.timeout, adapter=args.adapter)
     try:
-        if args.each or len(args.path) > 1:
+        if grading:
             return run_batch(args, options)
         report = check_submission(args.path[0], **options)
     except ModuleNotFoundError as exc:

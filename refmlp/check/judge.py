@@ -251,7 +251,7 @@ def forward_rows(sc, arrays, ops, inputs, dtype, transposed, stop=None):
     return rows
 
 
-def trajectory_note(sc, arrays, reads, xs, ys, transposed):
+def trajectory_note(sc, arrays, reads, xs, ys, transposed, alpha):
     """torch's own SGD run from the same start, as a figure next to the per-step rows: the largest
     difference between its weights and the student's after the last step (informational: errors
     compound along a run, so the verdict is the per-step rows, each judged from the student's own
@@ -265,12 +265,12 @@ def trajectory_note(sc, arrays, reads, xs, ys, transposed):
     net = MLP(sc.spec(), W=P0[0], b=P0[1])
     for x, y in zip(xs, ys):
         tr = torch_trace(twin(net), np.atleast_2d(x), np.atleast_2d(y), "sum")
-        net.step(tr.W_derivs, tr.b_derivs, plan.SGD_ALPHA)
+        net.step(tr.W_derivs, tr.b_derivs, alpha)
     pairs = list(zip(Pn[0][1:] + Pn[1][1:], net.W[1:] + net.b[1:]))
     if any(np.shape(p) != np.shape(q) for p, q in pairs):
         return "the SGD run changed the shape of a parameter: no trajectory figure"
     diff = max(float(np.abs(np.asarray(p, dtype=float) - q).max()) for p, q in pairs)
-    return (f"after {len(xs)} SGD steps (alpha {plan.SGD_ALPHA:g}) from the same start, the largest "
+    return (f"after {len(xs)} SGD steps (alpha {alpha:g}) from the same start, the largest "
             f"difference between the weights and those of a run on torch's gradients is {diff:.3g}")
 
 
@@ -354,43 +354,47 @@ def describe_stop(outcome, ops) -> str:
 def rows_for(kind, sc, arrays, ops, inputs, dtype, transposed, p, store, stop=None, notes=None):
     X, Y = (lambda i: inputs[f"{p}x{i}"]), (lambda i: inputs[f"{p}y{i}"])
     reads = [i for i, op in enumerate(ops) if op[0] in ("new", "read")]
+
+    def A(n):  # the alpha of the step between reads n and n + 1, as the check's plan chose it
+        return next(op[-1] for op in ops[reads[n] + 1:reads[n + 1]] if op[0] in ("step", "descent"))
     if kind == "forward":
         return forward_rows(sc, arrays, ops, inputs, dtype, transposed, stop)
     if kind == "gradients":
         rows = []
         for n in range(plan.N_GRADIENT_SAMPLES):
-            got = gradient_rows(sc, arrays, reads[2 * n], reads[2 * n + 1], plan.ALPHA,
+            got = gradient_rows(sc, arrays, reads[2 * n], reads[2 * n + 1], A(2 * n),
                                 X(n), Y(n), dtype, transposed, f"sample x{n}", store=store)
             rows += got or []
         return rows
     if kind == "accumulation":
         xs = np.stack([X(2), X(3)])
         ys = np.stack([Y(2), Y(3)])
-        return gradient_rows(sc, arrays, reads[0], reads[1], plan.ALPHA, xs, ys, dtype,
+        return gradient_rows(sc, arrays, reads[0], reads[1], A(0), xs, ys, dtype,
                              transposed, "backward(x2) + backward(x3), one step", store=store) or []
     if kind == "zero_grad":
-        rows = gradient_rows(sc, arrays, reads[0], reads[1], plan.ALPHA, X(4), Y(4), dtype,
+        rows = gradient_rows(sc, arrays, reads[0], reads[1], A(0), X(4), Y(4), dtype,
                              transposed, "backward(x4); zero_grad(); step", zero=True, store=store) or []
-        return rows + (gradient_rows(sc, arrays, reads[2], reads[3], plan.ALPHA, X(5), Y(5),
+        return rows + (gradient_rows(sc, arrays, reads[2], reads[3], A(2), X(5), Y(5),
                                      dtype, transposed, "backward(x4); zero_grad(); backward(x5); step",
                                      store=store) or [])
     if kind == "step":
         rows = []
-        for n, alpha in enumerate(plan.STEP_ALPHAS):
+        for n in range(len(reads) // 2):
+            alpha = A(2 * n)
             rows += gradient_rows(sc, arrays, reads[2 * n], reads[2 * n + 1], alpha, X(0), Y(0),
                                   dtype, transposed, f"step({alpha})", store=store) or []
         return rows
     if kind == "sgd_run":
         rows = []
         for t in range(len(reads) - 1):
-            rows += gradient_rows(sc, arrays, reads[t], reads[t + 1], plan.SGD_ALPHA, X(10 + t),
+            rows += gradient_rows(sc, arrays, reads[t], reads[t + 1], A(t), X(10 + t),
                                   Y(10 + t), dtype, transposed, f"SGD step {t + 1}", store=store) or []
         n = len(reads) - 1
         notes.append(trajectory_note(sc, arrays, reads, [X(10 + t) for t in range(n)],
-                                     [Y(10 + t) for t in range(n)], transposed))
+                                     [Y(10 + t) for t in range(n)], transposed, A(0)))
         return rows
     if kind == "stale_forward":
-        return gradient_rows(sc, arrays, reads[0], reads[1], plan.ALPHA, X(7), Y(7), dtype,
+        return gradient_rows(sc, arrays, reads[0], reads[1], A(0), X(7), Y(7), dtype,
                              transposed, "forward(x6); backward(x7, y7); step", store=store) or []
     raise ValueError(kind)
 

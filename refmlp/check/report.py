@@ -28,6 +28,7 @@ class CheckReport:
     message: str | None = None  # why the verdict is "error"
     traceback: str | None = None
     scenarios: dict = field(default_factory=dict)  # name -> description
+    seed: int | None = None  # of the samples, weights and alphas: --seed repeats the run
 
     @property
     def exit_code(self) -> int:
@@ -43,6 +44,8 @@ class CheckReport:
             "diagnosis": self.diagnosis,
             "helpers": self.helpers,
         }
+        if self.seed is not None:
+            d["seed"] = self.seed
         if self.first_scenario:
             d["first_divergence_scenario"] = self.first_scenario
         if self.message:
@@ -95,6 +98,8 @@ def render(rep: CheckReport) -> str:
             if h["verdict"] != "pass":
                 lines += _wrap(h["details"].get("summary", ""), "      ")
     lines.append("")
+    if rep.seed is not None:
+        lines.append(f"seed {rep.seed} (samples, weights, step sizes; --seed {rep.seed} repeats it)")
     lines.append(f"verdict: {rep.verdict.upper()}")
     if rep.first_divergence:
         fd = rep.first_divergence

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from . import plan, runner
+from . import plan, runner, weights
 from .report import CheckReport
 from .scenarios import Scenario, select
 
@@ -34,9 +34,9 @@ def locate(path, adapter=None):
     if adapter is not None:
         return p.parent, p.stem, p.name, "adapter", "MLP"
     try:
-        text = p.read_text(errors="replace")
-    except OSError as exc:
-        return f"cannot read {path}: {exc.strerror}"
+        text = runner.source_text(p)  # never a link, never more than the cap
+    except runner.Refused as exc:
+        return str(exc)
     for cls in ("MLP", "NeuralNet"):
         if re.search(rf"^\s*class\s+{cls}\b", text, re.M):
             return p.parent, p.stem, p.name, cls, cls
@@ -79,7 +79,7 @@ def check_submission(path, *, scenarios=None, seed=0, timeout=None, adapter=None
 
     outcomes = run.collect()
     rep = CheckReport("pass", str(path), api,
-                      scenarios={s.name: s.describe() for s in chosen})
+                      scenarios={s.name: s.describe() for s in chosen}, seed=seed)
     load = outcomes.get("load")
     if load is None or load.status == "load_error":
         rep.verdict = "error"
@@ -87,6 +87,10 @@ def check_submission(path, *, scenarios=None, seed=0, timeout=None, adapter=None
                        f"class {cls} failed (the traceback below)") if load else (
             "the sandbox did not report on loading the submission")
         rep.traceback = load.traceback if load else None
+        return rep
+    rep.message = weights.problem(checks, outcomes)  # never judged on weights it did not choose
+    if rep.message:
+        rep.verdict = "error"
         return rep
 
     by_check = {c["id"]: c for c in checks}

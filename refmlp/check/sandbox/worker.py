@@ -32,6 +32,7 @@ def load_package():
 load_package()
 processes = importlib.import_module(PACKAGE + ".processes")
 wire = importlib.import_module(PACKAGE + ".wire")
+sources = importlib.import_module(PACKAGE + ".files")
 
 _dumps = json.dumps  # taken before any student code runs (see wire.py)
 
@@ -43,10 +44,13 @@ def main(argv):
     with np.load(os.path.join(request_dir, "inputs.npz"), allow_pickle=False) as data:
         inputs = {k: data[k] for k in data.files}
     root = request["submission_dir"]
-    files = {}
+    files, budget = {}, request["source_cap"]
     for rel in request["files"]:  # chosen by the judge (runner.submission_files): .py files only
-        with open(os.path.join(root, rel), "rb") as fh:
-            files[rel] = fh.read()
+        try:  # a file changed into a link or grown since the judge's walk is left out
+            files[rel] = sources.read_regular(os.path.join(root, rel), budget)
+        except sources.Refused:
+            continue
+        budget -= len(files[rel])
     request["worker_pid"] = os.getpid()
     processes.prctl(processes.PR_SET_CHILD_SUBREAPER, 1)
     stdout = os.dup(1)
