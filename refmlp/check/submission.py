@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from . import plan, runner, unfinished
+from . import plan, runner, unfinished, weights
 from .report import CheckReport
 from .scenarios import Scenario, select
 
@@ -97,6 +97,10 @@ def check_submission(path, *, scenarios=None, seed=0, timeout=None, adapter=None
                        f"class {cls} failed (the traceback below)") if load else (
             "the sandbox did not report on loading the submission")
         rep.traceback = load.traceback if load else None
+        return rep
+    rep.message = weights.problem(checks, outcomes)  # never judged on weights it did not choose
+    if rep.message:
+        rep.verdict = "error"
         return rep
 
     by_check = {c["id"]: c for c in checks}
