@@ -67,6 +67,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
                         help="wall-clock limit per check, at least 0.5 (default: 10)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument("--helpers", choices=("apart", "count"), default="apart",
+                        help="the submission's own layers.py / losses.py are judged apart by their "
+                             "values and, by default (apart), never change the verdict; 'count' "
+                             "makes a failing helper fail the submission (students who wrote their "
+                             "own helpers). The course's released files are named as such")
+    parser.add_argument("--verbose", action="store_true",
+                        help="every check's figures and notes, before the one-screen summary")
+    parser.add_argument("--repro", metavar="FILE",
+                        help="write a short numpy-only script reproducing the first divergence "
+                             "(the check's weights, x, y, the reference's numbers and yours)")
 
 
 def run(args) -> int:
@@ -94,7 +104,8 @@ def run(args) -> int:
         import secrets
 
         seed = secrets.randbelow(2**32)
-    options = dict(scenarios=chosen, seed=seed, timeout=args.timeout, adapter=args.adapter)
+    options = dict(scenarios=chosen, seed=seed, timeout=args.timeout, adapter=args.adapter,
+                   helpers=args.helpers)
     try:
         if grading:
             return run_batch(args, options)
@@ -104,8 +115,14 @@ def run(args) -> int:
             raise
         raise UsageError("refmlp check needs torch, the oracle, and it is not installed: "
                          "pip install torch") from None
+    if args.repro:
+        import sys
+
+        from .repro import write_repro
+
+        print(write_repro(report, args.repro), file=sys.stderr)
     # the report says why it is an error (text and JSON alike): said once, not again on stderr
-    emit(report.to_json() if args.json else report.to_text())
+    emit(report.to_json() if args.json else report.to_text(verbose=args.verbose))
     return report.exit_code
 
 

@@ -26,7 +26,8 @@ MESSAGES = {
     "fprime_missing": "g is not multiplied by f'_k(a_k) at the hidden layers: in backward, after "
                       "passing g back to layer k < L, do g = g * fderiv_k(a_k) before using it.",
     "fprime_at_last_layer": "f' is applied at the last layer too: est_lossderiv already gives "
-                            "dLoss/da_L, so skip g *= f'_L(a_L) for k = L.",
+                            "dLoss/da_L (the course adds the last layer with fderiv=None), so "
+                            "skip g *= f'_L(a_L) for k = L.",
     "fprime_of_h": "f' is evaluated at h_k instead of a_k: call fderiv on the pre-activation a_k "
                    "(it only shows where f'(h) != f'(a), e.g. the logistic 'latent' layer).",
     "W_derivs_transposed": "the W gradient is stored transposed, h_{k-1} g^T: it must be the outer "
@@ -271,6 +272,9 @@ def exception_signature(sc, text):
     read the line of the student's code that raised (the last frame of the traceback) and its
     function: outer(h, g) is W_derivs transposed, W^T h in forward is a transposed forward pass,
     W @ g (no transpose) in backward passes g back with W instead of W^T."""
+    if text and "'NoneType' object is not callable" in text.strip().splitlines()[-1] and re.search(
+            r"in (backward|backprop\w*)\n[^\n]*\n[^\n]*$", text.strip()):
+        return "fprime_at_last_layer"  # the only None the checker hands over: the last fderiv
     if not text or not re.search(r"shape|align|broadcast|dimension|size", text.splitlines()[-1]):
         return None
     frames = re.findall(r'File "[^"]*", line \d+, in (\w+)\n\s+(.*)', text)
@@ -316,8 +320,10 @@ def diagnose(first, sc, results, inputs):
     if lossderiv_swapped(first.facts.get("arrays", {}), first.facts.get("ops", []), inputs):
         return message("lossderiv_arguments_swapped")
     if q in ("b_derivs", "W_derivs"):
-        step = next((s for s in steps if any(
-            r.verdict == "fail" for _, r, w in first.rows if w == s["where"])), None)
+        quoted = getattr(first, "first_quoted", None)  # the step of the first divergence's row
+        step = next((s for s in steps if quoted and s["where"] == quoted[2]), None) or next(
+            (s for s in steps if any(r.verdict == "fail" for _, r, w in first.rows
+                                     if w == s["where"])), None)
         if step is None:
             return message("unknown", which=f"{first.name} differs")
         for lab, r, w in first.rows:  # step (or backward) turned b_k into (m, m): a column bias
@@ -463,5 +469,5 @@ def _figures(res):
     bad = [(lab, r, w) for lab, r, w in res.rows if r.verdict == "fail"]
     if not bad:
         return res.message or "no figures"
-    lab, r, w = bad[0]
+    lab, r, w = getattr(res, "first_quoted", None) or bad[0]  # the row of the first divergence
     return f"{lab} in {w}: {describe_mismatch(r)}"
