@@ -20,61 +20,11 @@ import re
 
 import numpy as np
 
-from .. import activations as act
-
-MESSAGES = {
-    "fprime_missing": "g is not multiplied by f'_k(a_k) at the hidden layers: in backward, after "
-                      "passing g back to layer k < L, do g = g * fderiv_k(a_k) before using it.",
-    "fprime_at_last_layer": "f' is applied at the last layer too: est_lossderiv already gives "
-                            "dLoss/da_L, so skip g *= f'_L(a_L) for k = L.",
-    "fprime_of_h": "f' is evaluated at h_k instead of a_k: call fderiv on the pre-activation a_k "
-                   "(it only shows where f'(h) != f'(a), e.g. the logistic 'latent' layer).",
-    "W_derivs_transposed": "the W gradient is stored transposed, h_{k-1} g^T: it must be the outer "
-                           "product g h_{k-1}^T, of shape (out, in) like W_k.",
-    "W_instead_of_WT": "g is passed back with W_k instead of W_k^T: use g = W_k^T g (W.T @ g).",
-    "h_k_for_h_k_minus_1": "W_derivs_k uses this layer's output h_k: it must use the layer's input "
-                           "h_{k-1} (x for the first layer): W_derivs_k += g h_{k-1}^T.",
-    "gradients_overwritten": "backward assigns the gradients (=) instead of accumulating them (+=): "
-                             "two backward calls must add up, zero_grad is what resets them.",
-    "zero_grad_partial": "zero_grad does not reset every gradient: {which} still moved after "
-                         "zero_grad(); step(). Reset every W and b gradient of every layer.",
-    "lossderiv_arguments_swapped": "est_lossderiv is called as est_lossderiv(y, y_est): the "
-                                   "course's order is est_lossderiv(y_est, y) (the network's output "
-                                   "first, the target second); swapped, every gradient changes sign.",
-    "step_wrong_sign": "step ascends: the weights moved by +alpha x gradient. Use W -= alpha * dW "
-                       "and b -= alpha * db.",
-    "step_skips_biases": "step does not move the biases (or backward never accumulates their "
-                         "gradient): b -= alpha * db for every layer.",
-    "step_wrong_scale": "step does not move by exactly alpha x gradient: {which}. Use "
-                        "W -= alpha * dW and b -= alpha * db, nothing else.",
-    "stale_forward": "backward uses the a_k / h_k stored by the previous forward call instead of "
-                     "running its own forward pass on x: call self.forward(x) at its start.",
-    "bias_column_broadcast": "{a}_{k} has shape {shape} instead of ({m},): an (m, 1) array added to "
-                             "an (m,) vector broadcasts to (m, m). Keep b 1-D (shape (m,)) or reshape "
-                             "x to a column consistently.",
-    "mean_vs_sum": "the gradient is {which}: a mean where the course sums (a sample's loss is a "
-                   "sum over outputs, a batch gradient the sum over samples).",
-    "relu_for_leaky": "the network uses plain ReLU (0 for u <= 0) where leaky ReLU is meant; use "
-                      "the f / fderiv given to add_layer.",
-    "wrong_leaky_slope": "the leaky ReLU derivative uses slope {which} for u <= 0 where the notes "
-                         "(and torch) use 0.01; use the fderiv given to add_layer.",
-    "forward_W_transposed": "the forward pass uses W^T h: a_k = W_k h_{k-1} + b_k with W_k of shape "
-                            "(out, in).",
-    "forward_bias_missing": "the forward pass drops the bias: a_k = W_k h_{k-1} + b_k.",
-    "exception": "{which}. The traceback below shows the line of your code that raised.",
-    "timeout": "your code did not finish a check within the time limit: look for a loop that "
-               "never ends {which}.",
-    "unknown": "the figures fit no known bug: {which}",
-}
-
+from .. import bugs
 
 def message(key, **kw):
-    """The diagnosis record; {which}, {k}, {m}, {shape} in the text are filled from ``kw`` (plain
-    replacement: the notes' h_{k-1} stays as it is)."""
-    text = MESSAGES[key]
-    for name, value in {"which": "", **kw}.items():
-        text = text.replace("{" + name + "}", str(value))
-    return {"key": key, "message": text}
+    """The diagnosis record of a catalogued bug (refmlp.bugs.message)."""
+    return bugs.message(key, **kw)
 
 
 def _close(x, y, rtol):
@@ -86,68 +36,23 @@ def _close(x, y, rtol):
 
 # ---- the reference with one bug put in ----------------------------------------------------------
 def _fns(name):
-    if name == "softmax":
-        return act.softmax, None
-    a = act.get_activation(name)
-    return a.f, a.fprime
+    return bugs.activation_fns(name)
 
 
 def variant(sc, W, b, x, y, bug):
-    """(a list, W_derivs list, b_derivs list) of one sample, with ``bug`` in; W_derivs_k is what a
-    step would subtract from W_k (broadcast to its shape), None where the bug raises instead."""
-    L = sc.L
-    acts = [None] + [_fns(name) for _, name, _ in sc.layers]
-    if bug == "relu_for_leaky":
-        acts = [None] + [(act.relu, act.relu_deriv) if name == "leaky_relu" else _fns(name)
-                         for _, name, _ in sc.layers]
-    if bug.startswith("slope="):  # the forward pass right, f' of the hidden leaky layers hard-coded
-        slope = float(bug[6:])
-        acts = [None] + [(act.leaky_relu, lambda u, s=slope: np.where(u > 0, 1.0, s))
-                         if name == "leaky_relu" else _fns(name) for _, name, _ in sc.layers]
-    h, a = [np.asarray(x, dtype=float)], [None]
-    for k in range(1, L + 1):
-        Wk = W[k].T if bug == "forward_W_transposed" else W[k]
-        if Wk.shape[1] != h[-1].shape[0]:
-            return None
-        a.append(Wk @ h[-1] + (0 if bug == "forward_bias_missing" else b[k]))
-        h.append(acts[k][0](a[k]))
-    y = np.asarray(y, dtype=float)
-    loss = sc.loss
-    g = 2 * (h[L] - y) if loss in ("squared", "course_squared_on_logistic") else (
-        np.sign(h[L] - y) if loss == "absolute" else h[L] - y)
-    if bug == "mean_vs_sum":
-        g = g / g.size
-    Wd, bd = [None] * (L + 1), [None] * (L + 1)
-    for k in range(L, 0, -1):
-        fprime = acts[k][1]
-        if k < L and bug != "fprime_missing":
-            g = g * fprime(h[k] if bug == "fprime_of_h" else a[k])
-        if k == L and bug == "fprime_at_last_layer" and fprime is not None:
-            g = g * fprime(a[k])
-        bd[k] = g
-        if bug == "W_derivs_transposed":
-            dW = np.outer(h[k - 1], g)
-        elif bug == "h_k_for_h_k_minus_1":
-            dW = np.outer(g, h[k])
-        else:
-            dW = np.outer(g, h[k - 1])
-        try:
-            Wd[k] = np.broadcast_to(dW, W[k].shape)
-        except ValueError:
-            return None
-        back = W[k] if bug == "W_instead_of_WT" else W[k].T
-        if back.shape[1] != g.shape[0]:
-            return None
-        g = back @ g
-    return a, Wd, bd
+    """(a list, W_derivs list, b_derivs list) of one sample with the catalogued bug ``bug`` in
+    ("none": the reference), None where the bug raises instead (refmlp.bugs.variant_trace)."""
+    v = bugs.REFERENCE if bug == "none" else bugs.get(bug).variant
+    out = bugs.variant_trace(v, [name for _, name, _ in sc.layers], sc.loss, W, b, x, y)
+    return None if out is None else (out[0], out[2], out[3])
 
 
-SLOPES = (0.0, 0.1, 0.001, 0.2, 0.02, 0.05, 0.3, 0.5, 1.0)
-"""Leaky slopes tried for a hard-coded f' (0: ReLU's)."""
-BACKWARD_BUGS = ("fprime_missing", "fprime_at_last_layer", "fprime_of_h", "W_derivs_transposed",
-                 "W_instead_of_WT", "h_k_for_h_k_minus_1", "mean_vs_sum", "relu_for_leaky",
-                 "forward_W_transposed", "forward_bias_missing") + tuple(f"slope={s}" for s in SLOPES)
-FORWARD_BUGS = ("forward_W_transposed", "forward_bias_missing", "relu_for_leaky")
+BACKWARD_BUGS = tuple(key for key, bug in bugs.BUGS.items() if bug.variant is not None)
+"""Every catalogued bug with a numpy variant, in catalogue order."""
+FORWARD_BUGS = tuple(key for key in BACKWARD_BUGS
+                     if bugs.BUGS[key].variant.forward_W != "W" or bugs.BUGS[key].variant.bias != "before"
+                     or bugs.BUGS[key].variant.hidden_f)
+"""The variants that change the forward pass."""
 
 
 def _totals(sc, step, bug):
@@ -330,11 +235,8 @@ def diagnose(first, sc, results, inputs):
         if fderiv_given_h(sc, first.facts.get("arrays", {}), first.facts.get("ops", [])):
             return message("fprime_of_h")
         bug = match_gradients(sc, step, rtol)
-        if bug and bug.startswith("slope="):
-            slope = float(bug[6:])
-            bug = "relu_for_leaky" if slope == 0 else bug
-            if slope != 0:
-                return message("wrong_leaky_slope", which=f"{slope:g}")
+        if bug in bugs.SLOPE_KEYS:
+            return message(bug, which=bug.partition("=")[2])
         return (step_signature(sc, results, step) or (message(bug) if bug else None)
                 or message("unknown", which=_figures(first)))
     if q == "accumulation" and steps:
