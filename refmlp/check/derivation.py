@@ -79,11 +79,16 @@ class Found:
         return (self.term.name if self.factor == 1.0
                 else f"{describe_factor(self.factor)} x {self.term.name}")
 
-    def say(self) -> str:
-        """In the notes' words: "your W_derivs_1 equals g_1 a_0^T: use ..."."""
+    def equation(self) -> str:
+        """ "your W_derivs_1 equals g_1 x^T (on this sample also ...)"."""
         text = f"your {self.target} equals {self.formula()}"
         if self.also:
             text += f" (on this sample also {', '.join(self.also)})"
+        return text
+
+    def say(self) -> str:
+        """In the notes' words: "your W_derivs_1 equals g_1 a_0^T: use ..."."""
+        text = self.equation()
         advice = self.term.advice
         if self.factor != 1.0:
             advice = (f"{advice}; and no factor {describe_factor(self.factor)}" if advice and self.term.cost

@@ -17,6 +17,7 @@ forward passes, of a column bias broadcasting a_k to (m, m), of an exception or 
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 import numpy as np
 
@@ -156,7 +157,11 @@ def step_signature(sc, results, step):
         return message("step_skips_biases")
     # the scale at the step check's other alphas
     step_check = next((c for c in results if c.name == "step"), None)
-    other = [_ratios(s) for s in (step_check.facts.get("steps", []) if step_check else [])]
+    step_steps = step_check.facts.get("steps", []) if step_check else []
+    inside = step_inside_backward([step] + list(step_steps))
+    if inside:
+        return inside
+    other = [_ratios(s) for s in step_steps]
     for o in other:
         for key, c in r.items():
             c2 = o.get(key)
@@ -168,6 +173,32 @@ def step_signature(sc, results, step):
         if n_out > 1 and np.isclose(cs[0], 1 / n_out, rtol=1e-6):
             return message("mean_vs_sum", which=f"1/{n_out} of the reference, i.e. divided by "
                                                  "the number of outputs")
+    return None
+
+
+def step_inside_backward(steps):
+    """backward itself moving the weights by alpha_s x gradient: after backward; step(alpha) the
+    weights moved by (alpha_s + alpha) x gradient (by alpha_s alone when backward also resets
+    the gradients), so the recovered gradient is c x the reference with (c - c0) alpha the same
+    alpha_s at every alpha (c0 = 1, or 0), on every parameter."""
+    seen = []
+    for st in steps:
+        r = _ratios(st)
+        if not r or any(c is None for c in r.values()):
+            return None
+        cs = np.array(list(r.values()))
+        if not np.allclose(cs, cs[0], rtol=1e-6):
+            return None
+        seen.append((st["alpha"], float(cs[0])))
+    if len({alpha for alpha, _ in seen}) < 2:
+        return None  # one alpha cannot tell a factor from an inner step
+    for c0, also in ((1.0, ""), (0.0, " It then resets the gradients too (zero_grad inside "
+                                      "backward), so step(alpha) moves nothing more.")):
+        inner = [(c - c0) * alpha for alpha, c in seen]
+        if inner[0] > 0 and np.allclose(inner, inner[0], rtol=1e-6):
+            d = message("step_in_backward", which=f"{inner[0]:g}")
+            d["message"] += also
+            return d
     return None
 
 
@@ -238,6 +269,7 @@ def diagnose(first, sc, results, inputs):
         if bug in bugs.SLOPE_KEYS:
             return message(bug, which=bug.partition("=")[2])
         return (step_signature(sc, results, step) or (message(bug) if bug else None)
+                or derive_gradient(sc, first, steps)
                 or message("unknown", which=_figures(first)))
     if q == "accumulation" and steps:
         s = steps[0]
@@ -272,6 +304,87 @@ def diagnose(first, sc, results, inputs):
                 return d
         return message("step_wrong_scale", which="the recovered gradient depends on alpha")
     return message("unknown", which=_figures(first))
+
+
+# ---- the derivation: which formula the numbers equal -------------------------------------------
+def _policy_rtol(first) -> float:
+    from ..compare import POLICY
+
+    return POLICY[first.facts.get("dtype") or "float64"].rtol
+
+
+def _step_err(step, dtype, q, k):
+    """The rounding of a recovered gradient (refmlp.check.judge.recovered), per element."""
+    idx = 0 if q == "W" else 1
+    before, after = step["P0"][idx][k], step["P1"][idx][k]
+    if np.shape(before) != np.shape(after):
+        return None
+    eps_s = np.finfo(np.float32 if dtype == "float32" else np.float64).eps
+    return (eps_s * np.abs(after) + np.finfo(np.float64).eps * np.abs(before - after)) / step["alpha"]
+
+
+def _single_sample_steps(first, steps):
+    """The steps of ``first`` made on one sample (a sum of samples is no outer product), whose
+    rows fail."""
+    failing = {w for _, r, w in first.rows if r.verdict == "fail"}
+    return [st for st in steps if np.ndim(st["X"]) == 1 and st["where"] in failing]
+
+
+def derive_gradient(sc, first, steps):
+    """The formula the first divergence's gradient equals (refmlp.check.derivation), said in the
+    notes' words, or None when the search finds none."""
+    from . import derivation
+
+    q, k = first.first["quantity"], first.first["layer"]
+    chosen = _single_sample_steps(first, steps)
+    if not chosen or k is None:
+        return None
+    dtype = first.facts.get("dtype") or "float64"
+    rtol = _policy_rtol(first)
+    traces = []
+    for st in chosen:
+        try:
+            traces.append(derivation.sample_trace(sc.spec(), st["P0"][0], st["P0"][1], st["X"],
+                                                  st["Y"], rtol))
+        except ValueError:
+            return None
+    g_obs = [(st["b"][k], derivation.g_candidates(t, k, rtol), _step_err(st, dtype, "b", k))
+             for st, t in zip(chosen, traces)]
+    if any(o[0] is None or o[2] is None for o in g_obs):
+        return None
+    g = derivation.explain(f"b_derivs_{k}", g_obs, rtol)
+    if q == "b_derivs":
+        if g is None or g.is_reference:
+            return None
+        found = g
+        W_right = all(r.verdict == "pass" for _, r, w in first.rows
+                      if r.quantity == "W_derivs" and r.layer == k and w in {st["where"] for st in chosen})
+        if W_right and g.term.cost > 0:  # the g that W_derivs_k uses is right: only b's is not
+            found = replace(g, term=replace(g.term, key=None, advice=(
+                f"W_derivs_{k} is right, so g_{k} is: take b_derivs_{k} = g from the same g, after "
+                f"the step g *= f'_{k}(a_{k})" if "W_" in g.term.name else
+                f"W_derivs_{k} is right, so g_{k} is: b_derivs_{k} = g_{k}")))
+    else:
+        W_obs = [(st["W"][k], derivation.W_candidates(t, k, rtol), _step_err(st, dtype, "W", k))
+                 for st, t in zip(chosen, traces)]
+        if any(o[0] is None or o[2] is None for o in W_obs):
+            return None
+        found = derivation.explain(f"W_derivs_{k}", W_obs, rtol)
+        if found is None or found.is_reference:
+            return None
+    return derived_message(found)
+
+
+def derived_message(found):
+    """A catalogued bug's message with the formula found, or the formula itself ("derived")."""
+    said = found.say()
+    if found.term.cost == 0 and found.factor != 1.0:
+        return message("gradient_scaled", which=f"{found.target} = {found.formula()}")
+    if found.term.key and found.factor == 1.0:
+        d = message(found.term.key, k=found.target.rpartition("_")[2])
+        d["message"] += f" ({found.equation()}.)"
+        return d
+    return message("derived", which=said[0].upper() + said[1:] + ".")
 
 
 def lossderiv_swapped(arrays, ops, inputs):
