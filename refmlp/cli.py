@@ -250,6 +250,16 @@ def build_parser() -> argparse.ArgumentParser:
     chk.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
                      help="wall-clock limit per check, at least 0.5 (default: 10)")
     chk.add_argument("--json", action="store_true", help="print the report as JSON")
+    chk.add_argument("--helpers", choices=("apart", "count"), default="apart",
+                     help="the submission's own layers.py / losses.py are judged apart by their "
+                          "values and, by default (apart), never change the verdict; 'count' "
+                          "makes a failing helper fail the submission (students who wrote their "
+                          "own helpers). The course's released files are named as such")
+    chk.add_argument("--verbose", action="store_true",
+                     help="every check's figures and notes, before the one-screen summary")
+    chk.add_argument("--repro", metavar="FILE",
+                     help="write a short numpy-only script reproducing the first divergence "
+                          "(the check's weights, x, y, the reference's numbers and yours)")
 
     ds = sub.add_parser("datasets", help="list the datasets with their shapes and tasks",
                         description="List the frozen dataset snapshots refmlp ships.")
@@ -562,7 +572,8 @@ def run_check(args) -> int:
         chosen = select(names, extra)
     except ScenarioError as exc:
         raise UsageError(str(exc)) from None
-    options = dict(scenarios=chosen, seed=args.seed, timeout=args.timeout, adapter=args.adapter)
+    options = dict(scenarios=chosen, seed=args.seed, timeout=args.timeout, adapter=args.adapter,
+                   helpers=args.helpers)
     try:
         if args.each or len(args.path) > 1:
             return run_check_batch(args, options)
@@ -572,8 +583,13 @@ def run_check(args) -> int:
             raise
         raise UsageError("refmlp check needs torch, the oracle, and it is not installed: "
                          "pip install torch") from None
+    if args.repro:
+        from .check.repro import write_repro
+
+        note = write_repro(report, args.repro)
+        print(note, file=sys.stderr)
     # the report says why it is an error (text and JSON alike): said once, not again on stderr
-    emit(report.to_json() if args.json else report.to_text())
+    emit(report.to_json() if args.json else report.to_text(verbose=args.verbose))
     return report.exit_code
 
 

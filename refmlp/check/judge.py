@@ -18,7 +18,7 @@ rounds alpha dW itself), and nothing else: the figure is in every gradient row's
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 
@@ -28,6 +28,24 @@ from . import plan
 from .scenarios import Scenario
 
 MISSING_WEIGHTS = "not produced: the weights read before or after this step are missing"
+VALUES_CAP = 4096
+"""Elements of an array the JSON's first divergence carries (expected, actual); larger ones are
+None there (a digit's 784-wide layers would make every report megabytes)."""
+
+
+@dataclass
+class Judged(Row):
+    """A parity row plus the two arrays it compared (float64), for the report's first divergence
+    and --repro; never written into a check's rows in the JSON."""
+
+    actual_values: object = field(default=None, repr=False, compare=False)
+    expected_values: object = field(default=None, repr=False, compare=False)
+    # what the row was computed from: {"W", "b" (lists 1..L, float64, (out, in) and (out,)),
+    # "X", "Y" (the sample or batch), "start", "end" (forward's layer range), "alpha"}
+    context: dict | None = field(default=None, repr=False, compare=False)
+
+
+ROW_FIELDS = tuple(f.name for f in fields(Row))
 NON_LAYER = ("accumulation", "zero_grad", "step", "sgd_run", "stale_forward", "exception", "timeout")
 
 
@@ -44,12 +62,19 @@ class CheckResult:
     output: str = ""
     output_bytes: int = 0
     facts: dict = field(default_factory=dict)  # what the diagnosis reads
+    first_row: int | None = None  # index in rows of the first divergence (the row it quotes)
+    unjudged: bool = False  # it calls a method the submission has not written yet
+
+    @property
+    def first_quoted(self):
+        """(label, Row, where) of the first divergence, or None (a check that raised first)."""
+        return self.rows[self.first_row] if self.first_row is not None else None
 
     def to_dict(self) -> dict:
         rows = []
         for label, row, where in self.rows:
             d = {"row": label, "where": where}
-            d.update({k: v for k, v in row.__dict__.items()})
+            d.update({k: getattr(row, k) for k in ROW_FIELDS})
             rows.append(d)
         details = {"rows": rows, "notes": self.notes}
         if self.message:
@@ -60,7 +85,7 @@ class CheckResult:
         if self.first:
             details["first_divergence"] = self.first
         return {"name": self.name, "scenario": self.scenario, "verdict": self.verdict,
-                "details": details, "traceback": self.traceback}
+                "judged": not self.unjudged, "details": details, "traceback": self.traceback}
 
 
 def rank(first: dict, L: int) -> tuple:
@@ -147,12 +172,31 @@ def reference(spec: Spec, W, b, X, Y, rtol: float):
 
 
 # ---- rows ---------------------------------------------------------------------------------------
-def compare(quantity, layer, actual, expected, rtol, floor):
-    """compare_arrays on float64 copies (the student's dtype is judged by its rtol, not here)."""
+def _judged(row: Row, actual, expected) -> Judged:
+    return Judged(**{k: getattr(row, k) for k in ROW_FIELDS}, actual_values=actual,
+                  expected_values=expected)
+
+
+def compare(quantity, layer, actual, expected, rtol, floor, returned=False):
+    """compare_arrays on float64 copies (the student's dtype is judged by its rtol, not here).
+
+    ``returned``: ``actual`` is what forward returned, which the course's contract makes 1-D: an
+    (m, 1) column (or a (1, m) row) fails with that said, never reshaped into a pass (the
+    student's own loss code would broadcast y_est - y to (m, m) with it)."""
     expected = np.asarray(expected, dtype=np.float64)
     if actual is None:
-        return Row(quantity, layer, "fail", [], list(expected.shape), "", "float64", rtol,
-                   problem="not produced: the call that computes it did not happen or returned nothing")
+        return Judged(quantity, layer, "fail", [], list(expected.shape), "", "float64", rtol,
+                      problem="not produced: the call that computes it did not happen or "
+                              "returned nothing", expected_values=expected)
+    if returned and np.ndim(actual) == 2 and expected.ndim == 1:
+        shape = tuple(np.shape(actual))
+        return Judged(quantity, layer, "fail", list(shape), list(expected.shape),
+                      str(np.asarray(actual).dtype), "float64", rtol,
+                      problem=f"forward returned an array of shape {shape}: the course's forward "
+                              f"returns a 1-D array of shape ({expected.shape[0]},) (return "
+                              "h.ravel() or keep h 1-D; a column breaks y_est - y in your loss "
+                              "code)",
+                      actual_values=np.asarray(actual, dtype=np.float64), expected_values=expected)
     if np.asarray(actual).dtype == np.float32 and expected.size:
         # a float32 result carries its own representation error: eps32 |y| / 2 per value, and
         # up to float32's tiny where it underflows (a saturated softmax's 1e-50 is 0 in float32);
@@ -163,7 +207,7 @@ def compare(quantity, layer, actual, expected, rtol, floor):
     actual = np.asarray(actual, dtype=np.float64)
     if expected.ndim == 1:
         actual = as_vector(actual, expected.shape[0])
-    return compare_arrays(quantity, layer, actual, expected, rtol, floor)
+    return _judged(compare_arrays(quantity, layer, actual, expected, rtol, floor), actual, expected)
 
 
 def recovered(before, after, alpha, dtype):
@@ -183,8 +227,8 @@ def gradient_rows(sc, arrays, i0, i1, alpha, X, Y, dtype, transposed, where, zer
     P0 = read_params(arrays, str(i0), sc.sizes, transposed)
     P1 = read_params(arrays, str(i1), sc.sizes, transposed)
     if P0 is None or P1 is None:  # never a silent pass: the weights this step needs are missing
-        return [(f"{q}_{k}", Row(q, k, "fail", [], [], "", "float64", rtol,
-                                 problem=MISSING_WEIGHTS), where)
+        return [(f"{q}_{k}", Judged(q, k, "fail", [], [], "", "float64", rtol,
+                                    problem=MISSING_WEIGHTS), where)
                 for k in range(sc.L, 0, -1) for q in ("b_derivs", "W_derivs")]
     trace, M = reference(sc.spec(), P0[0], P0[1], X, Y, rtol)
     rows = []
@@ -192,6 +236,7 @@ def gradient_rows(sc, arrays, i0, i1, alpha, X, Y, dtype, transposed, where, zer
            "W": [None] * (sc.L + 1), "b": [None] * (sc.L + 1)}
     if store is not None:
         store.append(got)
+    context = {"W": P0[0], "b": P0[1], "X": X, "Y": Y, "start": 1, "end": sc.L, "alpha": alpha}
     for k in range(sc.L, 0, -1):
         for q, idx in (("b_derivs", 1), ("W_derivs", 0)):
             before, after = P0[idx][k], P1[idx][k]
@@ -209,6 +254,8 @@ def gradient_rows(sc, arrays, i0, i1, alpha, X, Y, dtype, transposed, where, zer
             else:
                 floor = M[q][k] + err / rtol
             rows.append((f"{q}_{k}", compare(q, k, g, expected, rtol, floor), where))
+    for _, row, _ in rows:
+        row.context = context
     return rows
 
 
@@ -236,6 +283,8 @@ def forward_rows(sc, arrays, ops, inputs, dtype, transposed, stop=None):
         label = op[1].split(".", 1)[-1]
         where = f"forward({label}" + (f", start={start!r}" if start else "") + (
             f", end={end!r}" if end else "") + ")"
+        context = {"W": W, "b": b, "X": x, "Y": None, "start": k0, "end": k1, "alpha": None}
+        n_before = len(rows)
         for k in range(k0, k1 + 1):
             j = k - k0 + 1
             # this call's a_1..a_k decide (a float32 W_1 alone in a float64 network does not)
@@ -247,7 +296,9 @@ def forward_rows(sc, arrays, ops, inputs, dtype, transposed, stop=None):
             if k == k1:
                 rtol_h = POLICY[student_dtype(arrays, i) if dtype == "float32" else dtype].rtol
                 rows.append((f"h_{k}", compare("h", k, arrays.get(f"{i}.out"), trace.h[j][0],
-                                               rtol_h, M["h"][j][0]), where))
+                                               rtol_h, M["h"][j][0], returned=True), where))
+        for _, row, _ in rows[n_before:]:
+            row.context = context
     return rows
 
 
@@ -275,12 +326,14 @@ def trajectory_note(sc, arrays, reads, xs, ys, transposed):
 
 
 def first_failure(rows, L):
+    """(divergence, index of its row): the earliest failing row in data-flow order, the earliest
+    call first among equals; None when every row passes."""
     failed = [(rank({"layer": r.layer, "quantity": r.quantity}, L), n, r)
               for n, (_, r, _) in enumerate(rows) if r.verdict == "fail"]
     if not failed:
         return None
-    _, _, r = min(failed, key=lambda t: (t[0], t[1]))
-    return {"layer": r.layer, "quantity": r.quantity}
+    _, n, r = min(failed, key=lambda t: (t[0], t[1]))
+    return {"layer": r.layer, "quantity": r.quantity}, n
 
 
 # ---- one check ----------------------------------------------------------------------------------
@@ -316,7 +369,10 @@ def judge_check(kind: str, sc: Scenario, outcome, ops: list, inputs: dict, trans
         res.message = (f"the {kind} check sent back nothing to compare: no weights or outputs "
                        "reached the judge")
         return res
-    first = first_failure(res.rows, sc.L) if res.rows else None
+    found = first_failure(res.rows, sc.L) if res.rows else None
+    first = None
+    if found:
+        first, res.first_row = found
     if first and kind != "forward" and kind != "gradients":
         first = {"layer": None, "quantity": kind}
     if first:
