@@ -151,6 +151,9 @@ def explain(target_name: str, observations, rtol: float, free_factor: bool = Tru
     if not observations:
         return None
     names = [n for n in observations[0][1] if all(n in cands for _, cands, _ in observations)]
+    # a target within its own rounding of 0 is a multiple of anything (by a factor ~0)
+    zero = all(np.all(np.abs(np.asarray(t, dtype=np.float64)) <= np.asarray(e) + TINY_ROOM
+                      * np.finfo(np.float64).tiny) for t, _, e in observations)
     matches = []
     for order, name in enumerate(names):
         terms = [cands[name] for _, cands, _ in observations]
@@ -164,7 +167,7 @@ def explain(target_name: str, observations, rtol: float, free_factor: bool = Tru
         flat_t = np.concatenate([t.ravel() for t in targets])
         flat_v = np.concatenate([term.value.ravel() for term in terms])
         den = float(flat_v @ flat_v)
-        if not free_factor or flat_t.size < 2 or den == 0.0:
+        if not free_factor or flat_t.size < 2 or den == 0.0 or zero:
             continue
         c = float(flat_t @ flat_v) / den
         if c == 0.0 or not np.isfinite(c):

@@ -359,7 +359,8 @@ def derive_gradient(sc, first, steps):
         found = g
         W_right = all(r.verdict == "pass" for _, r, w in first.rows
                       if r.quantity == "W_derivs" and r.layer == k and w in {st["where"] for st in chosen})
-        if W_right and g.term.cost > 0:  # the g that W_derivs_k uses is right: only b's is not
+        if W_right and g.term.cost > 0 and g.term.key != "b_derivs_summed":
+            # the g that W_derivs_k uses is right: only the bias gradient's is not
             found = replace(g, term=replace(g.term, key=None, advice=(
                 f"W_derivs_{k} is right, so g_{k} is: take b_derivs_{k} = g from the same g, after "
                 f"the step g *= f'_{k}(a_{k})" if "W_" in g.term.name else
@@ -469,7 +470,118 @@ def forward_signature(sc, first, rtol):
                 if v is not None and clearly_closer(got, v[0][1:], ref, rtol):
                     return message(bug)
             break
-    return message("unknown", which=_figures(first))
+    return derive_forward(sc, first, P) or message("unknown", which=_figures(first))
+
+
+def _quoted(first):
+    """(label, Row, where) of the first divergence: the row the judge quotes, else the first
+    failing row of the earliest kind."""
+    n = getattr(first, "first_row", None)
+    if n is not None:
+        return first.rows[n]
+    fd = first.first or {}
+    return next(((lab, r, w) for lab, r, w in first.rows if r.verdict == "fail"
+                 and r.quantity == fd.get("quantity") and r.layer == fd.get("layer")),
+                next(((lab, r, w) for lab, r, w in first.rows if r.verdict == "fail"), None))
+
+
+def _forward_where(op) -> str:
+    """The 'where' the judge gives a forward op's rows (refmlp.check.judge.forward_rows)."""
+    label = op[1].split(".", 1)[-1]
+    return f"forward({label}" + (f", start={op[2]!r}" if op[2] else "") + (
+        f", end={op[3]!r}" if op[3] else "") + ")"
+
+
+def derive_forward(sc, first, P):
+    """What a wrong a_k, or a wrong output of forward (also with start= or end=), equals: another
+    layer's a or h, the pre-activation, another call's output, a placeholder (0, None), W^T, a
+    dropped bias, another input (refmlp.check.derivation)."""
+    from . import derivation
+    from .judge import sub_spec
+
+    quoted = _quoted(first)
+    arrays, ops = first.facts.get("arrays", {}), first.facts.get("ops", [])
+    if quoted is None:
+        return None
+    _, row, where = quoted
+    found_op = next(((i, op) for i, op in enumerate(ops) if op[0] == "forward"
+                     and f"{i}.x" in arrays and _forward_where(op) == where), None)
+    if found_op is None:
+        return None
+    i, op = found_op
+    names = {name: k for k, (_, _, name) in enumerate(sc.layers, start=1)}
+    k0, k1 = names.get(op[2], 1), names.get(op[3], sc.L)
+    W, b = P
+    x = np.asarray(arrays[f"{i}.x"], dtype=np.float64)
+    rtol = _policy_rtol(first)
+    spec = sub_spec(sc, k0)
+    n_out = spec.layers[-1].size
+    y = np.eye(n_out)[0] if spec.loss.name == "cross_entropy" else np.zeros(n_out)
+    try:
+        s = derivation.sample_trace(spec, [None] + W[k0:], [None] + b[k0:], x, y, rtol)
+    except ValueError:
+        return None
+    earlier = [(j, o) for j, o in enumerate(ops[:i]) if o[0] == "forward" and f"{j}.x" in arrays]
+    call = where[len("forward"):]
+    if row.quantity == "a" and k0 == 1 and f"{i}.f{row.layer}" in arrays:
+        k = row.layer
+        cands = derivation.a_candidates(s, k, others=[arrays[f"{j}.x"] for j, _ in earlier])
+        found = derivation.explain(f"a_{k}", [(arrays[f"{i}.f{k}"], cands, 0.0)], rtol)
+        if found is None or found.is_reference:
+            return None
+        if found.term.key == "input_not_x":
+            return message("input_not_x", which=found.term.name.split(" ", 1)[1].split(" + ")[0])
+        return derived_message(found)
+    if row.quantity != "h" or f"{i}.out" not in arrays:
+        return None
+    out = np.asarray(arrays[f"{i}.out"], dtype=np.float64)
+    layer = f"{op[3]!r}" if op[3] else ""
+    if out.ndim == 0 and np.isnan(out):
+        what = "None"
+    elif out.size and not np.any(out):
+        what = "0" if out.ndim == 0 else "an array of zeros"
+    else:
+        what = None
+    if what:
+        if op[3]:
+            return message("end_placeholder", which=layer, got=what, k=k1)
+        return message("derived", which=f"forward{call} returned {what} where h_{k1} is due.")
+    cands = {}
+    offset = k0 - 1
+    for j in range(1, spec.L + 1):
+        for q in ("h", "a"):
+            name = f"{q}_{j + offset}"
+            cands[name] = derivation.atom(name, getattr(s, q)[j], s.M[q][j], cost=1)
+    for j, o in earlier:
+        if f"{j}.out" in arrays:
+            name = f"the output of an earlier call, forward{_forward_where(o)[len('forward'):]}"
+            cands.setdefault(name, derivation.atom(name, arrays[f"{j}.out"], 0.0, cost=2))
+    ref_name = f"h_{k1}"
+    found = derivation.explain(f"the output of forward{call}", [(out, cands, 0.0)], rtol,
+                               free_factor=False)
+    if found is None or found.term.name == ref_name:
+        return None
+    got = found.term.name
+    if got == f"a_{k1}":
+        return message("returns_a_not_h", which=call, k=k1)
+    if got.startswith("the output of an earlier call"):
+        key = "end_placeholder" if op[3] else "derived"
+        if key == "derived":
+            return message(key, which=f"forward{call} returned {got}: a stale array, not h_{k1} "
+                                      "of this call.")
+        return message(key, which=layer, got=f"{got} (a stale array)", k=k1)
+    j = int(got.split("_")[1])
+    if op[3] and got == f"h_{sc.L}":
+        ran = [m for m in range(k1 + 1, sc.L + 1) if f"{i}.f{m}" in arrays]
+        why = f" (layers {k1 + 1}..{sc.L} ran too)" if ran else ""
+        return message("end_ignored", which=layer, why=why)
+    if op[3]:
+        why = ("one layer off: a 0-based list index used as the 1-based layer number, or the "
+               "reverse" if abs(j - k1) == 1 else "the wrong layer's output")
+        if got.startswith("a_"):
+            why = f"the pre-activation of layer {j}, " + why
+        return message("end_wrong_layer", which=layer, got=got, why=why, k=k1)
+    return message("derived", which=f"forward{call} returned {got} where h_{k1} is due.")
 
 
 def _figures(res):
