@@ -129,7 +129,7 @@ def test_every_sample_must_agree():
     (lambda s: f_prime(s, 2, s.W[3].T @ s.g[3]) * (s.W[3].T @ s.g[3]),
      "f'_2(g) * g, g = W_3^T g_3", None),
     (lambda s: f_prime(s, 2, s.a[2]) ** 2 * (s.W[3].T @ s.g[3]), "f'_2(a_2)^2 * (W_3^T g_3)", None),
-    (lambda s: np.full(4, s.g[2].sum()), "sum(g_2) in every entry", "b_derivs_summed"),
+    (lambda s: np.full(4, s.g[2].sum()), "sum(g_2) in every entry", "bias_grad_summed"),
 ], ids=["no_fprime", "fprime_of_h", "fprime_at_g", "fprime_twice", "summed"])
 def test_each_wrong_g_formula_is_named(build, name, key):
     s = trace()
@@ -174,4 +174,4 @@ def test_forward_candidates():
     assert found(s, "a_2", cands, s.W[2] @ s.a[1] + s.b[2]).term.name == "W_2 a_1 + b_2"
     other = np.arange(4.0)
     f = found(s, "a_1", dv.a_candidates(s, 1, others=[other]), s.W[1] @ other + s.b[1])
-    assert f.term.key == "input_not_x"
+    assert f.term.key == "forward_input_not_x"

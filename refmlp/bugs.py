@@ -124,6 +124,11 @@ BUGS: dict[str, Bug] = _bugs(
         mutations=(Mutation("backprop", "self.fprime[k](a[k])", "self.fprime[k](h[k])", "g_L-1"),
                    Mutation("Workspace.backward", "g[k], a[k], self.fprimes[k]",
                             "g[k], h[k], self.fprimes[k]", "g_L-1"))),
+    Bug("fprime_at_g",
+        "f'_{k} is evaluated at g instead of at the pre-activation: g = g * fderiv_k(a_k)."),
+    Bug("a_stored_without_bias",
+        "the a_k kept for backward is W_k h_{k-1} before the bias is added, so f'_k is evaluated at "
+        "the wrong point: keep a_k = W_k h_{k-1} + b_k, the very array f_k was applied to."),
     Bug("relu_for_leaky",
         "the network uses plain ReLU (0 for u <= 0) where leaky ReLU is meant; use the f / fderiv "
         "given to add_layer.",
@@ -143,6 +148,12 @@ BUGS: dict[str, Bug] = _bugs(
         mutations=(Mutation("backprop", "np.outer(g, h[k - 1])", "np.outer(h[k - 1], g)", "W_derivs_L"),
                    Mutation("Workspace.backward", "np.matmul(g[k].T, h[k - 1]",
                             "np.matmul(h[k - 1].T, g[k]", "W_derivs_L"))),
+    Bug("W_derivs_from_a",
+        "W_derivs_{k} is built from a_{k-1} where h_{k-1} = f_{k-1}(a_{k-1}) is due: W_derivs_k = "
+        "g h_{k-1}^T, the layer's input after its activation."),
+    Bug("b_derivs_before_fprime",
+        "b_derivs_{k} is taken from g before the step g = g * f'_k(a_k) (W_derivs_{k} is right): "
+        "take both gradients from the same g, after that step."),
     Bug("W_derivs_reshaped",
         "the W gradient is h_{k-1} g^T reshaped to W_k's shape: reshape reorders nothing, it is no "
         "transpose. Use the outer product g h_{k-1}^T (np.outer(g, h_prev)), of shape (out, in)."),
@@ -154,7 +165,7 @@ BUGS: dict[str, Bug] = _bugs(
         mutations=(Mutation("backprop", "np.outer(g, h[k - 1])", "np.outer(g, h[k])", "W_derivs_L"),
                    Mutation("Workspace.backward", "h[k - 1], out=W_derivs[k]", "h[k], out=W_derivs[k]",
                             "W_derivs_L"))),
-    Bug("b_derivs_summed",
+    Bug("bias_grad_summed",
         "b_derivs_{k} is the sum of g over the layer's units, one number for every bias: the bias "
         "gradient is g itself, one entry per unit (b_derivs_k = g, shape (m,))."),
     Bug("gradient_scaled",
@@ -209,40 +220,43 @@ BUGS: dict[str, Bug] = _bugs(
     Bug("bias_column_broadcast",
         "{a}_{k} has shape {shape} instead of ({m},): an (m, 1) array added to an (m,) vector "
         "broadcasts to (m, m). Keep b 1-D (shape (m,)) or reshape x to a column consistently."),
-    Bug("input_not_x",
+    Bug("forward_input_not_x",
         "layer 1's input is not x: a_1 equals W_1 {which} + b_1 where W_1 x + b_1 is due. h_0 = x, "
         "the argument of this very call."),
-    Bug("fan_in_d",
+    Bug("add_layer_fan_in_d",
         "add_layer gives every layer d inputs: W_k must have shape (m_k, m_{k-1}), the previous "
         "layer's size as its number of columns (only the first layer takes d).{which}"),
     # ---- forward(x, start=, end=) ----------------------------------------------------------------
-    Bug("end_ignored",
+    Bug("forward_end_ignored",
         "forward(x, end={which}) returned the network's output h_L: end is ignored{why}. Stop at "
         "the named layer and return its h."),
-    Bug("end_wrong_layer",
+    Bug("forward_end_wrong_layer",
         "forward(x, end={which}) returned {got} where h_{k} (the output of layer {which}) is due: "
         "{why}."),
-    Bug("end_placeholder",
+    Bug("forward_end_placeholder",
         "forward(x, end={which}) returned {got} where h_{k} (the output of layer {which}) is due: "
         "a placeholder, not the layer's output."),
-    Bug("returns_a_not_h",
+    Bug("forward_end_returns_a",
         "forward{which} returned the pre-activation a_{k} where h_{k} = f_{k}(a_{k}) is due: "
         "return the layer's h, after its activation."),
-    Bug("start_ignored",
+    Bug("forward_start_ignored",
         "forward(z, start={which}) did not feed z into layer {which}: {why}. With start=name, z is "
         "h_{k-1}, the named layer's input, and the layers before it are skipped."),
     # ---- accumulation, zero_grad, step -----------------------------------------------------------
+    Bug("zero_grad_drops_gradients",
+        "zero_grad deletes the gradient buffers instead of zeroing them: the next step raises. "
+        "Set every gradient to zeros of its parameter's shape."),
     Bug("gradients_overwritten",
         "backward assigns the gradients (=) instead of accumulating them (+=): two backward calls "
         "must add up, zero_grad is what resets them."),
     Bug("zero_grad_partial",
         "zero_grad does not reset every gradient: {which} still moved after zero_grad(); step(). "
         "Reset every W and b gradient of every layer."),
-    Bug("zero_grad_in_backward",
+    Bug("zero_grad_inside_backward",
         "backward resets the gradients itself{which}: the course's loop is backward (which "
         "accumulates, +=), then step, then zero_grad, each called by the training code; remove the "
         "zero_grad call from backward."),
-    Bug("step_in_backward",
+    Bug("step_inside_backward",
         "backward moves the weights itself, by {which} x the gradient (a step, or W -= ..., inside "
         "backward): backward only accumulates the gradients; the training code calls step(alpha)."),
     Bug("step_wrong_sign",
@@ -265,6 +279,8 @@ BUGS: dict[str, Bug] = _bugs(
         "the softmax overflows for large inputs: subtract max(u) before exp, which changes nothing "
         "mathematically."),
     # ---- no bug named ----------------------------------------------------------------------------
+    Bug("unfinished", "a public method is still a stub (pass, ..., raise NotImplementedError, or a "
+                      "TODO that returns None): {which}"),
     Bug("derived", "{which}"),
     Bug("exception", "{which}"),
     Bug("timeout",

@@ -272,7 +272,7 @@ def g_candidates(s: SampleTrace, k: int, rtol: float) -> dict:
         add(times(fprime_term(fp, h_k, f"f'_{k}(h_{k})", rtol), p, f"f'_{k}(h_{k}) * (W_{k + 1}^T g_{k + 1})",
                   1, "fprime_of_h"))
         add(times(fprime_term(fp, p, f"f'_{k}(g)", rtol), p, f"f'_{k}(g) * g, g = W_{k + 1}^T g_{k + 1}", 1,
-                  advice=f"evaluate fderiv at the pre-activation a_{k}, not at g"))
+                  "fprime_at_g", advice=f"evaluate fderiv at the pre-activation a_{k}, not at g"))
         fa = fprime_term(fp, a_k, f"f'_{k}(a_{k})", rtol)
         for j in (k + 1, k - 1):
             if 1 <= j <= L and _fprime(s, j) is not None and \
@@ -303,7 +303,7 @@ def g_candidates(s: SampleTrace, k: int, rtol: float) -> dict:
                   advice=f"multiply by f'_{k}(a_{k}) once"))
     if g.value.size > 1:
         add(atom(f"sum(g_{k}) in every entry", np.full_like(g.value, g.value.sum()),
-                 np.full_like(g.value, (np.abs(g.value) + g.scale).sum()), 1, "b_derivs_summed"))
+                 np.full_like(g.value, (np.abs(g.value) + g.scale).sum()), 1, "bias_grad_summed"))
     return out
 
 
@@ -320,7 +320,7 @@ def W_candidates(s: SampleTrace, k: int, rtol: float, g_found: Term | None = Non
         us.append((g_found, g_found.cost, g_found.advice))
     vs = [(_t(s, "h", k - 1, _xname(k - 1)) if k > 1 else atom("x", s.x, 0.0), 0, None, None)]
     if k > 1:
-        vs.append((_t(s, "a", k - 1, f"a_{k - 1}"), 1, None,
+        vs.append((_t(s, "a", k - 1, f"a_{k - 1}"), 1, "W_derivs_from_a",
                    f"use h_{k - 1} = f_{k - 1}(a_{k - 1}), the layer's input, not a_{k - 1}"))
         vs.append((atom("x", s.x, 0.0), 1, None, f"use h_{k - 1}, this layer's input, not x"))
     vs.append((_t(s, "h", k, f"h_{k}"), 1, "h_k_for_h_k_minus_1", None))
@@ -379,6 +379,8 @@ def a_candidates(s: SampleTrace, k: int, others=()) -> dict:
         for j, x_other in enumerate(others):
             if np.shape(x_other) == np.shape(s.x) and not np.array_equal(x_other, s.x):
                 lin(W, np.asarray(x_other, dtype=np.float64), np.zeros(np.shape(x_other)), True,
-                    f"W_1 x' + b_1, x' the x of an earlier forward call ({j + 1})", 1, "input_not_x")
-        lin(W, np.zeros_like(s.x), np.zeros_like(s.x), True, "b_1 (W_1 0 + b_1)", 1, "input_not_x")
+                    f"W_1 x' + b_1, x' the x of an earlier forward call ({j + 1})", 1,
+                    "forward_input_not_x", "x', the x of an earlier forward call,")
+        lin(W, np.zeros_like(s.x), np.zeros_like(s.x), True, "b_1 (W_1 0 + b_1)", 1,
+            "forward_input_not_x", "0 (an array of zeros)")
     return out

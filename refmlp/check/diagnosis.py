@@ -141,11 +141,13 @@ def step_signature(sc, results, step):
     """step_wrong_sign / step_skips_biases / step_wrong_scale / mean_vs_sum from the scale of the
     recovered gradients, read across the gradients and step checks (different alphas)."""
     r = _ratios(step)
+    L = sc.L
     if not r or any(c is None for c in r.values()):
         bs = [c for (q, _), c in r.items() if q == "b"]
-        Ws = [c for (q, _), c in r.items() if q == "W"]
-        if bs and all(c is not None and abs(c) < 1e-12 for c in bs) and all(
-                c is not None and abs(c - 1) < 1e-6 for c in Ws):
+        # every bias unmoved (exactly) while the last layer's W moved right: the biases are
+        # skipped, whatever else is wrong further down
+        if bs and len(bs) == L and all(c is not None and abs(c) < 1e-12 for c in bs) and \
+                r.get(("W", L)) is not None and abs(r[("W", L)] - 1) < 1e-6:
             return message("step_skips_biases")
         return None
     cs = np.array(list(r.values()))
@@ -196,7 +198,7 @@ def step_inside_backward(steps):
                                       "backward), so step(alpha) moves nothing more.")):
         inner = [(c - c0) * alpha for alpha, c in seen]
         if inner[0] > 0 and np.allclose(inner, inner[0], rtol=1e-6):
-            d = message("step_in_backward", which=f"{inner[0]:g}")
+            d = message("step_inside_backward", which=f"{inner[0]:g}")
             d["message"] += also
             return d
     return None
@@ -359,9 +361,10 @@ def derive_gradient(sc, first, steps):
         found = g
         W_right = all(r.verdict == "pass" for _, r, w in first.rows
                       if r.quantity == "W_derivs" and r.layer == k and w in {st["where"] for st in chosen})
-        if W_right and g.term.cost > 0 and g.term.key != "b_derivs_summed":
+        if W_right and g.term.cost > 0 and g.term.key != "bias_grad_summed":
             # the g that W_derivs_k uses is right: only the bias gradient's is not
-            found = replace(g, term=replace(g.term, key=None, advice=(
+            found = replace(g, term=replace(g.term, key="b_derivs_before_fprime" if g.term.key ==
+                            "fprime_missing" else None, advice=(
                 f"W_derivs_{k} is right, so g_{k} is: take b_derivs_{k} = g from the same g, after "
                 f"the step g *= f'_{k}(a_{k})" if "W_" in g.term.name else
                 f"W_derivs_{k} is right, so g_{k} is: b_derivs_{k} = g_{k}")))
@@ -523,14 +526,16 @@ def derive_forward(sc, first, P):
         return None
     earlier = [(j, o) for j, o in enumerate(ops[:i]) if o[0] == "forward" and f"{j}.x" in arrays]
     call = where[len("forward"):]
+    if op[2]:
+        return derive_start(sc, P, arrays, i, op, k0, rtol)
     if row.quantity == "a" and k0 == 1 and f"{i}.f{row.layer}" in arrays:
         k = row.layer
         cands = derivation.a_candidates(s, k, others=[arrays[f"{j}.x"] for j, _ in earlier])
         found = derivation.explain(f"a_{k}", [(arrays[f"{i}.f{k}"], cands, 0.0)], rtol)
         if found is None or found.is_reference:
             return None
-        if found.term.key == "input_not_x":
-            return message("input_not_x", which=found.term.name.split(" ", 1)[1].split(" + ")[0])
+        if found.term.key == "forward_input_not_x":
+            return message("forward_input_not_x", which=found.term.advice)
         return derived_message(found)
     if row.quantity != "h" or f"{i}.out" not in arrays:
         return None
@@ -544,7 +549,7 @@ def derive_forward(sc, first, P):
         what = None
     if what:
         if op[3]:
-            return message("end_placeholder", which=layer, got=what, k=k1)
+            return message("forward_end_placeholder", which=layer, got=what, k=k1)
         return message("derived", which=f"forward{call} returned {what} where h_{k1} is due.")
     cands = {}
     offset = k0 - 1
@@ -563,9 +568,9 @@ def derive_forward(sc, first, P):
         return None
     got = found.term.name
     if got == f"a_{k1}":
-        return message("returns_a_not_h", which=call, k=k1)
+        return message("forward_end_returns_a", which=call, k=k1)
     if got.startswith("the output of an earlier call"):
-        key = "end_placeholder" if op[3] else "derived"
+        key = "forward_end_placeholder" if op[3] else "derived"
         if key == "derived":
             return message(key, which=f"forward{call} returned {got}: a stale array, not h_{k1} "
                                       "of this call.")
@@ -574,14 +579,51 @@ def derive_forward(sc, first, P):
     if op[3] and got == f"h_{sc.L}":
         ran = [m for m in range(k1 + 1, sc.L + 1) if f"{i}.f{m}" in arrays]
         why = f" (layers {k1 + 1}..{sc.L} ran too)" if ran else ""
-        return message("end_ignored", which=layer, why=why)
+        return message("forward_end_ignored", which=layer, why=why)
     if op[3]:
         why = ("one layer off: a 0-based list index used as the 1-based layer number, or the "
                "reverse" if abs(j - k1) == 1 else "the wrong layer's output")
         if got.startswith("a_"):
             why = f"the pre-activation of layer {j}, " + why
-        return message("end_wrong_layer", which=layer, got=got, why=why, k=k1)
+        return message("forward_end_wrong_layer", which=layer, got=got, why=why, k=k1)
     return message("derived", which=f"forward{call} returned {got} where h_{k1} is due.")
+
+
+def derive_start(sc, P, arrays, i, op, k0, rtol):
+    """forward(z, start=name_k) that does not feed z into layer k: nothing computed (None), layers
+    before k run (their f was called), or the output of the network from another layer on z."""
+    from . import derivation
+    from .judge import sub_spec
+
+    call = _forward_where(op)[len("forward"):]
+    ran = [j for j in range(1, sc.L + 1) if f"{i}.f{j}" in arrays]
+    out = arrays.get(f"{i}.out")
+    name = f"{op[2]!r}"
+    if not ran and (out is None or (np.ndim(out) == 0 and np.isnan(out))):
+        return message("unfinished", which=f"forward{call} computes nothing and returns None: the "
+                                           "start= branch is not written yet.")
+    early = [j for j in ran if j < k0]
+    if early:
+        return message("forward_start_ignored", which=name, k=k0,
+                       why=f"layer {early[0]}'s f was called, so the pass started before layer "
+                           f"{k0}" + (", at layer 1, feeding z into it" if early[0] == 1 else ""))
+    if out is None:
+        return None
+    W, b = P
+    z = np.asarray(arrays[f"{i}.x"], dtype=np.float64)
+    cands = {}
+    for j in range(1, sc.L + 1):
+        if j != k0 and sc.sizes[j - 1] == z.shape[0]:
+            spec = sub_spec(sc, j)
+            n_out = spec.layers[-1].size
+            y = np.eye(n_out)[0] if spec.loss.name == "cross_entropy" else np.zeros(n_out)
+            t = derivation.sample_trace(spec, [None] + W[j:], [None] + b[j:], z, y, rtol)
+            cands[f"layer {j}"] = derivation.atom(f"layer {j}", t.h[-1], t.M["h"][-1], cost=1)
+    found = derivation.explain("out", [(np.asarray(out, dtype=np.float64), cands, 0.0)], rtol,
+                               free_factor=False)
+    if found is None:
+        return None
+    return message("forward_start_ignored", which=name, k=k0, why=f"it fed z into {found.term.name}")
 
 
 def _figures(res):
