@@ -38,7 +38,7 @@ def test_the_reference_formula_is_recognised_as_such():
 
 
 @pytest.mark.parametrize("sizes,build,name,key", [
-    ((5, 7, 4, 3), lambda s: np.outer(s.g[2], s.a[1]), "g_2 a_1^T", None),
+    ((5, 7, 4, 3), lambda s: np.outer(s.g[2], s.a[1]), "g_2 a_1^T", "W_derivs_from_a"),
     ((5, 4, 4, 3), lambda s: np.outer(s.g[2], s.h[2]), "g_2 h_2^T", "h_k_for_h_k_minus_1"),
     ((5, 4, 4, 3), lambda s: np.outer(s.g[2], s.a[2]), "g_2 a_2^T", None),
     ((5, 7, 4, 3), lambda s: np.outer(s.s_p2, s.h[1]), "(W_3^T g_3, before the f' step) h_1^T", None),
