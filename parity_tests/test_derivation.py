@@ -127,7 +127,7 @@ def test_every_sample_must_agree():
     (lambda s: s.W[3].T @ s.g[3], "W_3^T g_3", "fprime_missing"),
     (lambda s: f_prime(s, 2, s.h[2]) * (s.W[3].T @ s.g[3]), "f'_2(h_2) * (W_3^T g_3)", "fprime_of_h"),
     (lambda s: f_prime(s, 2, s.W[3].T @ s.g[3]) * (s.W[3].T @ s.g[3]),
-     "f'_2(g) * g, g = W_3^T g_3", None),
+     "f'_2(g) * g, g = W_3^T g_3", "fprime_at_g"),
     (lambda s: f_prime(s, 2, s.a[2]) ** 2 * (s.W[3].T @ s.g[3]), "f'_2(a_2)^2 * (W_3^T g_3)", None),
     (lambda s: np.full(4, s.g[2].sum()), "sum(g_2) in every entry", "bias_grad_summed"),
 ], ids=["no_fprime", "fprime_of_h", "fprime_at_g", "fprime_twice", "summed"])
