@@ -244,11 +244,15 @@ def diagnose(first, sc, results, inputs):
         if key:
             return message(key)
         text = first.message or f"your code raised in the {first.name} check"
-        d = message("exception", which=text[0].upper() + text[1:])
-        if not first.traceback:
-            d["message"] = d["message"].replace(". The traceback below shows the line of your code "
-                                                "that raised.", ".")
-        return d
+        located = locate_exception(sc, first, inputs)
+        text = f"{located}; {text}" if located else text
+        line = raising_line(first.traceback)
+        text = text[0].upper() + text[1:] + "."
+        if line:
+            text += f" It raised at {line}."
+        elif first.traceback:
+            text += " The traceback below shows the line of your code that raised."
+        return message("exception", which=text)
     if q in ("a", "h"):
         return forward_signature(sc, first, rtol)
     if lossderiv_swapped(first.facts.get("arrays", {}), first.facts.get("ops", []), inputs):
@@ -376,7 +380,25 @@ def derive_gradient(sc, first, steps):
         found = derivation.explain(f"W_derivs_{k}", W_obs, rtol)
         if found is None or found.is_reference:
             return None
-    return derived_message(found)
+    d = derived_message(found)
+    where = backward_site(sc, first, k)
+    if where:
+        d["message"] += f" {where}"
+    return d
+
+
+def backward_site(sc, first, k):
+    """Where the submission's backward calls fderiv for layer k (est_lossderiv for k = L): the
+    line next to the wrong one, read from the worker's call sites."""
+    arrays, ops = first.facts.get("arrays", {}), first.facts.get("ops", [])
+    key, what = (("lossderiv", "est_lossderiv") if k == sc.L
+                 else (f"fd{k}", f"layer {k}'s fderiv"))
+    for i, op in enumerate(ops):
+        if op[0] in ("backward", "descent"):
+            where = site(arrays, f"{i}.{key}")
+            if where:
+                return f"(Your backward calls {what} at {where.replace(':', ' line ')}.)"
+    return None
 
 
 def derived_message(found):
@@ -624,6 +646,78 @@ def derive_start(sc, P, arrays, i, op, k0, rtol):
     if found is None:
         return None
     return message("forward_start_ignored", which=name, k=k0, why=f"it fed z into {found.term.name}")
+
+
+def site(arrays, key):
+    """ "file:line" the submission called a recording function from (the worker's "<key>.site")."""
+    v = arrays.get(key + ".site")
+    if v is None:
+        return None
+    text = bytes(np.asarray(v, dtype=np.uint8)[:300]).decode("utf-8", "replace")
+    return text if re.fullmatch(r"[^\n]+:\d+", text) else None
+
+
+def raising_line(tb):
+    """ "file line N (in function): code" of the submission's last frame in a traceback (frames
+    of numpy and of the checker's course helpers are skipped), or None."""
+    if not tb:
+        return None
+    frames = re.findall(r'File "([^"]*)", line (\d+), in (\S+)\n\s+(.*)', tb)
+    own = [f for f in frames if "site-packages" not in f[0] and "/numpy/" not in f[0]
+           and "sandbox/course" not in f[0]]
+    if not own:
+        return None
+    path, line, func, code = own[-1]
+    return f"{path.rsplit('/', 1)[-1]} line {line} (in {func}): {code.strip()}"
+
+
+def locate_exception(sc, first, inputs):
+    """Which layers of the raising call ran right before it raised: "layer 1 is right (a_1 =
+    W_1 x + b_1); layer 2 raised before its f was called", from the a_k the course's f received
+    during that very call (the worker keeps what the raising operation recorded)."""
+    arrays, ops = first.facts.get("arrays", {}), first.facts.get("ops", [])
+    i = first.facts.get("op_index")
+    if i is None or not (0 <= i < len(ops)) or ops[i][0] not in ("forward", "backward", "descent"):
+        return None
+    op = ops[i]
+    x = arrays.get(f"{i}.x")
+    if x is None and op[0] != "forward":
+        x = inputs.get(op[1])
+    from .judge import read_params
+
+    start = max((j for j in range(i) if ops[j][0] == "new"), default=None)
+    P = read_params(arrays, str(start), sc.sizes, first.facts.get("transposed", False)) \
+        if start is not None else None
+    if x is None or P is None or (op[0] == "forward" and (op[2] or op[3])):
+        return None
+    ran = [k for k in range(1, sc.L + 1) if f"{i}.f{k}" in arrays]
+    if ran != list(range(1, len(ran) + 1)):
+        return None
+    ref = variant(sc, P[0], P[1], x, np.zeros(sc.layers[-1][0]), "none")
+    if ref is None:
+        return None
+    right = []
+    for k in ran:
+        if not _close(np.ravel(arrays[f"{i}.f{k}"]), ref[0][k], 1e-6):
+            break
+        right.append(k)
+    call = {"forward": "forward(x)", "backward": "backward(x, y)",
+            "descent": "backprop_descent(x, y, alpha)"}[op[0]]
+    if len(right) < len(ran):
+        k = len(right) + 1
+        return (f"in {call}, a_{k} (what f_{k} received) is already wrong"
+                + (f" although layers 1..{k - 1} are right" if k > 1 else ""))
+    if len(ran) == sc.L:
+        if op[0] == "forward":
+            return f"in {call}, every layer's a_k is right: it raised after the last layer's f"
+        return (f"in {call}, the forward pass is right (every a_k is): it raised in the backward "
+                "pass")
+    k = len(ran) + 1
+    done = (f"layer 1 is right (a_1 = W_1 x + b_1)" if len(ran) == 1 else
+            f"layers 1..{len(ran)} are right" if ran else "")
+    return f"in {call}, " + (f"{done}; " if done else "") + (
+        f"it raised in layer {k}'s forward step, before f_{k} was called (computing a_{k} = "
+        f"W_{k} h_{k - 1} + b_{k} from h_{k - 1}: check its shape and where it comes from)")
 
 
 def _figures(res):
