@@ -175,3 +175,16 @@ def test_forward_candidates():
     other = np.arange(4.0)
     f = found(s, "a_1", dv.a_candidates(s, 1, others=[other]), s.W[1] @ other + s.b[1])
     assert f.term.key == "forward_input_not_x"
+
+
+def test_a_factor_that_is_no_simple_fraction_explains_nothing():
+    """1 + 1e-6 is a small error, not a factor a line of code puts in."""
+    s = trace()
+    v = (1 + 1e-6) * np.outer(s.g[1], s.x)
+    assert found(s, "W_derivs_1", dv.W_candidates(s, 1, RTOL), v) is None
+
+
+def test_another_layers_input_is_named_with_its_index():
+    s = trace(sizes=(4, 4, 4, 4))
+    f = found(s, "W_derivs_3", dv.W_candidates(s, 3, RTOL), np.outer(s.g[3], s.h[1]))
+    assert f.term.name == "g_3 h_1^T" and "not h_1" in f.say()

@@ -15,8 +15,9 @@ reference's):
 - a wrong ``a_k``: the bias dropped, W^T, a_{k-1} or x in place of h_{k-1}, another call's x;
 - a wrong output of ``forward``: a or h of any layer, f(a) + b, another call's output, 0 or None;
 
-each also times a constant factor (fitted by least squares over every sample at once; named
-when it is a simple number: -1, 2, 1/2, 1/4, 1/n, ...).
+each also times a constant factor, fitted by least squares over every sample at once and kept
+only when it is a simple fraction p/q (|p|, q <= 1000: -1, 2, 1/4, 1/n, an alpha of 0.01), the
+factors a line of code puts in.
 
 **"Equals"** is the parity policy's own rule (refmlp.compare) applied to the candidate:
 |student - c v| <= rtol (|c v| + |c| M_v) + err, with rtol the policy's for the student's dtype
@@ -39,6 +40,7 @@ from fractions import Fraction
 
 import numpy as np
 
+from .. import activations as act
 from .. import bugs
 from ..compare import POLICY
 from ..network import MLP
@@ -121,11 +123,12 @@ def fprime_term(fprime, u: Term, name, rtol) -> Term:
     return atom(name, mid, 2 * np.abs(hi - lo) / rtol)
 
 
+OTHER_ACTIVATIONS = tuple(act.ACTIVATIONS[name] for name in
+                          ("leaky_relu", "relu", "logistic", "tanh", "identity"))
+"""Activations tried in place of a layer's own (the notes' leaky ReLU with slope 0.01 among them)."""
+
+
 # ---- the search ------------------------------------------------------------------------------
-SIMPLE = (-1.0, 2.0, 0.5, 0.25, 4.0, -2.0, -0.5)
-"""Factors named as such; 1/n and n for the sizes of the network are added by the caller."""
-
-
 def describe_factor(c: float) -> str:
     frac = Fraction(c).limit_denominator(1000)
     if abs(float(frac) - c) <= 1e-9 * abs(c):
@@ -173,6 +176,8 @@ def explain(target_name: str, observations, rtol: float, free_factor: bool = Tru
         if c == 0.0 or not np.isfinite(c):
             continue
         c = snap(c, rtol)
+        if c is None or c == 1.0:
+            continue
         if all(_fits(t, term, c, rtol, e) for t, term, e in zip(targets, terms, errs)):
             matches.append((1, terms[0].cost, order, name, c, terms[0]))
     if not matches:
@@ -183,10 +188,14 @@ def explain(target_name: str, observations, rtol: float, free_factor: bool = Tru
     return Found(target_name, best[5], best[4], also)
 
 
-def snap(c: float, rtol: float) -> float:
-    """c rounded to the nearest simple fraction (denominator up to 1000) when within rtol of it."""
-    frac = float(Fraction(c).limit_denominator(1000))
-    return frac if abs(frac - c) <= 10 * rtol * abs(c) else c
+def snap(c: float, rtol: float) -> float | None:
+    """The simple fraction p/q (|p|, q <= 1000) that c is, to rounding (10 rtol, the fit's own
+    error being about rtol), or None: a factor a line of code puts in (2, -1, 1/n, an alpha of
+    0.01) is such a number, and a "factor" of 1 + 1e-6 is a small error, not a factor."""
+    frac = Fraction(c).limit_denominator(1000)
+    if abs(frac.numerator) > 1000 or abs(float(frac) - c) > 10 * rtol * abs(c):
+        return None
+    return float(frac)
 
 
 # ---- the reference trace of one sample ---------------------------------------------------------
@@ -318,6 +327,9 @@ def W_candidates(s: SampleTrace, k: int, rtol: float, g_found: Term | None = Non
                    f"take W_derivs_{k} after the step g *= f'_{k}(a_{k})"))
     if g_found is not None and g_found.cost > 0:
         us.append((g_found, g_found.cost, g_found.advice))
+    for j in range(1, L + 1):  # another layer's g: an index off by one, or a stale variable
+        if j != k and s.g[j].shape == s.g[k].shape:
+            us.append((_t(s, "g", j, f"g_{j}"), 1, f"use this layer's g_{k}, not g_{j}"))
     vs = [(_t(s, "h", k - 1, _xname(k - 1)) if k > 1 else atom("x", s.x, 0.0), 0, None, None)]
     if k > 1:
         vs.append((_t(s, "a", k - 1, f"a_{k - 1}"), 1, "W_derivs_from_a",
@@ -326,6 +338,11 @@ def W_candidates(s: SampleTrace, k: int, rtol: float, g_found: Term | None = Non
     vs.append((_t(s, "h", k, f"h_{k}"), 1, "h_k_for_h_k_minus_1", None))
     vs.append((_t(s, "a", k, f"a_{k}"), 1, None,
                f"use the layer's input h_{k - 1}" + (" (x)" if k == 1 else "") + f", not a_{k}"))
+    for j in range(1, L + 1):  # another layer's h or a: an index off by more than one
+        for q in ("h", "a"):
+            if j not in (k - 1, k) and getattr(s, q)[j].shape == s.h[k - 1].shape:
+                vs.append((_t(s, q, j, f"{q}_{j}"), 1, None,
+                           f"use h_{k - 1}, this layer's input, not {q}_{j}"))
 
     def add(term):
         if term.value.shape == shape and term.name not in out:
@@ -367,6 +384,19 @@ def a_candidates(s: SampleTrace, k: int, others=()) -> dict:
 
     hn = _xname(k - 1)
     lin(W, h, Mh, True, f"W_{k} {hn} + b_{k}", 0)
+    if k > 1:  # layer k-1's activation applied twice, or another activation in its place
+        f_prev = s.spec.layers[k - 2].activation
+        for phi in OTHER_ACTIVATIONS:
+            if phi.name == "identity":
+                continue  # W_k a_{k-1} + b_k: its own candidate above
+            if phi.name == f_prev.name:
+                v = phi.f(h)
+                lin(W, v, Mh, True, f"W_{k} f_{k - 1}(h_{k - 1}) + b_{k}", 1,
+                    advice=f"apply f_{k - 1} once: h_{k - 1} = f_{k - 1}(a_{k - 1})")
+            else:
+                lin(W, phi.f(s.a[k - 1]), s.M["a"][k - 1], True,
+                    f"W_{k} {phi.name}(a_{k - 1}) + b_{k}", 1,
+                    advice=f"layer {k - 1}'s activation is the f given to add_layer, not {phi.name}")
     lin(W, h, Mh, False, f"W_{k} {hn}", 1, "forward_bias_missing")
     if W.shape[0] == W.shape[1]:
         lin(W.T, h, Mh, True, f"W_{k}^T {hn} + b_{k}", 1, "forward_W_transposed")

@@ -189,7 +189,7 @@ def step_inside_backward(steps):
         if not r or any(c is None for c in r.values()):
             return None
         cs = np.array(list(r.values()))
-        if not np.allclose(cs, cs[0], rtol=1e-6):
+        if not np.allclose(cs, cs[0], rtol=1e-8):  # one scale on every parameter, to rounding
             return None
         seen.append((st["alpha"], float(cs[0])))
     if len({alpha for alpha, _ in seen}) < 2:
@@ -197,7 +197,10 @@ def step_inside_backward(steps):
     for c0, also in ((1.0, ""), (0.0, " It then resets the gradients too (zero_grad inside "
                                       "backward), so step(alpha) moves nothing more.")):
         inner = [(c - c0) * alpha for alpha, c in seen]
-        if inner[0] > 0 and np.allclose(inner, inner[0], rtol=1e-6):
+        # an inner step of at least 1e-4 alpha (far beyond the ratios' rounding, ~1e-10), the
+        # same at every alpha to the precision that rounding leaves (1e-10 / 1e-4)
+        if all(abs(c - c0) >= 1e-4 for _, c in seen) and inner[0] > 0 and np.allclose(
+                inner, inner[0], rtol=1e-5):
             d = message("step_inside_backward", which=f"{inner[0]:g}")
             d["message"] += also
             return d
