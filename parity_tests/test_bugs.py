@@ -21,7 +21,11 @@ def catalogue_entries():
     out = []
     for path in (SUBMISSIONS / "catalogue.json", SUBMISSIONS / "wip" / "catalogue.json"):
         if path.is_file():
-            out += [(path.parent.name, e) for e in json.loads(path.read_text())]
+            doc = json.loads(path.read_text())
+            entries = doc["entries"] if isinstance(doc, dict) else doc
+            out += [(path.parent.name, e) for e in entries]
+            if isinstance(doc, dict):  # the keys a catalogue introduces, with their meaning
+                out += [(path.parent.name, {"diagnosis": key}) for key in doc.get("new_diagnoses", {})]
     return out
 
 

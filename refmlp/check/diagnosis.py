@@ -17,7 +17,7 @@ forward passes, of a column bias broadcasting a_k to (m, m), of an exception or 
 from __future__ import annotations
 
 import re
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -322,21 +322,44 @@ def _policy_rtol(first) -> float:
     return POLICY[first.facts.get("dtype") or "float64"].rtol
 
 
-def _step_err(step, dtype, q, k):
-    """The rounding of a recovered gradient (refmlp.check.judge.recovered), per element."""
-    idx = 0 if q == "W" else 1
-    before, after = step["P0"][idx][k], step["P1"][idx][k]
-    if np.shape(before) != np.shape(after):
-        return None
-    eps_s = np.finfo(np.float32 if dtype == "float32" else np.float64).eps
-    return (eps_s * np.abs(after) + np.finfo(np.float64).eps * np.abs(before - after)) / step["alpha"]
+@dataclass(frozen=True)
+class Step:
+    """What one step of a check moved, as the judge records it (refmlp.check.judge.gradient_rows
+    appends one dict per step to ``facts["steps"]``: keys where, P0, P1, alpha, X, Y, W, b): the
+    weights the step started from and ended at (lists 1..L, (out, in) and (out,), float64), the
+    sample (1-D) or batch (2-D) and alpha, and the gradients recovered from the move."""
+
+    where: str
+    W0: list
+    b0: list
+    W1: list
+    b1: list
+    X: np.ndarray
+    Y: np.ndarray
+    alpha: float
+    W_derivs: list
+    b_derivs: list
+
+    @classmethod
+    def of(cls, d: dict) -> "Step":
+        return cls(d["where"], d["P0"][0], d["P0"][1], d["P1"][0], d["P1"][1], np.asarray(d["X"]),
+                   np.asarray(d["Y"]), d["alpha"], d["W"], d["b"])
+
+    def err(self, dtype: str, q: str, k: int):
+        """The rounding of the recovered gradient q_k ("W" or "b") per element, as
+        refmlp.check.judge.recovered bounds it; None when the step changed its shape."""
+        before, after = (self.W0[k], self.W1[k]) if q == "W" else (self.b0[k], self.b1[k])
+        if np.shape(before) != np.shape(after):
+            return None
+        eps_s = np.finfo(np.float32 if dtype == "float32" else np.float64).eps
+        return (eps_s * np.abs(after) + np.finfo(np.float64).eps * np.abs(before - after)) / self.alpha
 
 
 def _single_sample_steps(first, steps):
     """The steps of ``first`` made on one sample (a sum of samples is no outer product), whose
     rows fail."""
     failing = {w for _, r, w in first.rows if r.verdict == "fail"}
-    return [st for st in steps if np.ndim(st["X"]) == 1 and st["where"] in failing]
+    return [Step.of(st) for st in steps if np.ndim(st["X"]) == 1 and st["where"] in failing]
 
 
 def derive_gradient(sc, first, steps):
@@ -353,11 +376,10 @@ def derive_gradient(sc, first, steps):
     traces = []
     for st in chosen:
         try:
-            traces.append(derivation.sample_trace(sc.spec(), st["P0"][0], st["P0"][1], st["X"],
-                                                  st["Y"], rtol))
+            traces.append(derivation.sample_trace(sc.spec(), st.W0, st.b0, st.X, st.Y, rtol))
         except ValueError:
             return None
-    g_obs = [(st["b"][k], derivation.g_candidates(t, k, rtol), _step_err(st, dtype, "b", k))
+    g_obs = [(st.b_derivs[k], derivation.g_candidates(t, k, rtol), st.err(dtype, "b", k))
              for st, t in zip(chosen, traces)]
     if any(o[0] is None or o[2] is None for o in g_obs):
         return None
@@ -367,7 +389,7 @@ def derive_gradient(sc, first, steps):
             return None
         found = g
         W_right = all(r.verdict == "pass" for _, r, w in first.rows
-                      if r.quantity == "W_derivs" and r.layer == k and w in {st["where"] for st in chosen})
+                      if r.quantity == "W_derivs" and r.layer == k and w in {st.where for st in chosen})
         if W_right and g.term.cost > 0 and g.term.key != "bias_grad_summed":
             # the g that W_derivs_k uses is right: only the bias gradient's is not
             found = replace(g, term=replace(g.term, key="b_derivs_before_fprime" if g.term.key ==
@@ -376,7 +398,7 @@ def derive_gradient(sc, first, steps):
                 f"the step g *= f'_{k}(a_{k})" if "W_" in g.term.name else
                 f"W_derivs_{k} is right, so g_{k} is: b_derivs_{k} = g_{k}")))
     else:
-        W_obs = [(st["W"][k], derivation.W_candidates(t, k, rtol), _step_err(st, dtype, "W", k))
+        W_obs = [(st.W_derivs[k], derivation.W_candidates(t, k, rtol), st.err(dtype, "W", k))
                  for st, t in zip(chosen, traces)]
         if any(o[0] is None or o[2] is None for o in W_obs):
             return None
