@@ -212,6 +212,9 @@ def exception_signature(sc, text):
     read the line of the student's code that raised (the last frame of the traceback) and its
     function: outer(h, g) is W_derivs transposed, W^T h in forward is a transposed forward pass,
     W @ g (no transpose) in backward passes g back with W instead of W^T."""
+    if text and "'NoneType' object is not callable" in text.strip().splitlines()[-1] and re.search(
+            r"in (backward|backprop\w*)\n[^\n]*\n[^\n]*$", text.strip()):
+        return "fprime_at_last_layer"  # the only None the checker hands over: the last fderiv
     if not text or not re.search(r"shape|align|broadcast|dimension|size", text.splitlines()[-1]):
         return None
     frames = re.findall(r'File "[^"]*", line \d+, in (\w+)\n\s+(.*)', text)
@@ -261,8 +264,10 @@ def diagnose(first, sc, results, inputs):
     if lossderiv_swapped(first.facts.get("arrays", {}), first.facts.get("ops", []), inputs):
         return message("lossderiv_arguments_swapped")
     if q in ("b_derivs", "W_derivs"):
-        step = next((s for s in steps if any(
-            r.verdict == "fail" for _, r, w in first.rows if w == s["where"])), None)
+        quoted = getattr(first, "first_quoted", None)  # the step of the first divergence's row
+        step = next((s for s in steps if quoted and s["where"] == quoted[2]), None) or next(
+            (s for s in steps if any(r.verdict == "fail" for _, r, w in first.rows
+                                     if w == s["where"])), None)
         if step is None:
             return message("unknown", which=f"{first.name} differs")
         for lab, r, w in first.rows:  # step (or backward) turned b_k into (m, m): a column bias
@@ -751,5 +756,5 @@ def _figures(res):
     bad = [(lab, r, w) for lab, r, w in res.rows if r.verdict == "fail"]
     if not bad:
         return res.message or "no figures"
-    lab, r, w = bad[0]
+    lab, r, w = getattr(res, "first_quoted", None) or bad[0]  # the row of the first divergence
     return f"{lab} in {w}: {describe_mismatch(r)}"

@@ -274,7 +274,8 @@ def forward_rows(sc, arrays, ops, inputs, dtype, transposed, stop=None):
         x, start, end = arrays[f"{i}.x"], op[2], op[3]
         k0 = names[start] if start else 1
         k1 = names[end] if end else sc.L
-        if (start or end) and f"{i}.out" not in arrays:
+        returned_none = f"{i}.none" in arrays
+        if (start or end) and f"{i}.out" not in arrays and not returned_none:
             continue  # no named layers in this API: nothing to judge
         spec = sub_spec(sc, k0)
         n_out = spec.layers[-1].size
@@ -295,8 +296,11 @@ def forward_rows(sc, arrays, ops, inputs, dtype, transposed, stop=None):
                                            M["a"][j][0]), where))
             if k == k1:
                 rtol_h = POLICY[student_dtype(arrays, i) if dtype == "float32" else dtype].rtol
-                rows.append((f"h_{k}", compare("h", k, arrays.get(f"{i}.out"), trace.h[j][0],
-                                               rtol_h, M["h"][j][0], returned=True), where))
+                row = compare("h", k, arrays.get(f"{i}.out"), trace.h[j][0], rtol_h,
+                              M["h"][j][0], returned=True)
+                if returned_none:
+                    row.problem = f"{where} returned None, where h_{k} was due"
+                rows.append((f"h_{k}", row, where))
         for _, row, _ in rows[n_before:]:
             row.context = context
     return rows

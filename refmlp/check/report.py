@@ -226,7 +226,10 @@ def render(rep: CheckReport) -> str:
         lines += [t for u in rep.unfinished for t in _wrap(u, "  ")]
     fd = rep.first_divergence
     if fd and fd["quantity"] != "unfinished":
-        lines += _wrap(f"first divergence: {plain(fd)}", "", 100)
+        words, _, lists = plain(fd).partition(" (your ")
+        lines += _wrap(f"first divergence: {words}", "", 100)
+        if lists:
+            lines.append(f"  (your {lists}")
         quoted = rep.first_row
         if rep.first_check is not None:
             lines += _evidence(rep.first_scenario, rep.first_check, quoted)
