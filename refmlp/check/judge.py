@@ -347,7 +347,8 @@ def judge_check(kind: str, sc: Scenario, outcome, ops: list, inputs: dict, trans
                       output=outcome.output, output_bytes=outcome.output_bytes)
     arrays = outcome.arrays
     dtype = student_dtype(arrays)
-    res.facts.update(dtype=dtype, transposed=transposed, arrays=arrays, ops=ops, op=outcome.op)
+    res.facts.update(dtype=dtype, transposed=transposed, arrays=arrays, ops=ops, op=outcome.op,
+                     op_index=getattr(outcome, "op_index", None))
     if outcome.status == "discovery":
         res.verdict, res.message = "error", outcome.message
         return res

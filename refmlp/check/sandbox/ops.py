@@ -256,6 +256,11 @@ def run_ops(check, mod, inputs, out, notes):
         return {"status": "discovery", "message": str(exc), "op": state["op"], "op_index": state["index"]}
     except BaseException:  # SystemExit and KeyboardInterrupt too: the student's, not ours
         notes += subject.notes
+        try:  # what the raising operation recorded before it raised: which layers ran, from where
+            for key, v in rec.arrays(notes).items():
+                out[f"{state['index']}.{key}"] = v
+        except BaseException:
+            pass
         return {"status": "exception", "traceback": format_exc(), "op": state["op"],
                 "op_index": state["index"]}
 
