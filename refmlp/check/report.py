@@ -28,6 +28,7 @@ class CheckReport:
     message: str | None = None  # why the verdict is "error"
     traceback: str | None = None
     scenarios: dict = field(default_factory=dict)  # name -> description
+    isolation: str | None = None  # the sandbox's confinement (sandbox/confine.py), once it ran
 
     @property
     def exit_code(self) -> int:
@@ -43,6 +44,8 @@ class CheckReport:
             "diagnosis": self.diagnosis,
             "helpers": self.helpers,
         }
+        if self.isolation:
+            d["isolation"] = self.isolation
         if self.first_scenario:
             d["first_divergence_scenario"] = self.first_scenario
         if self.message:
@@ -96,6 +99,8 @@ def render(rep: CheckReport) -> str:
                 lines += _wrap(h["details"].get("summary", ""), "      ")
     lines.append("")
     lines.append(f"verdict: {rep.verdict.upper()}")
+    if rep.isolation:
+        lines.append(f"isolation: {rep.isolation}")
     if rep.first_divergence:
         fd = rep.first_divergence
         where = f"layer {fd['layer']}, {fd['quantity']}" if fd["layer"] else fd["quantity"]

@@ -78,8 +78,8 @@ def check_submission(path, *, scenarios=None, seed=0, timeout=None, adapter=None
                      memory=memory or runner.DEFAULT_MEMORY, adapter=adapter_path, files=files)
 
     outcomes = run.collect()
-    rep = CheckReport("pass", str(path), api,
-                      scenarios={s.name: s.describe() for s in chosen})
+    rep = CheckReport("pass", str(path), api, scenarios={s.name: s.describe() for s in chosen},
+                      isolation=run.isolation_text)
     load = outcomes.get("load")
     if load is None or load.status == "load_error":
         rep.verdict = "error"

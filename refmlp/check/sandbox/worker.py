@@ -30,6 +30,7 @@ def load_package():
 
 
 load_package()
+confine = importlib.import_module(PACKAGE + ".confine")
 processes = importlib.import_module(PACKAGE + ".processes")
 wire = importlib.import_module(PACKAGE + ".wire")
 
@@ -47,6 +48,14 @@ def main(argv):
     for rel in request["files"]:  # chosen by the judge (runner.submission_files): .py files only
         with open(os.path.join(root, rel), "rb") as fh:
             files[rel] = fh.read()
+    mode = request.get("isolation", "none")
+    if mode == "namespaces":  # returns in the new namespaces, as their PID 1
+        root = os.path.join(request_dir, "root")
+        os.mkdir(root)
+        confine.enter_namespaces(root, request["scratch_root"], request.get("adapter"))
+    elif mode == "fallback" and os.geteuid() == 0 and confine.uid_switch_blocker() is None:
+        for folder in (request_dir, request["scratch_root"]):  # NOBODY passes, cannot list
+            os.chmod(folder, 0o711)
     request["worker_pid"] = os.getpid()
     processes.prctl(processes.PR_SET_CHILD_SUBREAPER, 1)
     stdout = os.dup(1)
