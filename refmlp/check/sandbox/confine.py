@@ -129,7 +129,9 @@ def choose(requested=None):
 
 def uid_switch_blocker():
     """Why a root fallback cannot run the checks as NOBODY (a path of the Python installation it
-    could not read), or None."""
+    could not read, or no such uid in this user namespace), or None."""
+    if not _nobody_mapped():
+        return f"uid {NOBODY} is not mapped in this user namespace"
     for path in read_trees():
         p = os.path.abspath(path)
         while True:
@@ -152,7 +154,7 @@ def describe(mode):
     parts = locks()
     if mode == "namespaces":
         parts = ["user, mount, pid, net, ipc and uts namespaces, a read-only root"] + parts
-        if os.geteuid() == 0:
+        if os.geteuid() == 0 and _nobody_mapped():
             parts.append(f"uid {NOBODY}")
     elif os.geteuid() == 0:
         why = uid_switch_blocker()
@@ -234,9 +236,10 @@ def _exit_code(status):
 
 
 def _write_maps(pid):
-    """Root inside maps to this process's uid; run as root, NOBODY is mapped too, for the checks."""
+    """Root inside maps to this process's uid; run as root (and NOBODY a uid here), NOBODY is
+    mapped too, for the checks."""
     uid, gid = os.geteuid(), os.getegid()
-    if uid == 0:
+    if uid == 0 and _nobody_mapped():
         uids, gids = f"0 0 1\n{NOBODY} {NOBODY} 1\n", f"0 0 1\n{NOBODY} {NOBODY} 1\n"
     else:
         with open(f"/proc/{pid}/setgroups", "w") as fh:
@@ -305,8 +308,13 @@ def _build_root(root, scratch, trees):
 
 
 def _nobody_mapped():
-    with open("/proc/self/uid_map") as fh:
-        return any(line.split()[:1] == [str(NOBODY)] for line in fh)
+    """Whether NOBODY is a uid of this process's user namespace (of the initial one: always)."""
+    try:
+        with open("/proc/self/uid_map") as fh:
+            ranges = [[int(n) for n in line.split()] for line in fh if line.strip()]
+    except OSError:
+        return False
+    return any(first <= NOBODY < first + count for first, _, count in ranges)
 
 
 def in_namespaces():
