@@ -321,3 +321,17 @@ print(" ".join(out))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.split() == ["fork:1", "socket:1", "kill-parent:1", "kill-self:ok",
                                   "thread:ok", "exec:1"], out.stdout + out.stderr
+
+
+def test_grading_a_class_unisolated_needs_an_explicit_flag(tmp_path, monkeypatch, capsys):
+    from refmlp import cli
+
+    force_isolation(monkeypatch, "none")
+    submission(tmp_path / "class" / "alice")
+    args = ["check", "--each", str(tmp_path / "class"), "--scenario", "disc"]
+    assert cli.main(args) == cli.EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "no isolation (REFMLP_ISOLATION=none)" in err and "--allow-unisolated" in err, err
+    assert cli.main(args + ["--allow-unisolated"]) == 0
+    out = capsys.readouterr().out
+    assert "alice" in out and "isolation: none" in out, out

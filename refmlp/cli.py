@@ -250,6 +250,11 @@ def build_parser() -> argparse.ArgumentParser:
     chk.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
                      help="wall-clock limit per check, at least 0.5 (default: 10)")
     chk.add_argument("--json", action="store_true", help="print the report as JSON")
+    chk.add_argument("--allow-unisolated", action="store_true",
+                     help="let --each grade a class where the OS offers no isolation (not Linux, "
+                          "or neither namespaces, Landlock nor seccomp: every report then says "
+                          "'isolation: none' and a student's code can reach the others' files); "
+                          "REFMLP_ISOLATION=namespaces|fallback|none forces a mode")
 
     ds = sub.add_parser("datasets", help="list the datasets with their shapes and tasks",
                         description="List the frozen dataset snapshots refmlp ships.")
@@ -580,7 +585,18 @@ def run_check(args) -> int:
 def run_check_batch(args, options) -> int:
     """Several submissions (the PATHs, or with --each their subfolders): a line each, a count."""
     from .check import batch
+    from .check.sandbox import confine
 
+    try:
+        mode, _ = confine.choose()
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if args.each and mode == "none" and not args.allow_unisolated:
+        raise UsageError(
+            "--each runs every student's code next to the others' files, and this machine offers "
+            "no isolation (" + (f"{confine.ENV}=none" if os.environ.get(confine.ENV) else
+                                f"{sys.platform}: no user namespaces, Landlock or seccomp")
+            + "): grade in a container or VM, or pass --allow-unisolated to accept the risk")
     paths = []
     for parent in args.path if args.each else ():
         found = batch.submissions_in(parent)

@@ -83,6 +83,9 @@ def to_text(results) -> str:
     lines.append("")
     lines.append(f"{s['submissions']} submissions: {s['pass']} pass, {s['fail']} fail, "
                  f"{s['error']} error ({s['seconds']:.1f}s)")
+    isolations = sorted({r.isolation for r, _ in results if r.isolation})
+    if isolations:
+        lines.append("isolation: " + "; ".join(isolations))
     return "\n".join(lines)
 
 
