@@ -1,7 +1,8 @@
 """A buggy, careless or result-forging submission can neither crash the checker, nor change another
 check's result, nor make a wrong gradient pass (refmlp check's sandbox:
-refmlp/check/sandbox/). It is no security boundary against code that attacks the checker
-as the same user (signals, files on disk): see the README's "Isolation: guarantees and limits"."""
+refmlp/check/sandbox/), on every isolation path this machine has; where the OS isolates the
+worker, what it refuses (a signal to the worker, a fork) fails only the checks that try it. Attacks
+on the checker, the files and the classmates: test_check_attacks.py."""
 
 import sys
 

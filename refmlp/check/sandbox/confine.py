@@ -77,14 +77,26 @@ def prctl(option, value, arg3=0):
 
 # ---- which mode ----------------------------------------------------------------------------------
 def namespaces_work():
-    """Whether this process may create the namespaces (tried in a throwaway child)."""
+    """Whether this process may create the namespaces and mount in them (tried in a throwaway
+    child: a kernel may let unshare succeed yet deny the capabilities inside, as AppArmor's
+    restriction of unprivileged user namespaces does)."""
     if not sys.platform.startswith("linux"):
         return False
     libc = _libc()  # loaded before the fork: the judge has threads (torch's), the child must not dlopen
+    maps = [("setgroups", b"deny"), ("uid_map", f"0 {os.geteuid()} 1".encode()),
+            ("gid_map", f"0 {os.getegid()} 1".encode())]
     pid = os.fork()
     if pid == 0:
         try:
-            os._exit(0 if libc.unshare(NAMESPACES) == 0 else 1)
+            if libc.unshare(NAMESPACES) != 0:
+                os._exit(1)
+            for name, text in maps:
+                fd = os.open(f"/proc/self/{name}", os.O_WRONLY)
+                os.write(fd, text)
+                os.close(fd)
+            ok = (libc.mount(None, b"/", None, ctypes.c_ulong(MS_REC | MS_PRIVATE), None) == 0
+                  and libc.mount(b"tmpfs", b"/tmp", b"tmpfs", ctypes.c_ulong(0), b"size=64k") == 0)
+            os._exit(0 if ok else 1)
         finally:
             os._exit(1)
     return os.waitpid(pid, 0)[1] == 0
