@@ -49,8 +49,7 @@ SYSCALLS = {
         open_by_handle_at=304, fork=57, vfork=58, execve=59, execveat=322, tkill=200, bpf=321,
         perf_event_open=298, userfaultfd=323, keyctl=250, add_key=248, request_key=249,
         io_uring_setup=425, io_uring_enter=426, io_uring_register=427,
-        clone=56, clone3=435, kill=62, tgkill=234, rt_sigqueueinfo=129, rt_tgsigqueueinfo=297,
-        seccomp=317),
+        clone=56, clone3=435, kill=62, tgkill=234, rt_sigqueueinfo=129, rt_tgsigqueueinfo=297),
     "aarch64": dict(
         ptrace=117, process_vm_readv=270, process_vm_writev=271, process_madvise=440, kcmp=272,
         pidfd_open=434, pidfd_getfd=438, pidfd_send_signal=424, socket=198, socketpair=199,
@@ -60,11 +59,11 @@ SYSCALLS = {
         open_by_handle_at=265, execve=221, execveat=281, tkill=130, bpf=280,
         perf_event_open=241, userfaultfd=282, keyctl=219, add_key=217, request_key=218,
         io_uring_setup=425, io_uring_enter=426, io_uring_register=427,
-        clone=220, clone3=435, kill=129, tgkill=131, rt_sigqueueinfo=138, rt_tgsigqueueinfo=240,
-        seccomp=277),
+        clone=220, clone3=435, kill=129, tgkill=131, rt_sigqueueinfo=138, rt_tgsigqueueinfo=240),
 }
-ARGUED = ("clone", "clone3", "kill", "tgkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo", "seccomp")
-SIGNALS = ("kill", "tgkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo")  # pid first, as int
+SECCOMP = {"x86_64": 317, "aarch64": 277}  # the call that installs the filter
+SIGNALS = ("kill", "tgkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo")  # allowed to its own pid only
+JUDGED = ("clone", "clone3") + SIGNALS  # by their arguments; every other name is refused
 
 
 def machine():
@@ -101,7 +100,7 @@ def program(pid, arch=None):
         return [_insn(JEQ, nr, 0, len(block))] + block
 
     for name, nr in table.items():
-        if name not in ARGUED:
+        if name not in JUDGED:
             code += when(nr, [_insn(RET, eperm)])
     code += when(table["clone3"], [_insn(RET, enosys)])
     code += when(table["clone"], [
@@ -125,7 +124,7 @@ def install(pid):
     prog = _Prog(len(code) // 8, ctypes.cast(buf, ctypes.c_void_p))
     libc = ctypes.CDLL(None, use_errno=True)
     libc.syscall.restype = ctypes.c_long
-    nr = SYSCALLS[machine()]["seccomp"]
+    nr = SECCOMP[machine()]
     if libc.syscall(ctypes.c_long(nr), ctypes.c_ulong(SECCOMP_SET_MODE_FILTER),
                     ctypes.c_ulong(SECCOMP_FILTER_FLAG_TSYNC), ctypes.byref(prog)) == 0:
         return
