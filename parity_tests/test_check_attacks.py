@@ -8,7 +8,7 @@ size, and the only address any of them contacts is 127.0.0.1, on a listener the 
 """
 
 import os
-import signal
+import shutil
 import socket
 import subprocess
 import sys
@@ -343,3 +343,62 @@ def test_grading_a_class_unisolated_needs_an_explicit_flag(tmp_path, monkeypatch
     assert cli.main(args + ["--allow-unisolated"]) == 0
     out = capsys.readouterr().out
     assert "alice" in out and "isolation: none" in out, out
+
+
+NAMESPACE_ROOT = r'''
+import json, os, socket, sys, tempfile, time
+from refmlp.check.sandbox import confine
+tmp = tempfile.mkdtemp(prefix="refmlp-ns-test-")
+os.mkdir(tmp + "/root")
+confine.enter_namespaces(tmp + "/root", tmp + "/scratch")
+seen = {"pid": os.getpid(), "uid": os.getuid(), "root": sorted(os.listdir("/")),
+        "links": [name for _, name in socket.if_nameindex()], "scratch": os.listdir(tmp),
+        "tmp": tmp}
+try:
+    open("/written", "w")
+    seen["written"] = True
+except OSError as exc:
+    seen["written"] = exc.errno
+print(json.dumps(seen), flush=True)
+if os.fork() == 0:  # left behind by PID 1, which now exits
+    os.setsid()
+    time.sleep(60)
+    os._exit(0)
+os._exit(0)
+'''
+
+
+def test_the_namespace_root_holds_only_what_a_check_needs_and_dies_with_its_pid_1(monkeypatch):
+    import errno
+    import json
+
+    force_isolation(monkeypatch, "namespaces")
+    mark = f"REFMLP_NS_TEST={os.getpid()}"
+    env = dict(os.environ, REFMLP_NS_TEST=str(os.getpid()))
+    out = subprocess.run([sys.executable, "-c", NAMESPACE_ROOT], capture_output=True, text=True,
+                         timeout=60, env=env)
+    assert out.returncode == 0, out.stderr
+    seen = json.loads(out.stdout)
+    shutil.rmtree(seen["tmp"])
+    assert seen["pid"] == 1 and seen["links"] == ["lo"] and seen["written"] == errno.EROFS
+    assert seen["root"] == sorted({"dev", "proc"} | {p.split(os.sep)[1] for p in (
+        os.path.dirname(os.__file__), __import__("numpy").__file__, str(Path(__file__).parents[1]),
+        "/tmp")}), seen
+    assert seen["scratch"] == ["scratch"]  # the judge's folder holds only the scratch's mount point
+    assert seen["uid"] == (65534 if os.geteuid() == 0 else 0)
+
+    def left():
+        found = []
+        for name in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                with open(f"/proc/{name}/environ", "rb") as fh:
+                    if mark.encode() in fh.read().split(b"\0") and state(name) != "Z":
+                        found.append(name)
+            except OSError:
+                pass
+        return found
+
+    deadline = time.monotonic() + 5  # the kernel kills the namespace's processes asynchronously
+    while left() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert left() == []

@@ -3,8 +3,10 @@
 Started by refmlp.check.runner as ``python -I worker.py REQUEST_DIR`` with numpy as its only
 import (never refmlp, never torch): it loads the folder it sits in as a package of its own, by
 path. It reads the request (request.json, inputs.npz with allow_pickle=False) and the
-submission's files into memory *before* any student code runs, then runs every check in a child
-of its own (processes.py) and forwards, per check, the child's frame (wire.py) on its stdout.
+submission's files into memory *before* any student code runs, enters the isolation the request
+names (confine.py: on the namespace path it goes on as PID 1 of new namespaces, in a root of its
+own), then runs every check in a child of its own (processes.py) and forwards, per check, the
+child's frame (wire.py) on its stdout.
 """
 
 import importlib
