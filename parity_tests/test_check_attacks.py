@@ -359,6 +359,11 @@ try:
     seen["written"] = True
 except OSError as exc:
     seen["written"] = exc.errno
+try:  # loopback is down in a new network namespace: not even 127.0.0.1 answers
+    socket.create_connection(("127.0.0.1", 9), timeout=1)
+    seen["loopback"] = True
+except OSError as exc:
+    seen["loopback"] = exc.errno
 print(json.dumps(seen), flush=True)
 if os.fork() == 0:  # left behind by PID 1, which now exits
     os.setsid()
@@ -380,7 +385,8 @@ def test_the_namespace_root_holds_only_what_a_check_needs_and_dies_with_its_pid_
     assert out.returncode == 0, out.stderr
     seen = json.loads(out.stdout)
     shutil.rmtree(seen["tmp"])
-    assert seen["pid"] == 1 and seen["links"] == ["lo"] and seen["written"] == errno.EROFS
+    assert seen["pid"] == 1 and seen["links"] == ["lo"] and seen["loopback"] == errno.ENETUNREACH
+    assert seen["written"] == errno.EROFS
     assert seen["root"] == sorted({"dev", "proc"} | {p.split(os.sep)[1] for p in (
         os.path.dirname(os.__file__), __import__("numpy").__file__, str(Path(__file__).parents[1]),
         "/tmp")}), seen
