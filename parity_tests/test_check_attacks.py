@@ -408,3 +408,11 @@ def test_the_namespace_root_holds_only_what_a_check_needs_and_dies_with_its_pid_
     while left() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert left() == []
+
+
+def test_an_unknown_isolation_is_a_usage_error_of_the_command(tmp_path, monkeypatch, capsys):
+    from refmlp import cli
+
+    monkeypatch.setenv("REFMLP_ISOLATION", "jail")
+    assert cli.main(["check", str(submission(tmp_path))]) == cli.EXIT_USAGE
+    assert "REFMLP_ISOLATION='jail': expected one of namespaces, fallback, none" in capsys.readouterr().err

@@ -550,9 +550,20 @@ def run_train(args) -> int:
 def run_check(args) -> int:
     import math
 
+    from .check.sandbox import confine
     from .check.scenarios import SCENARIOS, ScenarioError, load_scenario_file, select
     from .check.submission import check_submission
 
+    try:
+        isolation, _ = confine.choose()  # $REFMLP_ISOLATION checked before anything runs
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if args.each and isolation == "none" and not args.allow_unisolated:
+        raise UsageError(
+            "--each runs every student's code next to the others' files, and this machine offers "
+            "no isolation (" + (f"{confine.ENV}=none" if os.environ.get(confine.ENV) else
+                                f"{sys.platform}: no user namespaces, Landlock or seccomp")
+            + "): grade in a container or VM, or pass --allow-unisolated to accept the risk")
     # a finite floor: inf cannot become the sandbox's CPU limit, and below half a second even a
     # right submission cannot start (numpy's import alone takes ~0.1-0.3 s)
     if args.timeout is not None and not (math.isfinite(args.timeout) and args.timeout >= 0.5):
@@ -585,18 +596,7 @@ def run_check(args) -> int:
 def run_check_batch(args, options) -> int:
     """Several submissions (the PATHs, or with --each their subfolders): a line each, a count."""
     from .check import batch
-    from .check.sandbox import confine
 
-    try:
-        mode, _ = confine.choose()
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-    if args.each and mode == "none" and not args.allow_unisolated:
-        raise UsageError(
-            "--each runs every student's code next to the others' files, and this machine offers "
-            "no isolation (" + (f"{confine.ENV}=none" if os.environ.get(confine.ENV) else
-                                f"{sys.platform}: no user namespaces, Landlock or seccomp")
-            + "): grade in a container or VM, or pass --allow-unisolated to accept the risk")
     paths = []
     for parent in args.path if args.each else ():
         found = batch.submissions_in(parent)

@@ -32,6 +32,7 @@ import functools
 import os
 import signal
 import sys
+import warnings
 
 from . import landlock, seccomp
 
@@ -85,7 +86,9 @@ def namespaces_work():
     libc = _libc()  # loaded before the fork: the judge has threads (torch's), the child must not dlopen
     maps = [("setgroups", b"deny"), ("uid_map", f"0 {os.geteuid()} 1".encode()),
             ("gid_map", f"0 {os.getegid()} 1".encode())]
-    pid = os.fork()
+    with warnings.catch_warnings():  # 3.12 warns of fork with threads: this child only calls libc
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pid = os.fork()
     if pid == 0:
         try:
             if libc.unshare(NAMESPACES) != 0:
