@@ -8,6 +8,7 @@ out (its tree is then unreadable, not an error).
 
 import ctypes
 import errno
+import functools
 import os
 
 CREATE_RULESET, ADD_RULE, RESTRICT_SELF = 444, 445, 446  # the same numbers on every architecture
@@ -33,12 +34,14 @@ class _PathBeneath(ctypes.Structure):
     _fields_ = [("allowed_access", ctypes.c_uint64), ("parent_fd", ctypes.c_int32)]
 
 
+@functools.lru_cache(maxsize=1)
 def _libc():
     libc = ctypes.CDLL(None, use_errno=True)
     libc.syscall.restype = ctypes.c_long
     return libc
 
 
+@functools.lru_cache(maxsize=1)
 def abi():
     """The kernel's Landlock ABI version, 0 where it has none (or it is disabled)."""
     try:

@@ -22,6 +22,7 @@ x86_64 and aarch64; elsewhere :func:`supported` is False and no filter is instal
 
 import ctypes
 import errno
+import functools
 import platform
 import struct
 
@@ -70,6 +71,7 @@ def machine():
     return platform.machine().lower().replace("arm64", "aarch64").replace("amd64", "x86_64")
 
 
+@functools.lru_cache(maxsize=1)
 def supported():
     """True where this module has a table for the machine and the kernel has seccomp filters."""
     if machine() not in SYSCALLS:

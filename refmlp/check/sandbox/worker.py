@@ -58,6 +58,8 @@ def main(argv):
     elif mode == "fallback" and os.geteuid() == 0 and confine.uid_switch_blocker() is None:
         for folder in (request_dir, request["scratch_root"]):  # NOBODY passes, cannot list
             os.chmod(folder, 0o711)
+    if mode != "none":
+        confine.prepare(request.get("adapter"))
     request["worker_pid"] = os.getpid()
     processes.prctl(processes.PR_SET_CHILD_SUBREAPER, 1)
     stdout = os.dup(1)
