@@ -87,6 +87,9 @@ def to_text(results) -> str:
                  f"{s['error']} error ({s['seconds']:.1f}s)")
     if s["seed"] is not None:
         lines.append(f"seed {s['seed']} (samples, weights, step sizes; --seed {s['seed']} repeats this run)")
+    isolations = sorted({r.isolation for r, _ in results if r.isolation})
+    if isolations:
+        lines.append("isolation: " + "; ".join(isolations))
     return "\n".join(lines)
 
 

@@ -67,6 +67,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
                         help="wall-clock limit per check, at least 0.5 (default: 10)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument("--allow-unisolated", action="store_true",
+                        help="let --each grade a class where the OS offers no isolation (not Linux, "
+                             "or neither namespaces, Landlock nor seccomp: every report then says "
+                             "'isolation: none' and a student's code can reach the others' files); "
+                             "REFMLP_ISOLATION=namespaces|fallback|none forces a mode")
     parser.add_argument("--helpers", choices=("apart", "count"), default="apart",
                         help="the submission's own layers.py / losses.py are judged apart by their "
                              "values and, by default (apart), never change the verdict; 'count' "
@@ -84,6 +89,21 @@ def run(args) -> int:
     from .scenarios import SCENARIOS, ScenarioError, load_scenario_file, select
     from .submission import check_submission
 
+    import os
+    import sys
+
+    from .sandbox import confine
+
+    try:
+        isolation, _ = confine.choose()  # $REFMLP_ISOLATION checked before anything runs
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if args.each and isolation == "none" and not args.allow_unisolated:
+        raise UsageError(
+            "--each runs every student's code next to the others' files, and this machine offers "
+            "no isolation (" + (f"{confine.ENV}=none" if os.environ.get(confine.ENV) else
+                                f"{sys.platform}: no user namespaces, Landlock or seccomp")
+            + "): grade in a container or VM, or pass --allow-unisolated to accept the risk")
     # a finite floor: inf cannot become the sandbox's CPU limit, and below half a second even a
     # right submission cannot start (numpy's import alone takes ~0.1-0.3 s)
     if args.timeout is not None and not (math.isfinite(args.timeout) and args.timeout >= 0.5):

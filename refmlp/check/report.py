@@ -49,6 +49,7 @@ class CheckReport:
     first_check: object = None  # the CheckResult holding the first divergence
     specs: dict = field(default_factory=dict, repr=False)  # scenario name -> Scenario
     inputs: dict = field(default_factory=dict, repr=False)  # the checks' inputs, by key
+    isolation: str | None = None  # the sandbox's confinement (sandbox/confine.py), once it ran
 
     @property
     def exit_code(self) -> int:
@@ -97,6 +98,8 @@ class CheckReport:
         }
         if self.seed is not None:
             d["seed"] = self.seed
+        if self.isolation:
+            d["isolation"] = self.isolation
         if self.first_scenario:
             d["first_divergence_scenario"] = self.first_scenario
         if self.message:
@@ -224,6 +227,8 @@ def render(rep: CheckReport) -> str:
              f"verdict: {rep.verdict.upper()}"]
     if rep.seed is not None:
         lines.append(f"seed {rep.seed} (samples, weights, step sizes; --seed {rep.seed} repeats it)")
+    if rep.isolation:
+        lines.append(f"isolation: {rep.isolation}")
     if rep.message and not rep.checks:
         lines += _wrap(rep.message, "  ")
     if rep.unfinished:

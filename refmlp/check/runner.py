@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from refmlp.check.sandbox import wire
+from refmlp.check.sandbox import confine, wire
 from refmlp.check.sandbox.files import Refused, read_regular
 
 WORKER = Path(__file__).with_name("sandbox") / "worker.py"
@@ -213,6 +213,8 @@ class Run:
                  inputs: dict, *, timeout: float = DEFAULT_TIMEOUT, memory: int = DEFAULT_MEMORY,
                  adapter: Path | None = None, parallel: int = 2, files: list | None = None):
         self.checks, self.timeout = checks, timeout
+        # REFMLP_ISOLATION forces a mode (namespaces | fallback | none), else the strongest here
+        self.isolation, self.isolation_text = confine.choose()
         remove_stale_folders()
         self.tmp = Path(tempfile.mkdtemp(prefix="refmlp-check-"))
         (self.tmp / "judge.pid").write_text(str(os.getpid()))
@@ -229,6 +231,7 @@ class Run:
             "checks": checks,
             "result_caps": {check["id"]: result_cap(check) for check in checks},
             "parallel": parallel,
+            "isolation": self.isolation,
         }
         (self.tmp / "scratch").mkdir()
         (self.tmp / "request.json").write_text(json.dumps(request))

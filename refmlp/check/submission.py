@@ -87,7 +87,8 @@ def check_submission(path, *, scenarios=None, seed=0, timeout=None, adapter=None
 
     outcomes = run.collect()
     rep = CheckReport("pass", str(path), api,
-                      scenarios={s.name: s.describe() for s in chosen}, seed=seed)
+                      scenarios={s.name: s.describe() for s in chosen}, seed=seed,
+                      isolation=run.isolation_text)
     rep.specs = {s.name: s for s in chosen}
     rep.inputs = inputs
     load = outcomes.get("load")
