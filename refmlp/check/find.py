@@ -93,7 +93,7 @@ def _read(path: Path) -> str:
 def locate_submission(root, name: str | None = None) -> Submission:
     """The submission inside one student's folder ``root`` (see the module docstring)."""
     root = Path(root)
-    name = name or root.name
+    name = name or root.resolve().name or "submission"  # "." is named by the folder it is
     files = sorted(_walk(root))
     adapters = [f for f in files if f.name == "adapter.py"]
     if len(adapters) > 1:
