@@ -15,6 +15,7 @@ and exits with EXIT_INTERRUPTED[signal].
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -226,10 +227,27 @@ def _start_worker() -> None:
     above all, ~1 s) happen once here, not once per student."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _stop_worker)
-    import torch  # noqa: F401
+    import torch
 
     from .. import mirror, rounding  # noqa: F401
     from . import diagnosis, helpers, judge, submission  # noqa: F401
+
+    torch.set_num_threads(1)  # see one_torch_thread
+
+
+@contextlib.contextmanager
+def one_torch_thread():
+    """torch on one thread while judging: the course's tensors are far below the size torch
+    splits across threads, and its thread pool waking for each tiny operation doubled the judge's
+    CPU time per student (0.41 -> 0.21 s measured on 2 cores under load); the jobs fill the cores."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 class Interrupted(BaseException):  # not an Exception: grade_one must not take it for a student's
@@ -281,8 +299,9 @@ def grade_class(submissions, rubric: rubrics.Rubric, settings: Settings, *, jobs
         previous = {}
     try:
         if jobs <= 1 or len(todo) <= 1:
-            for sub in todo:
-                finish(grade_one(sub, rubric, settings))
+            with one_torch_thread():
+                for sub in todo:
+                    finish(grade_one(sub, rubric, settings))
         else:
             _grade_in_pool(todo, rubric, settings, jobs, finish)
     except Interrupted as exc:
