@@ -15,7 +15,6 @@ and exits with EXIT_INTERRUPTED[signal].
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
@@ -232,22 +231,16 @@ def _start_worker() -> None:
     from .. import mirror, rounding  # noqa: F401
     from . import diagnosis, helpers, judge, submission  # noqa: F401
 
-    torch.set_num_threads(1)  # see one_torch_thread
+    torch.set_num_threads(1)  # for the worker's life: see one_torch_thread
 
 
-@contextlib.contextmanager
 def one_torch_thread():
-    """torch on one thread while judging: the course's tensors are far below the size torch
-    splits across threads, and its thread pool waking for each tiny operation doubled the judge's
-    CPU time per student (0.41 -> 0.21 s measured on 2 cores under load); the jobs fill the cores."""
-    import torch
+    """torch on one thread while judging (refmlp.trajectory.one_torch_thread says why): here its
+    thread pool waking for each tiny operation doubled the judge's CPU time per student (0.41 ->
+    0.21 s, measured on 2 cores under load); the jobs fill the cores."""
+    from ..trajectory import one_torch_thread as one_thread
 
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
+    return one_thread(True)
 
 
 class Interrupted(BaseException):  # not an Exception: grade_one must not take it for a student's
