@@ -184,6 +184,16 @@ def test_consequences_of_the_first_failure_lose_a_share_of_their_points_once(tmp
     assert {it["check"]: it["charged"] for it in alone.items}["sgd_run"] == "consequence of step"
 
 
+def test_a_check_that_stopped_is_charged_in_full_whatever_failed_before_it():
+    stopped = {"verdict": "fail", "details": {"first_divergence": {"layer": None,
+                                                                   "quantity": "timeout"}}}
+    doc = report({k: "fail" for k in rubrics.DEPENDS})
+    for c in doc["checks"]:
+        c.update(stopped)
+    assert rubrics.score(doc, rubrics.load_default()).score == 0  # an endless loop everywhere
+    assert not rubrics.ran({"verdict": "error"}) and rubrics.ran({"verdict": "fail"})
+
+
 def test_scenario_weights_and_an_unloadable_submission():
     r = rubrics.parse({"total": 0, "scenarios": {"square": 0, "digits": 2}})
     two = report(ALL_PASS, "digits")["checks"] + report(ALL_PASS, "square")["checks"]
@@ -288,6 +298,7 @@ def test_one_students_time_is_capped(tmp_path):
     g = grade_one(find.locate_submission(tmp_path / "loop"), rubrics.load_default(), settings)
     assert time.monotonic() - t0 < 5  # 2 s, plus starting the sandbox and judging
     assert g.verdict == "fail" and g.report["first_divergence"]["quantity"] == "timeout"
+    assert g.score == 0
     digits = [c for c in g.report["checks"] if c["scenario"] == "digits"]
     assert digits and all(c["verdict"] == "fail" for c in digits)  # never run: still charged
     assert "time limit" in g.text
