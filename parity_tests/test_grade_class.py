@@ -392,3 +392,20 @@ def test_an_interrupted_run_keeps_what_finished_and_resumes(tmp_path, sig, jobs,
     got = rows(again.stdout)
     assert got["alice"].endswith("(unchanged)") and got["bob"].endswith("(unchanged)")
     assert "FAIL" in got["zed"] and "timeout" in got["zed"]
+
+
+def test_the_benchmark_class_is_a_whole_class_with_a_loop_and_a_flood(tmp_path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("grade_benchmark",
+                                                  ROOT / "scripts" / "grade_benchmark.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    names = bench.build_class(tmp_path)
+    assert len(names) >= 48
+    assert {"buggy_timeout_infinite_loop", "buggy_output_flood", "correct_as_notebook"} <= set(names)
+    found = find.find_class(tmp_path)
+    assert [s.name for s in found] == sorted(names)
+    assert not [s.name for s in found if s.problem]  # every one is found, nested, renamed or not
+    assert {s.file.name for s in found} >= {"mlp.py", "MLP.py", "neuralnet.py", "HW6.ipynb"}
+    assert any(s.file.parent.name == "HW6" for s in found)

@@ -11,6 +11,7 @@ first divergence and diagnosis are the same in every run (exit code 1 if not).
 
     python scripts/grade_benchmark.py                 # --jobs 1 and --jobs 2
     python scripts/grade_benchmark.py --jobs 2 --keep /tmp/class
+    python scripts/grade_benchmark.py --profile     # also: where one student's time goes
 """
 
 from __future__ import annotations
@@ -86,13 +87,47 @@ def key(r: dict) -> tuple:
             r.get("first_divergence_scenario"), (r.get("diagnosis") or {}).get("key"))
 
 
+PROFILE = r"""
+import resource, statistics, sys, time
+t0 = time.perf_counter()
+import torch
+from refmlp import mirror, rounding
+from refmlp.check.submission import check_submission
+from refmlp.trajectory import one_torch_thread
+t1 = time.perf_counter()
+def cpu(who):
+    r = resource.getrusage(who)
+    return r.ru_utime + r.ru_stime
+rows = []
+with one_torch_thread(True):
+    for i in range(4):
+        w, j, s = time.perf_counter(), cpu(resource.RUSAGE_SELF), cpu(resource.RUSAGE_CHILDREN)
+        check_submission(sys.argv[1], parallel=1)
+        rows.append((time.perf_counter() - w, cpu(resource.RUSAGE_SELF) - j,
+                     cpu(resource.RUSAGE_CHILDREN) - s))
+med = [statistics.median(r[i] for r in rows[1:]) for i in range(3)]
+print(f"importing torch and the judge: {t1 - t0:.2f} s (once per worker process)")
+print(f"one student, all scenarios, median of 3: {med[0]:.2f} s wall; CPU: judging {med[1]:.2f} s, "
+      f"sandbox (worker start + one child per check) {med[2]:.2f} s")
+"""
+
+
+def profile(student: Path) -> None:
+    """Where one student's time goes: torch's import, the judge, the sandbox."""
+    subprocess.run([sys.executable, "-c", PROFILE, str(student)], check=True)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--jobs", default="1,2", help="comma-separated --jobs values (default: 1,2)")
     ap.add_argument("--keep", metavar="DIR", help="build the class in DIR (kept) instead of a "
                                                   "temporary folder")
     ap.add_argument("--scenario", action="append", help="passed on to refmlp check")
+    ap.add_argument("--profile", action="store_true",
+                    help="first, split one right student's time: torch's import, judging, sandbox")
     args = ap.parse_args(argv)
+    if args.profile:
+        profile(CATALOGUE / "correct" / "ws_bs_lists")
     jobs = [int(j) for j in args.jobs.split(",")]
     extra = [a for s in args.scenario or () for a in ("--scenario", s)]
     tmp = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="refmlp-class-"))
