@@ -54,6 +54,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
                         help="wall-clock limit per check, at least 0.5 (default: 10)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument("--gradescope", metavar="FILE",
+                        help="also write Gradescope's results.json for this one submission to FILE "
+                             "(score, a test per scored check, the report as the student's output); "
+                             "written even when refmlp fails, with score 0 and the reason")
+    parser.add_argument("--gradescope-visibility", default="visible", metavar="WHEN",
+                        choices=("hidden", "after_due_date", "after_published", "visible"),
+                        help="when students see those results: hidden, after_due_date, "
+                             "after_published or visible (default: visible)")
 
 
 def run(args) -> int:
@@ -76,10 +84,20 @@ def run(args) -> int:
     except ScenarioError as exc:
         raise UsageError(str(exc)) from None
     options = dict(scenarios=chosen, seed=args.seed, timeout=args.timeout, adapter=args.adapter)
+    if args.gradescope and (args.each or len(args.path) > 1):
+        raise UsageError("--gradescope writes the results of one submission (Gradescope runs one "
+                         f"container per submission); got {len(args.path)} path(s)"
+                         + (" with --each" if args.each else ""))
     try:
         if args.each or len(args.path) > 1:
             return run_batch(args, options)
-        report = check_submission(args.path[0], **options)
+        if args.gradescope:
+            from . import gradescope
+
+            report = gradescope.grade(args.path[0], args.gradescope,
+                                      visibility=args.gradescope_visibility, **options)
+        else:
+            report = check_submission(args.path[0], **options)
     except ModuleNotFoundError as exc:
         if exc.name != "torch":
             raise
