@@ -139,8 +139,9 @@ def autograder_tree(tmp_path, bundle, files: dict) -> Path:
     return root
 
 
-def run_autograder(root: Path, python=sys.executable) -> dict:
-    env = {**os.environ, "REFMLP_AUTOGRADER_ROOT": str(root), "REFMLP_AUTOGRADER_PYTHON": python}
+def run_autograder(root: Path, python=sys.executable, **env) -> dict:
+    env = {**os.environ, "REFMLP_AUTOGRADER_ROOT": str(root), "REFMLP_AUTOGRADER_PYTHON": python,
+           **env}
     proc = subprocess.run([str(root / "source" / "run_autograder")], env=env, cwd=root,
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
@@ -210,6 +211,18 @@ def test_run_autograder_writes_results_when_refmlp_is_missing(tmp_path, bundle):
     root = autograder_tree(tmp_path, bundle, {"mlp.py": "x = 1\n"})
     doc = run_autograder(root, python=str(tmp_path / "no-python-here"))
     assert doc["score"] == 0 and "exit code 127" in doc["output"]
+
+
+def test_run_autograder_past_its_limit_still_writes_results(tmp_path, bundle):
+    import time
+
+    root = autograder_tree(tmp_path, bundle, {"mlp.py": "import time\ntime.sleep(60)\n"
+                                                        "class MLP:\n    pass\n"})
+    t0 = time.monotonic()
+    doc = run_autograder(root, REFMLP_AUTOGRADER_LIMIT="4")
+    # 4 s, then refmlp stops its sandbox and writes results: well within the 10 s SIGKILL margin
+    assert time.monotonic() - t0 < 12
+    assert doc["score"] == 0 and "stopped before it finished" in doc["output"]
 
 
 def test_run_autograder_on_an_empty_submission_says_so(tmp_path, bundle):

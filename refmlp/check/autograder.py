@@ -13,8 +13,9 @@ The zip holds, at its root (Gradescope's autograder specification):
 - ``refmlp_autograder.json``: those options (scenarios, rubric, timeouts), read by
   ``python -m refmlp.check.autograder`` in the container; the rubric and scenario files beside it.
 
-``REFMLP_AUTOGRADER_ROOT`` (default ``/autograder``) and ``REFMLP_AUTOGRADER_PYTHON`` (default
-``$ROOT/venv/bin/python``) move the tree and the interpreter, to run the bundle outside Gradescope.
+``REFMLP_AUTOGRADER_ROOT`` (default ``/autograder``), ``REFMLP_AUTOGRADER_PYTHON`` (default
+``$ROOT/venv/bin/python``) and ``REFMLP_AUTOGRADER_LIMIT`` (seconds, default the bundle's
+``--limit``) move the tree, the interpreter and the limit, to run the bundle outside Gradescope.
 """
 
 from __future__ import annotations
@@ -196,14 +197,16 @@ RUN_AUTOGRADER = r"""#!/usr/bin/env bash
 set -u
 ROOT="${REFMLP_AUTOGRADER_ROOT:-/autograder}"
 PY="${REFMLP_AUTOGRADER_PYTHON:-$ROOT/venv/bin/python}"
+LIMIT="${REFMLP_AUTOGRADER_LIMIT:-@LIMIT@}"
 RESULTS="$ROOT/results/results.json"
 mkdir -p "$ROOT/results"
 rm -f "$RESULTS"
 status=0
-timeout --kill-after=10 @LIMIT@ "$PY" -m refmlp.check.autograder "$ROOT" || status=$?
+# SIGINT first: refmlp then stops its sandbox and writes results saying so; SIGKILL 10 s later
+timeout --signal=INT --kill-after=10 "$LIMIT" "$PY" -m refmlp.check.autograder "$ROOT" || status=$?
 if [ ! -s "$RESULTS" ]; then
     if [ "$status" -eq 124 ] || [ "$status" -eq 137 ]; then
-        why="the check took longer than @LIMIT@ s and was stopped"
+        why="the check took longer than $LIMIT s and was stopped"
     else
         why="refmlp stopped (exit code $status) before writing its results: see the autograder's log"
     fi
@@ -290,6 +293,8 @@ def grade_in_container(root) -> int:
     except BaseException as exc:  # noqa: BLE001 - the student must get a page, not nothing
         if not results.is_file():
             gradescope.write(results, gradescope.error_results(
+                "the check was stopped before it finished (the autograder's time limit)"
+                if isinstance(exc, KeyboardInterrupt) else
                 f"refmlp failed ({exc!r}); the instructor sees the details in the log",
                 execution_time=time.monotonic() - t0))
         raise

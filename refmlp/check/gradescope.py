@@ -167,8 +167,11 @@ def grade(path, out_file, *, visibility: str = "visible", score_tests=None, **op
     try:
         report = check_submission(path, **options)
     except BaseException as exc:
-        write(out_file, error_results(f"refmlp failed while checking it ({type(exc).__name__}: "
-                                      f"{exc}); the instructor sees the details in the log",
+        reason = ("the check was stopped before it finished (the autograder's time limit, or an "
+                  "interrupt)" if isinstance(exc, KeyboardInterrupt) else
+                  f"refmlp failed while checking it ({type(exc).__name__}: {exc}); the "
+                  "instructor sees the details in the log")
+        write(out_file, error_results(reason,
                                       execution_time=time.perf_counter() - t0,
                                       visibility=visibility))
         raise

@@ -148,8 +148,10 @@ def _verdict(v: str) -> str:
 
 
 def _score(s: StudentResult) -> str:
-    if s.score is None:
-        return "-"
+    if s.score is None:  # no rubric: the checks that pass
+        checks = s.report.get("checks") or []
+        n = sum(c.get("verdict") == "pass" for c in checks)
+        return f"{n}/{len(checks)} checks" if checks else "-"
     return f"{s.score:g} / {s.max_score:g}" if s.max_score is not None else f"{s.score:g}"
 
 
@@ -329,6 +331,11 @@ def divergence_picture(fd: dict | None) -> str:
     except (TypeError, ValueError):
         return "<p>No picture of this divergence: its arrays are not numbers.</p>"
     name = where(fd)
+    seen = " ".join(x for x in (
+        f"{fd['row']}" if fd.get("row") else "",
+        f"in {fd['where']}" if fd.get("where") else "",
+        f"(check {fd['check']}" + (f", scenario {fd['scenario']})" if fd.get("scenario") else ")")
+        if fd.get("check") else "") if x)
     finite = [x[np.isfinite(x)] for x in (e, a)]
     scale = max((float(np.abs(x).max()) for x in finite if x.size), default=1.0)
     note = (f"colour: blue negative, red positive, on a log scale from {scale:.3g} down "
@@ -353,7 +360,8 @@ def divergence_picture(fd: dict | None) -> str:
     else:
         figs.append(f"<p>The shapes differ ({_shape(a)} against {_shape(e)}): no difference "
                     "to draw.</p>")
-    return f'<div class="maps">{"".join(figs)}</div>'
+    lead = f"<p>Where: {html.escape(seen)}.</p>" if seen else ""
+    return f'{lead}<div class="maps">{"".join(figs)}</div>'
 
 
 def _absmax(x) -> float:

@@ -33,6 +33,22 @@ class CheckReport:
     def exit_code(self) -> int:
         return EXIT[self.verdict]
 
+    def __repr__(self) -> str:
+        """One line: verdict, submission, first divergence, likely cause."""
+        fd = self.first_divergence
+        where = ("" if not fd else f"; first divergence: layer {fd['layer']} {fd['quantity']}"
+                 if fd.get("layer") else f"; first divergence: {fd['quantity']}")
+        scen = f" ({self.first_scenario})" if fd and self.first_scenario else ""
+        cause = f"; likely {self.diagnosis['key']}" if self.diagnosis else ""
+        why = f"; {self.message.splitlines()[0][:80]}" if self.verdict == "error" and self.message else ""
+        return f"<CheckReport {self.verdict.upper()} {self.submission}{where}{scen}{cause}{why}>"
+
+    def _repr_html_(self) -> str:
+        """The student's report as HTML, for Jupyter: what to fix, the picture, the text."""
+        from .pages import notebook_html
+
+        return notebook_html(self)
+
     def to_dict(self) -> dict:
         d = {
             "verdict": self.verdict,
@@ -56,22 +72,6 @@ class CheckReport:
 
     def to_text(self) -> str:
         return render(self)
-
-    def __repr__(self) -> str:
-        """One line: verdict, submission, first divergence, likely cause."""
-        fd = self.first_divergence
-        where = ("" if not fd else f"; first divergence: layer {fd['layer']} {fd['quantity']}"
-                 if fd.get("layer") else f"; first divergence: {fd['quantity']}")
-        scen = f" ({self.first_scenario})" if fd and self.first_scenario else ""
-        cause = f"; likely {self.diagnosis['key']}" if self.diagnosis else ""
-        why = f"; {self.message.splitlines()[0][:80]}" if self.verdict == "error" and self.message else ""
-        return f"<CheckReport {self.verdict.upper()} {self.submission}{where}{scen}{cause}{why}>"
-
-    def _repr_html_(self) -> str:
-        """The student's report as HTML, for Jupyter: what to fix, the picture, the text."""
-        from .pages import notebook_html
-
-        return notebook_html(self)
 
 
 def _wrap(text: str, indent: str) -> list[str]:
