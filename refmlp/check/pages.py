@@ -106,6 +106,7 @@ pre { background: #f6f6f6; padding: .8em; overflow-x: auto; font-size: 13px; lin
 figure.map { margin: 0; } .map figcaption { font-size: 13px; color: #444; max-width: 300px; }
 .cause { background: #fff4e5; border-left: 4px solid #f0a030; padding: .6em .9em; }
 .cards { display: flex; gap: 2.5em; flex-wrap: wrap; align-items: flex-start; }
+.cards > div:last-child { flex: 1; min-width: 420px; }
 """
 
 SORT_SCRIPT = """
@@ -207,7 +208,7 @@ def class_page(students: list[StudentResult]) -> str:
         examples.setdefault(d.get("key") or "-", d.get("message") or "")
     cause_rows = "".join(
         f'<tr><td><code>{html.escape(k)}</code></td><td class="num">{c}</td>'
-        f'<td>{html.escape(_short(examples.get(k, "")))}</td></tr>'
+        f'<td>{html.escape(_short(examples.get(k, ""), 90))}</td></tr>'
         for k, c in causes.most_common())
     rows = []
     for s in students:
