@@ -158,3 +158,21 @@ def test_no_picture_says_why():
     assert "not an array of a layer (exception)" in divergence_picture(
         {"layer": None, "quantity": "exception"})
     assert "No divergence" in divergence_picture(None)
+
+
+def test_a_class_run_with_out_writes_the_pages_beside_the_reports(tmp_path, capsys):
+    from check_fixtures import FPRIME_MISSING, submission
+    from refmlp.cli import main
+
+    submission(tmp_path / "class" / "ann")
+    submission(tmp_path / "class" / "ben", replace=[FPRIME_MISSING])
+    out = tmp_path / "graded"
+    assert main(["check", "--each", str(tmp_path / "class"), "--scenario", "disc", "--jobs", "1",
+                 "--out", str(out)]) == 1
+    capsys.readouterr()
+    index = parse(out / "index.html")
+    assert index.rows == 2 and external(index) == []
+    ben = parse(out / "ben" / "index.html")
+    assert ("a", {"href": "report.txt"}) in ben.tags and (out / "ben" / "report.txt").is_file()
+    text = " ".join(" ".join(ben.text).split())
+    assert "fprime_missing" in text and "/ 100" in text  # the rubric's score

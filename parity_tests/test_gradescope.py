@@ -65,6 +65,14 @@ def test_error_results_score_zero_with_the_reason(tmp_path):
 
 
 # ---- refmlp check --gradescope ------------------------------------------------------------------
+def full_marks(doc) -> float:
+    """The tests' maximum, which is the default rubric's total, 100: each test's points are
+    rounded to 4 decimals, so their sum may miss it by a few 1e-4."""
+    total = sum(t["max_score"] for t in doc["tests"])
+    assert total == pytest.approx(100, abs=1e-3)
+    return total
+
+
 def check_gradescope(sub, out, capsys, *extra):
     code = main(["check", str(sub), "--scenario", "disc", "--gradescope", str(out), *extra])
     capsys.readouterr()
@@ -74,7 +82,7 @@ def check_gradescope(sub, out, capsys, *extra):
 def test_correct_submission_gets_full_marks(tmp_path, capsys):
     code, doc = check_gradescope(submission(tmp_path / "s"), tmp_path / "r.json", capsys)
     assert code == 0
-    assert doc["score"] == sum(t["max_score"] for t in doc["tests"]) > 0
+    assert doc["score"] == 100 and full_marks(doc)
     assert {t["status"] for t in doc["tests"]} == {"passed"}
     assert "verdict: PASS" in doc["output"] and doc["extra_data"]["verdict"] == "pass"
 
@@ -84,8 +92,8 @@ def test_buggy_submission_loses_the_checks_it_fails_and_reads_why(tmp_path, caps
                                  tmp_path / "r.json", capsys, "--gradescope-visibility",
                                  "after_published")
     assert code == 1
-    total = sum(t["max_score"] for t in doc["tests"])
-    assert 0 < doc["score"] < total
+    assert 0 < doc["score"] < 100
+    assert sum(t["score"] for t in doc["tests"]) == pytest.approx(doc["score"], abs=1e-3)
     gradients = next(t for t in doc["tests"] if t["name"] == "disc: gradients")
     assert gradients["status"] == "failed" and "b_derivs_2" in gradients["output"]
     assert "out of tolerance" in gradients["output"]
@@ -108,14 +116,19 @@ def test_gradescope_takes_one_submission(tmp_path, capsys):
 
 
 def test_results_are_written_when_refmlp_itself_fails(tmp_path, monkeypatch):
+    from refmlp.check import find, rubric
+    from refmlp.check.grade import Settings
+
     def crash(*args, **kwargs):
         raise RuntimeError("the sandbox worker failed")
 
-    monkeypatch.setattr("refmlp.check.submission.check_submission", crash)
+    monkeypatch.setattr("refmlp.check.grade.grade_one", crash)
     with pytest.raises(RuntimeError):
-        gradescope.grade(tmp_path, tmp_path / "r.json")
+        gradescope.grade(find.Submission("s", tmp_path), tmp_path / "r.json",
+                         rubric.load_default(), Settings())
     doc = validate(json.loads((tmp_path / "r.json").read_text()))
     assert doc["score"] == 0 and "the sandbox worker failed" in doc["output"]
+    assert doc["tests"][0]["max_score"] == 100  # the rubric's total: Gradescope shows 0 / 100
 
 
 # ---- the bundle ---------------------------------------------------------------------------------
@@ -194,7 +207,7 @@ def test_run_autograder_grades_a_correct_submission(tmp_path, bundle):
     root = autograder_tree(tmp_path, bundle, {"mlp.py": submission(tmp_path / "s").joinpath(
         "mlp.py").read_text()})
     doc = run_autograder(root)
-    assert doc["score"] == sum(t["max_score"] for t in doc["tests"]) > 0
+    assert doc["score"] == 100 and full_marks(doc)
     assert [t["name"] for t in doc["tests"]][0] == "disc: forward"
     assert "verdict: PASS" in doc["output"]
 
@@ -203,7 +216,7 @@ def test_run_autograder_grades_a_buggy_submission(tmp_path, bundle):
     sub = submission(tmp_path / "s", replace=[FPRIME_MISSING])
     root = autograder_tree(tmp_path, bundle, {"mlp.py": (sub / "mlp.py").read_text()})
     doc = run_autograder(root)
-    assert 0 < doc["score"] < sum(t["max_score"] for t in doc["tests"])
+    assert 0 < doc["score"] < full_marks(doc)
     assert "fprime_missing" in doc["output"]
 
 
@@ -211,6 +224,25 @@ def test_run_autograder_writes_results_when_refmlp_is_missing(tmp_path, bundle):
     root = autograder_tree(tmp_path, bundle, {"mlp.py": "x = 1\n"})
     doc = run_autograder(root, python=str(tmp_path / "no-python-here"))
     assert doc["score"] == 0 and "exit code 127" in doc["output"]
+    assert doc["tests"][0]["max_score"] == 100  # the rubric's total, baked into the script
+
+
+def test_bundle_with_a_rubric_scores_by_it(tmp_path, capsys):
+    rubric = tmp_path / "hw6.toml"
+    rubric.write_text("total = 10\n[points]\ngradients = 6\nforward = 4\n")
+    out = tmp_path / "a.zip"
+    assert main(["autograder", "--out", str(out), "--scenario", "disc", "--rubric", str(rubric),
+                 "--visibility", "after_due_date"]) == 0
+    sub = submission(tmp_path / "s", replace=[FPRIME_MISSING])
+    root = autograder_tree(tmp_path, out, {"mlp.py": (sub / "mlp.py").read_text()})
+    assert (root / "source" / "hw6.toml").is_file()
+    doc = run_autograder(root)
+    assert sum(t["max_score"] for t in doc["tests"]) == pytest.approx(10, abs=1e-3)
+    tests = {t["name"]: t for t in doc["tests"]}
+    assert tests["disc: forward"]["score"] > 0 and tests["disc: gradients"]["score"] == 0
+    assert doc["visibility"] == "after_due_date"
+    assert main(["autograder", "--out", str(out), "--rubric", str(tmp_path / "nope.toml")]) == 2
+    assert "nope.toml" in capsys.readouterr().err
 
 
 def test_run_autograder_past_its_limit_still_writes_results(tmp_path, bundle):

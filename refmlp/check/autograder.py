@@ -123,8 +123,6 @@ def _check_options(scenarios, scenario_file, rubric, timeout) -> list[str]:
                               f"{', '.join([*SCENARIOS, *extra])}")
         args += ["--scenario", name]
     if rubric:
-        if not Path(rubric).is_file():
-            raise BundleError(f"--rubric {rubric}: no such file")
         args += ["--rubric", Path(rubric).name]
     if timeout is not None:
         if not (timeout >= 0.5 and timeout < float("inf")):
@@ -141,15 +139,21 @@ def build(out, *, scenarios=None, scenario_file=None, rubric=None, timeout=None,
         raise BundleError(f"--out {out}: folder {out.parent} does not exist")
     if not (limit >= 10 and limit < float("inf")):
         raise BundleError(f"--limit must be a finite number of seconds >= 10; got {limit}")
+    from . import rubric as rubrics
+
     check_args = _check_options(scenarios, scenario_file, rubric, timeout)
+    try:
+        total = rubrics.load(rubric).total
+    except rubrics.RubricError as exc:
+        raise BundleError(str(exc)) from None
     versions = pins()
     wheel_name, wheel = build_wheel(versions["refmlp"])
     config = {"check_args": check_args, "limit": limit, "visibility": visibility,
-              "versions": versions}
+              "max_score": total, "versions": versions}
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
         _add(z, "setup.sh", setup_script(versions, wheel_name, torch_index), executable=True)
-        _add(z, "run_autograder", RUN_AUTOGRADER.replace("@LIMIT@", str(int(limit))),
-             executable=True)
+        _add(z, "run_autograder", RUN_AUTOGRADER.replace("@LIMIT@", str(int(limit)))
+             .replace("@MAX_SCORE@", repr(float(total))), executable=True)
         _add(z, CONFIG, json.dumps(config, indent=2) + "\n")
         _add(z, wheel_name, wheel)
         for extra in (scenario_file, rubric):
@@ -213,7 +217,7 @@ if [ ! -s "$RESULTS" ]; then
     cat > "$RESULTS" <<EOF
 {"score": 0.0, "output": "The autograder could not grade this submission: $why.",
  "output_format": "text", "stdout_visibility": "hidden",
- "tests": [{"name": "grading the submission", "score": 0.0, "max_score": 0.0, "status": "failed",
+ "tests": [{"name": "grading the submission", "score": 0.0, "max_score": @MAX_SCORE@, "status": "failed",
             "output": "The autograder could not grade this submission: $why.",
             "visibility": "visible"}]}
 EOF
@@ -275,6 +279,7 @@ def grade_in_container(root) -> int:
     root = Path(root)
     results = root / "results" / "results.json"
     source = root / "source"
+    config = None
     try:
         config = json.loads((source / CONFIG).read_text())
         check_args = [str(source / a) if i and config["check_args"][i - 1] in FILE_OPTIONS else a
@@ -283,7 +288,7 @@ def grade_in_container(root) -> int:
         if not submission.is_dir() or not any(submission.iterdir()):
             gradescope.write(results, gradescope.error_results(
                 "the submission is empty: upload mlp.py (or the folder holding it)",
-                execution_time=time.monotonic() - t0))
+                max_score=config.get("max_score", 0.0), execution_time=time.monotonic() - t0))
             return 0
         from ..cli import main
 
@@ -296,12 +301,13 @@ def grade_in_container(root) -> int:
                 "the check was stopped before it finished (the autograder's time limit)"
                 if isinstance(exc, KeyboardInterrupt) else
                 f"refmlp failed ({exc!r}); the instructor sees the details in the log",
+                max_score=config.get("max_score", 0.0) if config else 0.0,
                 execution_time=time.monotonic() - t0))
         raise
     if not results.is_file():
         gradescope.write(results, gradescope.error_results(
             f"refmlp check stopped with exit code {code} before writing results",
-            execution_time=time.monotonic() - t0))
+            max_score=config.get("max_score", 0.0), execution_time=time.monotonic() - t0))
     return 0
 
 

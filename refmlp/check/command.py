@@ -1,14 +1,20 @@
 """``refmlp check``: its options (``add_arguments``) and its run (``run(args) -> int``).
 
 Exit codes: 0 pass, 1 fail (a wrong number, an exception or a timeout in a check), 2 a usage
-error or a submission that cannot be loaded. Declaring the options imports nothing heavy, so
-``refmlp --help`` stays fast; torch is imported by ``run`` only.
+error or a submission that cannot be loaded; for a class, the worst verdict's, or 130 (SIGINT,
+Ctrl-C) / 143 (SIGTERM) when the run was stopped (what finished is kept and summarised).
+Declaring the options imports nothing heavy, so ``refmlp --help`` stays fast; torch is imported
+by ``run`` only.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import os
+import sys
+import time
+from pathlib import Path
 
 DESCRIPTION = (
     "Run a homework submission (a folder with mlp.py, optionally layers.py and losses.py, "
@@ -26,54 +32,96 @@ EPILOG = (
     "loss_deriv = \"logistic_est_loss_deriv\", data = \"disc\" (or \"random\"). "
     "An adapter (--adapter FILE) defines class MLP with the released API around another "
     "implementation, and optionally params() -> [(W_k, b_k), ...]; see the README. "
-    "example: refmlp check homework/ --scenario disc --json"
+    "example: refmlp check homework/ --scenario disc --json. "
+    "A class: refmlp check --each class/ --out graded/ --csv grades.csv (a line per student as "
+    "it finishes; Ctrl-C keeps what finished, exit code 130; the same command again resumes)."
 )
 
 
+
+
+def cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from ..cli import seed
+    from ..cli import positive_int, seed
 
     parser.description, parser.epilog = DESCRIPTION, EPILOG
     parser.add_argument("path", nargs="+",
                         help="the submission folder, or its mlp.py (or neuralnet.py); several paths "
-                             "grade each in turn, one line each")
-    parser.add_argument("--each", action="store_true",
-                        help="each PATH is a class's folder: every immediate subfolder holding mlp.py "
-                             "or neuralnet.py is one submission (sorted by name). Prints one line per "
-                             "submission and a count; exit 0 if all pass, 1 if any fails, 2 if any "
-                             "is an error (the worst verdict wins)")
-    parser.add_argument("--scenario", action="append", metavar="NAME",
-                        help="run this scenario (repeatable; default: all, plus the file's)")
-    parser.add_argument("--scenario-file", metavar="FILE",
-                        help="TOML or JSON file of extra scenarios (see the epilog)")
-    parser.add_argument("--seed", type=seed, default=0,
-                        help="seed of the samples and of numpy's global generator before each "
-                             "network is built (default: 0)")
-    parser.add_argument("--adapter", metavar="FILE",
-                        help="a Python file defining class MLP with the released API (see README)")
-    parser.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
-                        help="wall-clock limit per check, at least 0.5 (default: 10)")
-    parser.add_argument("--json", action="store_true", help="print the report as JSON")
-    parser.add_argument("--gradescope", metavar="FILE",
-                        help="also write Gradescope's results.json for this one submission to FILE "
-                             "(score, a test per scored check, the report as the student's output); "
-                             "written even when refmlp fails, with score 0 and the reason")
-    parser.add_argument("--gradescope-visibility", default="visible", metavar="WHEN",
-                        choices=("hidden", "after_due_date", "after_published", "visible"),
-                        help="when students see those results: hidden, after_due_date, "
-                             "after_published or visible (default: visible)")
+                             "are a class, one student each")
+    who = parser.add_argument_group("the submission")
+    who.add_argument("--scenario", action="append", metavar="NAME",
+                     help="run this scenario (repeatable; default: all, plus the file's)")
+    who.add_argument("--scenario-file", metavar="FILE",
+                     help="TOML or JSON file of extra scenarios (see the epilog)")
+    who.add_argument("--seed", type=seed, default=0,
+                     help="seed of the samples and of numpy's global generator before each "
+                          "network is built (default: 0)")
+    who.add_argument("--adapter", metavar="FILE",
+                     help="a Python file defining class MLP with the released API (see README); "
+                          "for a class, each student's own adapter.py is used instead, and FILE "
+                          "only with --adapter-for-all")
+    who.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
+                     help="wall-clock limit per check, at least 0.5 (default: 10; after a check "
+                          "times out, the others of its scenario get a quarter of it)")
+    who.add_argument("--student-timeout", type=float, default=None, metavar="SECONDS",
+                     help="limit on one student's whole check, at least 1; the checks not done "
+                          "by then are timeouts (default: 20; a right submission takes ~0.5 s)")
+    who.add_argument("--json", action="store_true", help="print the report as JSON")
+    who.add_argument("--gradescope", metavar="FILE",
+                     help="write Gradescope's results.json for this one submission to FILE (the "
+                          "rubric's score, a test per scored check, the report as the student's "
+                          "output); written even when refmlp fails, with score 0 and the reason")
+    who.add_argument("--gradescope-visibility", default="visible", metavar="WHEN",
+                     choices=("hidden", "after_due_date", "after_published", "visible"),
+                     help="when students see those results: hidden, after_due_date, "
+                          "after_published or visible (default: visible)")
+    cls = parser.add_argument_group("grading a class")
+    cls.add_argument("--each", action="store_true",
+                     help="each PATH is a class's folder: every immediate subfolder is one "
+                          "student, named by it; inside it the submission is mlp.py or "
+                          "neuralnet.py (any case, any depth), else the one .py or notebook "
+                          "defining class MLP or NeuralNet; none or several: that student is an "
+                          "error saying so. An adapter.py in a student's folder is theirs")
+    cls.add_argument("--adapter-for-all", action="store_true",
+                     help="use --adapter for every student who has no adapter.py of their own")
+    cls.add_argument("--jobs", type=positive_int, default=None, metavar="N",
+                     help=f"students checked at once, each process importing torch once "
+                          f"(default: the number of cores, {cores()} here)")
+    cls.add_argument("--out", metavar="DIR",
+                     help="write DIR/<student>/report.txt and report.json as each student "
+                          "finishes, and DIR/summary.json; run again with the same DIR and the "
+                          "students whose files and settings are unchanged are not checked again")
+    cls.add_argument("--resume", action=argparse.BooleanOptionalAction, default=None,
+                     help="with --out, reuse the reports of unchanged students (default: on; "
+                          "--no-resume checks everyone again)")
+    cls.add_argument("--rubric", metavar="FILE",
+                     help="points per scenario and check (TOML; default: the shipped rubric, "
+                          "refmlp/check/rubric.toml, 100 points; see README)")
+    cls.add_argument("--csv", metavar="FILE",
+                     help="write the gradebook: student, score, max_score, verdict, "
+                          "first_divergence, diagnosis, seconds ('-': on stdout, instead of the "
+                          "lines)")
 
 
 def run(args) -> int:
     from ..cli import UsageError, emit
     from .scenarios import SCENARIOS, ScenarioError, load_scenario_file, select
-    from .submission import check_submission
 
     # a finite floor: inf cannot become the sandbox's CPU limit, and below half a second even a
     # right submission cannot start (numpy's import alone takes ~0.1-0.3 s)
     if args.timeout is not None and not (math.isfinite(args.timeout) and args.timeout >= 0.5):
         raise UsageError(f"--timeout must be a positive number of seconds, finite and at least "
                          f"0.5; got {args.timeout}")
+    if args.student_timeout is not None and not (math.isfinite(args.student_timeout)
+                                                 and args.student_timeout >= 1):
+        raise UsageError(f"--student-timeout must be a number of seconds, finite and at least 1; "
+                         f"got {args.student_timeout}")
     try:
         extra = load_scenario_file(args.scenario_file) if args.scenario_file else []
         clash = [s.name for s in extra if s.name in SCENARIOS]
@@ -83,42 +131,152 @@ def run(args) -> int:
         chosen = select(names, extra)
     except ScenarioError as exc:
         raise UsageError(str(exc)) from None
-    options = dict(scenarios=chosen, seed=args.seed, timeout=args.timeout, adapter=args.adapter)
-    if args.gradescope and (args.each or len(args.path) > 1):
-        raise UsageError("--gradescope writes the results of one submission (Gradescope runs one "
-                         f"container per submission); got {len(args.path)} path(s)"
-                         + (" with --each" if args.each else ""))
     try:
-        if args.each or len(args.path) > 1:
-            return run_batch(args, options)
         if args.gradescope:
-            from . import gradescope
-
-            report = gradescope.grade(args.path[0], args.gradescope,
-                                      visibility=args.gradescope_visibility, **options)
-        else:
-            report = check_submission(args.path[0], **options)
+            return run_gradescope(args, chosen)
+        if args.each or len(args.path) > 1 or args.out or args.csv or args.rubric:
+            return run_class(args, chosen)
+        if args.adapter_for_all or args.jobs or args.resume is not None:
+            raise UsageError("--adapter-for-all, --jobs and --resume are for a class (--each, or "
+                             "several paths)")
+        return run_one(args, chosen)
     except ModuleNotFoundError as exc:
         if exc.name != "torch":
             raise
         raise UsageError("refmlp check needs torch, the oracle, and it is not installed: "
                          "pip install torch") from None
+
+
+def run_one(args, chosen) -> int:
+    from ..cli import emit
+    from .grade import DEFAULT_STUDENT_TIMEOUT
+    from .submission import check_submission
+
+    budget = args.student_timeout or DEFAULT_STUDENT_TIMEOUT
+    report = check_submission(args.path[0], scenarios=chosen, seed=args.seed,
+                              timeout=args.timeout, adapter=args.adapter,
+                              deadline=time.monotonic() + budget)
     # the report says why it is an error (text and JSON alike): said once, not again on stderr
     emit(report.to_json() if args.json else report.to_text())
     return report.exit_code
 
 
-def run_batch(args, options) -> int:
-    """Several submissions (the PATHs, or with --each their subfolders): a line each, a count."""
+def run_gradescope(args, chosen) -> int:
+    """One submission, as Gradescope runs it: results.json, and the report on stdout (the
+    instructor's log)."""
     from ..cli import UsageError, emit
-    from . import batch
+    from . import gradescope, rubric as rubrics
+    from .grade import DEFAULT_STUDENT_TIMEOUT, Settings
+    from .report import EXIT
 
-    paths = []
-    for parent in args.path if args.each else ():
-        found = batch.submissions_in(parent)
-        if isinstance(found, str):
-            raise UsageError(found)
-        paths += found
-    results = batch.check_each(paths or args.path, **options)
-    emit(batch.to_json(results) if args.json else batch.to_text(results))
-    return batch.batch_exit([r for r, _ in results])
+    if args.each or len(args.path) > 1 or args.out or args.csv:
+        raise UsageError("--gradescope writes the results of one submission (Gradescope runs one "
+                         f"container per submission); got {len(args.path)} path(s)"
+                         + (" with --each" if args.each else "")
+                         + (" with --out/--csv" if args.out or args.csv else ""))
+    try:
+        rubric = rubrics.load(args.rubric)
+    except rubrics.RubricError as exc:
+        raise UsageError(str(exc)) from None
+    settings = Settings(scenarios=tuple(chosen), seed=args.seed, timeout=args.timeout,
+                        student_timeout=args.student_timeout or DEFAULT_STUDENT_TIMEOUT,
+                        adapter=str(Path(args.adapter).resolve()) if args.adapter else None)
+    graded = gradescope.grade(students(args)[0], args.gradescope, rubric, settings,
+                              visibility=args.gradescope_visibility)
+    emit(graded.text)
+    return EXIT[graded.verdict]
+
+
+def students(args) -> list:
+    """The class: with --each every subfolder of every PATH, else each PATH; names made unique."""
+    from ..cli import UsageError
+    from . import find
+
+    subs = []
+    for p in args.path:
+        if args.each:
+            found = find.find_class(p)
+            if isinstance(found, str):
+                raise UsageError(found)
+            subs += found
+        elif Path(p).is_dir():
+            subs.append(find.locate_submission(p))
+        elif Path(p).is_file():
+            f = Path(p)
+            subs.append(find.Submission(f.parent.name or f.stem, f.parent, file=f))
+        else:
+            subs.append(find.Submission(Path(p).name or p, Path(p), problem=f"{p} does not exist"))
+    seen, unique = {}, []
+    for s in subs:  # two PATHs may end in the same folder name (a/alice, b/alice)
+        n = seen[s.name] = seen.get(s.name, 0) + 1
+        unique.append(s if n == 1 else find.Submission(f"{s.name}-{n}", s.root, s.file, s.adapter,
+                                                       s.problem))
+    return unique
+
+
+def run_class(args, chosen) -> int:
+    from ..cli import UsageError, emit
+    from . import batch, rubric as rubrics
+    from .grade import DEFAULT_STUDENT_TIMEOUT, EXIT_INTERRUPTED, Settings, class_exit, grade_class
+
+    if args.adapter and not args.adapter_for_all:
+        raise UsageError(f"--adapter {args.adapter} with a class would wrap every student's code "
+                         "in the same adapter; each student's own adapter.py is used instead. "
+                         "Add --adapter-for-all to use it for every student without one")
+    if args.adapter_for_all and not args.adapter:
+        raise UsageError("--adapter-for-all needs --adapter FILE")
+    if args.adapter and not Path(args.adapter).is_file():
+        raise UsageError(f"--adapter {args.adapter}: no such file")
+    if args.resume and not args.out:
+        raise UsageError("--resume reuses the reports of an earlier run: give its --out DIR")
+    try:
+        rubric = rubrics.load(args.rubric)
+    except rubrics.RubricError as exc:
+        raise UsageError(str(exc)) from None
+    out = Path(args.out) if args.out else None
+    if out is not None:
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UsageError(f"--out {args.out}: cannot create it ({exc.strerror})") from None
+    subs = students(args)
+    jobs = args.jobs or cores()
+    settings = Settings(scenarios=tuple(chosen), seed=args.seed, timeout=args.timeout,
+                        student_timeout=args.student_timeout or DEFAULT_STUDENT_TIMEOUT,
+                        adapter=str(Path(args.adapter).resolve()) if args.adapter else None,
+                        # the jobs already fill the cores: one check at a time per student
+                        parallel=1 if jobs > 1 else 2)
+    lines = not args.json and args.csv != "-"
+    bar = batch.ProgressBar(len(subs), enabled=lines)
+    if lines:
+        emit(batch.header())
+    bar.draw()
+    t0 = time.monotonic()
+    try:
+        done = grade_class(subs, rubric, settings, jobs=jobs, out=out,
+                           resume=args.resume is not False,
+                           on_done=lambda g: bar.advance(batch.line(g) if lines else None, emit))
+    finally:
+        bar.wipe()
+    results, stop = done.results, done.interrupted
+    if out is not None:
+        _write(out / "summary.json", batch.to_json(results, stop, len(subs)) + "\n")
+        from .pages import write_pages
+
+        write_pages(out, results)
+    if args.csv == "-":
+        emit(batch.to_csv(results).rstrip("\n"))
+    elif args.csv:
+        _write(Path(args.csv), batch.to_csv(results))
+    if args.json:
+        emit(batch.to_json(results, stop, len(subs)))
+    else:
+        text = batch.summary_text(results, stop, len(subs), time.monotonic() - t0)
+        print(("\n" if lines else "") + text, file=sys.stdout if lines else sys.stderr, flush=True)
+    return EXIT_INTERRUPTED[stop] if stop is not None else class_exit(results)
+
+
+def _write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)

@@ -91,18 +91,6 @@ def _describe(row: dict) -> str:
         return row.get("problem") or f"{row.get('n_mismatch')} / {row.get('n_total')} elements out of tolerance"
 
 
-def tests_per_check(report: dict, points: float = 1.0) -> list[ScoredTest]:
-    """The plainest rubric: every check of every scenario worth ``points``, all or nothing; a
-    report with no checks (an error) is one test of 0 points saying why."""
-    tests = [ScoredTest(f"{c.get('scenario')}: {c['name']}" if c.get("scenario") else c["name"],
-                        points if c.get("verdict") == "pass" else 0.0, points, check_output(c))
-             for c in report.get("checks") or ()]
-    if not tests:
-        tests = [ScoredTest("loading the submission", 0.0, 0.0,
-                            report.get("message") or f"verdict {report.get('verdict')}")]
-    return tests
-
-
 def results(tests: list[ScoredTest], *, output: str = "", execution_time: float | None = None,
             visibility: str = "visible", stdout_visibility: str = "hidden",
             score: float | None = None, extra_data: dict | None = None) -> dict:
@@ -142,40 +130,66 @@ def write(path, data: dict) -> Path:
     return path
 
 
-def for_report(report, *, seconds: float | None = None, tests: list[ScoredTest] | None = None,
-               visibility: str = "visible") -> dict:
-    """results.json for one checked submission (a CheckReport): the whole student report as the
-    top-level output, the tests as the rubric scored them (default :func:`tests_per_check`)."""
-    data = report.to_dict()
-    tests = tests if tests is not None else tests_per_check(data)
-    return results(tests, output=report.to_text(), execution_time=seconds, visibility=visibility,
-                   score=0.0 if data["verdict"] == "error" else None,
-                   extra_data={"verdict": data["verdict"],
-                               "first_divergence": data.get("first_divergence"),
-                               "diagnosis": (data.get("diagnosis") or {}).get("key")})
+def tests_from_points(items: list, max_score: float, outputs: dict,
+                      visibility: str = "visible") -> list[ScoredTest]:
+    """One test per item the rubric scored (``rubric.Score.items``), its points scaled as the
+    rubric scales the total (so that the tests add up to the score), its output the check's part
+    of the report (``outputs``: (scenario, check) -> text)."""
+    possible = sum(it["max"] for it in items)
+    factor = max_score / possible if possible and max_score else 1.0
+    tests = []
+    for it in items:
+        name = f"{it['scenario']}: {it['check']}" if it["scenario"] else it["check"]
+        text = outputs.get((it["scenario"], it["check"]), "")
+        if it["charged"] not in ("pass", "fail", "error"):
+            text = f"({it['charged']}: charged {it['points']:g} of {it['max']:g})\n" + text
+        tests.append(ScoredTest(name, round(it["points"] * factor, 4), round(it["max"] * factor, 4),
+                                text, visibility))
+    return tests
 
 
-def grade(path, out_file, *, visibility: str = "visible", score_tests=None, **options):
-    """Check ``path`` and write results.json to ``out_file``; returns the report. If the check
-    itself fails (an error in refmlp), a results.json of score 0 says so, and the error is raised
-    on. ``score_tests(report_dict) -> [ScoredTest]`` is the rubric (default one point a check)."""
+def for_graded(graded, *, visibility: str = "visible") -> dict:
+    """results.json for one graded submission (``refmlp.check.grade.Graded``): the rubric's
+    score, a test per scored check, the student report (with the score) as the output."""
+    rep = graded.report
+    outputs = {(c.get("scenario"), c["name"]): check_output(c) for c in rep.get("checks") or ()}
+    tests = tests_from_points(graded.points, graded.max_score, outputs, visibility)
+    if not tests:
+        why = rep.get("message") or f"verdict {graded.verdict}"
+        tests = [ScoredTest("loading the submission", 0.0, graded.max_score, why, visibility)]
+    return results(tests, output=graded.text, execution_time=graded.seconds,
+                   visibility=visibility, score=graded.score,
+                   extra_data={"verdict": graded.verdict,
+                               "first_divergence": _small(rep.get("first_divergence")),
+                               "diagnosis": (rep.get("diagnosis") or {}).get("key")})
+
+
+def _small(fd: dict | None) -> dict | None:
+    """The first divergence without its arrays (Gradescope keeps extra_data; the arrays are in
+    the report)."""
+    return None if fd is None else {k: v for k, v in fd.items() if k not in ("expected", "actual")}
+
+
+def grade(submission, out_file, rubric, settings, *, visibility: str = "visible"):
+    """Grade one submission (``refmlp.check.find.Submission``) as ``refmlp check --each`` grades a
+    student (``refmlp.check.grade.grade_one``) and write results.json to ``out_file``; returns the
+    Graded. If grading itself fails (an error in refmlp, the time limit's interrupt), a
+    results.json of score 0 says so, and the error is raised on."""
     import time
 
-    from .submission import check_submission
+    from .grade import grade_one
 
     t0 = time.perf_counter()
     try:
-        report = check_submission(path, **options)
+        graded = grade_one(submission, rubric, settings)
     except BaseException as exc:
         reason = ("the check was stopped before it finished (the autograder's time limit, or an "
                   "interrupt)" if isinstance(exc, KeyboardInterrupt) else
                   f"refmlp failed while checking it ({type(exc).__name__}: {exc}); the "
                   "instructor sees the details in the log")
-        write(out_file, error_results(reason,
+        write(out_file, error_results(reason, max_score=rubric.total,
                                       execution_time=time.perf_counter() - t0,
                                       visibility=visibility))
         raise
-    tests = score_tests(report.to_dict()) if score_tests else None
-    write(out_file, for_report(report, seconds=time.perf_counter() - t0, tests=tests,
-                               visibility=visibility))
-    return report
+    write(out_file, for_graded(graded, visibility=visibility))
+    return graded

@@ -47,11 +47,16 @@ class StudentResult:
 
 
 def as_result(item) -> StudentResult:
-    """A StudentResult from one, from a CheckReport, or from a dict with the keys ``report``
+    """A StudentResult from one, from a class run's ``Graded``, from a CheckReport, or from a
+    dict with the keys ``report``
     (``to_dict()`` or a CheckReport), ``name``/``student``, ``text``, ``score``, ``max_score``,
     ``seconds``."""
     if isinstance(item, StudentResult):
         return item
+    if hasattr(item, "student") and isinstance(getattr(item, "report", None), dict):
+        # refmlp.check.grade.Graded: a student of a class run
+        return StudentResult(item.student, item.report, item.text, item.score, item.max_score,
+                             item.seconds)
     if hasattr(item, "to_dict"):
         d = item.to_dict()
         return StudentResult(Path(d["submission"]).name or d["submission"], d, item.to_text())
@@ -76,7 +81,8 @@ def write_pages(out_dir, results) -> Path:
     for s in students:
         folder = out / safe_name(s.name)
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / "index.html").write_text(student_page(s), encoding="utf-8")
+        files = [f for f in ("report.txt", "report.json") if (folder / f).is_file()]
+        (folder / "index.html").write_text(student_page(s, files), encoding="utf-8")
     index = out / "index.html"
     index.write_text(class_page(students), encoding="utf-8")
     return index
@@ -405,8 +411,10 @@ def report_fragment(s: StudentResult) -> str:
 <pre>{html.escape(s.text or '(no text report)')}</pre>"""
 
 
-def student_page(s: StudentResult) -> str:
-    body = (f'<p><a href="../index.html">&larr; the class</a></p>\n'
+def student_page(s: StudentResult, files=()) -> str:
+    """A student's page; ``files``: names beside it to link to (report.txt, report.json)."""
+    links = "".join(f' &middot; <a href="{quote(f)}">{html.escape(f)}</a>' for f in files)
+    body = (f'<p><a href="../index.html">&larr; the class</a>{links}</p>\n'
             f"<h1>{html.escape(s.name)}</h1>\n{report_fragment(s)}")
     return _page(f"refmlp check: {s.name}", body)
 

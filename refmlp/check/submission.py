@@ -45,9 +45,11 @@ def locate(path, adapter=None):
 
 
 def check_submission(path, *, scenarios=None, seed=0, timeout=None, adapter=None,
-                     memory=None) -> CheckReport:
+                     memory=None, deadline=None, parallel=2) -> CheckReport:
     """Check a submission folder (or its mlp.py) on the scenarios (names or Scenario objects;
-    all built-in ones by default). See the package docstring for the report."""
+    all built-in ones by default). See the package docstring for the report. ``deadline``
+    (time.monotonic()) ends the whole check, the checks not done by then reported as timeouts;
+    ``parallel`` checks run at once in the sandbox."""
     from . import diagnosis, helpers
     from .judge import judge_check, rank
 
@@ -75,7 +77,8 @@ def check_submission(path, *, scenarios=None, seed=0, timeout=None, adapter=None
 
     run = runner.Run(folder.resolve(), module, module_file, checks, inputs,
                      timeout=timeout or runner.DEFAULT_TIMEOUT,
-                     memory=memory or runner.DEFAULT_MEMORY, adapter=adapter_path, files=files)
+                     memory=memory or runner.DEFAULT_MEMORY, adapter=adapter_path, files=files,
+                     deadline=deadline, parallel=parallel)
 
     outcomes = run.collect()
     rep = CheckReport("pass", str(path), api,

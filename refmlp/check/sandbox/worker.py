@@ -38,6 +38,7 @@ import traceback
 import warnings
 
 import numpy as np
+import numpy.random  # noqa: F401  numpy 2 loads it on first use: ~10 ms in every forked check otherwise
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUTPUT_KEEP = 16384
