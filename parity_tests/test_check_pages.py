@@ -176,3 +176,16 @@ def test_a_class_run_with_out_writes_the_pages_beside_the_reports(tmp_path, caps
     assert ("a", {"href": "report.txt"}) in ben.tags and (out / "ben" / "report.txt").is_file()
     text = " ".join(" ".join(ben.text).split())
     assert "fprime_missing" in text and "/ 100" in text  # the rubric's score
+
+
+def test_checks_are_a_table_of_scenarios_by_check_kind():
+    from refmlp.check.pages import checks_table
+
+    checks = [{"scenario": s, "name": k, "verdict": v} for s, k, v in (
+        ("disc", "forward", "pass"), ("disc", "gradients", "fail"),
+        ("square", "forward", "pass"), ("square", "gradients", "error"))]
+    page = Page(checks_table(checks))
+    cells = [a for t, a in page.tags if t == "td" and "title" in a]
+    assert [c["title"] for c in cells] == ["pass", "fail", "pass", "error"]
+    assert [t for t in page.text if t in ("disc", "square")] == ["disc", "square"]
+    assert checks_table([]) == ""

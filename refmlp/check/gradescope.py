@@ -140,11 +140,12 @@ def tests_from_points(items: list, max_score: float, outputs: dict,
     tests = []
     for it in items:
         name = f"{it['scenario']}: {it['check']}" if it["scenario"] else it["check"]
+        got, top = round(it["points"] * factor, 2), round(it["max"] * factor, 2)
         text = outputs.get((it["scenario"], it["check"]), "")
         if it["charged"] not in ("pass", "fail", "error"):
-            text = f"({it['charged']}: charged {it['points']:g} of {it['max']:g})\n" + text
-        tests.append(ScoredTest(name, round(it["points"] * factor, 4), round(it["max"] * factor, 4),
-                                text, visibility))
+            text = (f"{it['charged']}, which is charged there: {got:g} of {top:g} points kept\n"
+                    + text)
+        tests.append(ScoredTest(name, got, top, text, visibility))
     return tests
 
 

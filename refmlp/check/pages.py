@@ -111,6 +111,7 @@ pre { background: #f6f6f6; padding: .8em; overflow-x: auto; font-size: 13px; lin
 .maps { display: flex; flex-wrap: wrap; gap: 1.5em; align-items: flex-start; }
 figure.map { margin: 0; } .map figcaption { font-size: 13px; color: #444; max-width: 300px; }
 .cause { background: #fff4e5; border-left: 4px solid #f0a030; padding: .6em .9em; }
+table.checks td { text-align: center; } table.checks td:first-child { text-align: left; }
 .cards { display: flex; gap: 2.5em; flex-wrap: wrap; align-items: flex-start; }
 .cards > div:last-child { flex: 1; min-width: 420px; }
 """
@@ -356,6 +357,9 @@ def divergence_picture(fd: dict | None) -> str:
         ratio = _constant_ratio(a, e)
         if ratio is not None:
             figs.append(f"<p>Yours is {ratio:.4g} x the reference everywhere it is not 0.</p>")
+        elif a.ndim == 2 and a.shape[0] == a.shape[1] and _absmax(a.T - e) <= 1e-9 * scale:
+            figs.append("<p>Yours is the reference transposed: the right numbers, stored "
+                        "transposed.</p>")
     elif a.ndim == 2 and a.T.shape == e.shape:
         d = a.T - e
         figs.append(_figure(d, _absmax(d) or 1.0, "yours transposed - reference",
@@ -388,6 +392,32 @@ def _constant_ratio(a, e):
     return None
 
 
+MARK = {"pass": ("&#10003;", "pass"), "fail": ("&#10007;", "fail"), "error": ("!", "error")}
+
+
+def checks_table(checks) -> str:
+    """Scenarios down, check kinds across, a mark per check (a tooltip says its verdict)."""
+    kinds, scenarios, cell = [], [], {}
+    for c in checks:
+        scen, kind = str(c.get("scenario") or ""), c.get("name", "")
+        kinds += [kind] if kind not in kinds else []
+        scenarios += [scen] if scen not in scenarios else []
+        cell[scen, kind] = c.get("verdict", "error")
+    if not checks:
+        return ""
+    head = "".join(f"<th>{html.escape(k)}</th>" for k in kinds)
+    rows = []
+    for scen in scenarios:
+        tds = []
+        for kind in kinds:
+            v = cell.get((scen, kind))
+            mark, cls = MARK.get(v, ("", ""))
+            tds.append(f'<td class="{cls}" title="{html.escape(v or "not run")}">{mark}</td>')
+        rows.append(f"<tr><td>{html.escape(scen)}</td>{''.join(tds)}</tr>")
+    return (f'<table class="checks"><thead><tr><th>scenario</th>{head}</tr></thead>'
+            f"<tbody>{''.join(rows)}</tbody></table>")
+
+
 def report_fragment(s: StudentResult) -> str:
     """The student's part of a page: verdict, what to fix, the picture, the full report."""
     rep = s.report
@@ -396,17 +426,14 @@ def report_fragment(s: StudentResult) -> str:
     cause = (f'<div class="cause"><b>Likely cause</b> (<code>{html.escape(diag["key"])}</code>): '
              f'{html.escape(diag.get("message") or "")}</div>' if diag.get("key") else "")
     message = f"<p>{html.escape(rep['message'])}</p>" if rep.get("message") else ""
-    checks = "".join(
-        f"<tr><td>{html.escape(str(c.get('scenario') or ''))}</td>"
-        f"<td>{html.escape(c.get('name', ''))}</td><td>{_verdict(c.get('verdict', 'error'))}</td></tr>"
-        for c in rep.get("checks") or ())
+    checks = checks_table(rep.get("checks") or ())
     score = f" &middot; score {html.escape(_score(s))}" if s.score is not None else ""
     return f"""<p class="sub">verdict {_verdict(rep.get('verdict', 'error'))}{score}
 &middot; first divergence: {html.escape(where(fd, rep.get('first_divergence_scenario')))}</p>
 {cause}{message}
 <h2>The first divergence</h2>
 {divergence_picture(fd)}
-{f'<h2>Checks</h2><table><thead><tr><th>scenario</th><th>check</th><th>verdict</th></tr></thead><tbody>{checks}</tbody></table>' if checks else ''}
+{f'<h2>Checks</h2>{checks}' if checks else ''}
 <h2>The report</h2>
 <pre>{html.escape(s.text or '(no text report)')}</pre>"""
 
