@@ -175,13 +175,16 @@ def setup_script(versions: dict, wheel_name: str, torch_index: str) -> str:
 # Gradescope runs this once, as root, when it builds the autograder's image (Ubuntu).
 set -euxo pipefail
 SRC=/autograder/source
-if ! command -v python{PYTHON} >/dev/null 2>&1; then
-    # Ubuntu's own archive has one Python 3 per release; deadsnakes builds the others
+export DEBIAN_FRONTEND=noninteractive
+if ! python{PYTHON} -c "import venv, ensurepip" >/dev/null 2>&1; then
     apt-get update
-    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends software-properties-common
-    add-apt-repository -y ppa:deadsnakes/ppa
-    apt-get update
-    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python{PYTHON} python{PYTHON}-venv
+    if ! apt-get install -y --no-install-recommends python{PYTHON} python{PYTHON}-venv; then
+        # this Ubuntu release's archive has another Python 3: the deadsnakes PPA builds the others
+        apt-get install -y --no-install-recommends software-properties-common
+        add-apt-repository -y ppa:deadsnakes/ppa
+        apt-get update
+        apt-get install -y --no-install-recommends python{PYTHON} python{PYTHON}-venv
+    fi
 fi
 python{PYTHON} -m venv /autograder/venv
 PIP="/autograder/venv/bin/python -m pip"
@@ -248,9 +251,10 @@ def build_wheel(version: str) -> tuple[str, bytes]:
         raise BundleError(f"no dataset snapshots found at {snapshots}: the scenarios need them")
     dist = f"refmlp-{version}.dist-info"
     requires = [r for r in metadata.requires("refmlp") or () if "extra ==" not in r]
+    python = metadata.metadata("refmlp").get("Requires-Python") or f">={PYTHON}"
     files.append((f"{dist}/METADATA", "\n".join(
         ["Metadata-Version: 2.1", "Name: refmlp", f"Version: {version}",
-         "Requires-Python: >=3.10", *(f"Requires-Dist: {r}" for r in requires), ""]).encode()))
+         f"Requires-Python: {python}", *(f"Requires-Dist: {r}" for r in requires), ""]).encode()))
     files.append((f"{dist}/WHEEL", b"Wheel-Version: 1.0\nGenerator: refmlp autograder\n"
                                    b"Root-Is-Purelib: true\nTag: py3-none-any\n"))
     files.append((f"{dist}/entry_points.txt", b"[console_scripts]\nrefmlp = refmlp.cli:main\n"))
