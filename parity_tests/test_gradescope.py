@@ -140,7 +140,8 @@ def test_results_are_written_when_refmlp_itself_fails(tmp_path, monkeypatch):
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory):
     out = tmp_path_factory.mktemp("bundle") / "autograder.zip"
-    assert main(["autograder", "--out", str(out), "--scenario", "disc", "--timeout", "20"]) == 0
+    assert main(["autograder", "--out", str(out), "--scenario", "disc", "--timeout", "20",
+                 "--student-timeout", "60"]) == 0
     return out
 
 
@@ -153,6 +154,7 @@ def autograder_tree(tmp_path, bundle, files: dict) -> Path:
             os.chmod(root / "source" / info.filename, (info.external_attr >> 16) & 0o777)
     (root / "submission").mkdir()
     for name, text in files.items():
+        (root / "submission" / name).parent.mkdir(parents=True, exist_ok=True)
         (root / "submission" / name).write_text(text)
     return root
 
@@ -181,7 +183,8 @@ def test_bundle_holds_what_gradescope_needs_at_its_root(bundle):
     assert f"torch=={pins['torch']}" in setup and autograder.TORCH_CPU_INDEX in setup
     assert f"numpy=={pins['numpy']}" in setup and f'"$SRC/{wheel}"' in setup
     assert "python3.11 -m venv /autograder/venv" in setup
-    assert config["check_args"] == ["--scenario", "disc", "--timeout", "20.0"]
+    assert config["check_args"] == ["--scenario", "disc", "--timeout", "20.0",
+                                    "--student-timeout", "60.0"]
 
 
 def test_bundle_scripts_are_valid_bash(bundle, tmp_path):
@@ -209,7 +212,8 @@ def test_bundled_wheel_installs_and_carries_the_checker_and_the_snapshots(bundle
 
 
 def test_run_autograder_grades_a_correct_submission(tmp_path, bundle):
-    root = autograder_tree(tmp_path, bundle, {"mlp.py": submission(tmp_path / "s").joinpath(
+    # uploaded as a folder, under another case: found as a class run finds a student's file
+    root = autograder_tree(tmp_path, bundle, {"HW6/MLP.py": submission(tmp_path / "s").joinpath(
         "mlp.py").read_text()})
     doc = run_autograder(root)
     assert doc["score"] == 100 and full_marks(doc)

@@ -62,6 +62,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(default: refmlp's default rubric)")
     parser.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
                         help="wall-clock limit per check (default: refmlp check's)")
+    parser.add_argument("--student-timeout", type=float, default=None, metavar="SECONDS",
+                        help="limit on the whole check of a submission (default: refmlp check's)")
     parser.add_argument("--limit", type=float, default=DEFAULT_LIMIT, metavar="SECONDS",
                         help="limit of the whole run, after which results.json says so with score "
                              f"0; keep it under Gradescope's own (default: {DEFAULT_LIMIT:g})")
@@ -77,7 +79,8 @@ def run(args) -> int:
 
     try:
         path = build(args.out, scenarios=args.scenario, scenario_file=args.scenario_file,
-                     rubric=args.rubric, timeout=args.timeout, limit=args.limit,
+                     rubric=args.rubric, timeout=args.timeout,
+                     student_timeout=args.student_timeout, limit=args.limit,
                      visibility=args.visibility, torch_index=args.torch_index)
     except BundleError as exc:
         raise UsageError(str(exc)) from None
@@ -105,7 +108,7 @@ def pins() -> dict[str, str]:
     return out
 
 
-def _check_options(scenarios, scenario_file, rubric, timeout) -> list[str]:
+def _check_options(scenarios, scenario_file, rubric, timeout, student_timeout) -> list[str]:
     """The ``refmlp check`` options the container runs with; file paths relative to source/."""
     from .scenarios import SCENARIOS, ScenarioError, load_scenario_file
 
@@ -128,11 +131,16 @@ def _check_options(scenarios, scenario_file, rubric, timeout) -> list[str]:
         if not (timeout >= 0.5 and timeout < float("inf")):
             raise BundleError(f"--timeout must be a finite number of seconds >= 0.5; got {timeout}")
         args += ["--timeout", repr(float(timeout))]
+    if student_timeout is not None:
+        if not (student_timeout >= 1 and student_timeout < float("inf")):
+            raise BundleError("--student-timeout must be a finite number of seconds >= 1; got "
+                              f"{student_timeout}")
+        args += ["--student-timeout", repr(float(student_timeout))]
     return args
 
 
 def build(out, *, scenarios=None, scenario_file=None, rubric=None, timeout=None,
-          limit=DEFAULT_LIMIT, visibility="visible", torch_index=TORCH_CPU_INDEX) -> Path:
+          student_timeout=None, limit=DEFAULT_LIMIT, visibility="visible", torch_index=TORCH_CPU_INDEX) -> Path:
     """Write the autograder zip to ``out``; returns its path."""
     out = Path(out)
     if not out.parent.is_dir():
@@ -141,7 +149,7 @@ def build(out, *, scenarios=None, scenario_file=None, rubric=None, timeout=None,
         raise BundleError(f"--limit must be a finite number of seconds >= 10; got {limit}")
     from . import rubric as rubrics
 
-    check_args = _check_options(scenarios, scenario_file, rubric, timeout)
+    check_args = _check_options(scenarios, scenario_file, rubric, timeout, student_timeout)
     try:
         total = rubrics.load(rubric).total
     except rubrics.RubricError as exc:
