@@ -195,30 +195,46 @@ def test_bundle_scripts_are_valid_bash(bundle, tmp_path):
         assert proc.returncode == 0, (name, proc.stderr)
 
 
-def test_bundled_wheel_installs_and_carries_the_checker_and_the_snapshots(bundle, tmp_path):
+@pytest.fixture(scope="module")
+def installed_wheel(bundle, tmp_path_factory) -> Path:
+    """The bundle's wheel installed (pip, no index, no dependencies) into a folder of its own."""
+    tmp = tmp_path_factory.mktemp("wheel")
     with zipfile.ZipFile(bundle) as z:
         wheel_name = next(n for n in z.namelist() if n.endswith(".whl"))
-        z.extract(wheel_name, tmp_path)
-    target = tmp_path / "site"
+        z.extract(wheel_name, tmp)
+    target = tmp / "site"
     proc = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--no-index",
                            "--no-compile", "--disable-pip-version-check", "--target",
-                           str(target), str(tmp_path / wheel_name)],
+                           str(target), str(tmp / wheel_name)],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
+    return target
+
+
+def test_bundled_wheel_carries_the_checker_the_rubric_and_the_snapshots(installed_wheel):
+    target = installed_wheel
     assert (target / "refmlp" / "check" / "sandbox" / "worker.py").is_file()
+    assert (target / "refmlp" / "check" / "rubric.toml").is_file()
     assert (target / "refmlp" / "snapshots" / "MANIFEST.json").is_file()
     assert (target / "refmlp" / "snapshots" / "disc.npz").is_file()
     assert (target / "bin" / "refmlp").is_file()  # the console script from entry_points.txt
 
 
-def test_run_autograder_grades_a_correct_submission(tmp_path, bundle):
+def test_run_autograder_grades_a_correct_submission_with_the_bundled_wheel(tmp_path, bundle, installed_wheel):
+    # the interpreter setup.sh would make: this one, with only the wheel's refmlp on its path
+    python = tmp_path / "python"
+    python.write_text(f'#!/bin/sh\nPYTHONPATH={installed_wheel} exec {sys.executable} "$@"\n')
+    python.chmod(0o755)
     # uploaded as a folder, under another case: found as a class run finds a student's file
     root = autograder_tree(tmp_path, bundle, {"HW6/MLP.py": submission(tmp_path / "s").joinpath(
         "mlp.py").read_text()})
-    doc = run_autograder(root)
-    assert doc["score"] == 100 and full_marks(doc)
+    doc = run_autograder(root, python=str(python))
+    assert doc["score"] == 100 and full_marks(doc) and "verdict: PASS" in doc["output"]
     assert [t["name"] for t in doc["tests"]][0] == "disc: forward"
-    assert "verdict: PASS" in doc["output"]
+    # from the tree's root, as run_autograder runs it (not from the repo, which -c would put first)
+    where = subprocess.run([str(python), "-c", "import refmlp; print(refmlp.__file__)"],
+                           capture_output=True, text=True, check=True, cwd=root).stdout
+    assert where.startswith(str(installed_wheel))
 
 
 def test_run_autograder_grades_a_buggy_submission(tmp_path, bundle):
