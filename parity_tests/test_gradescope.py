@@ -56,6 +56,12 @@ def test_results_sum_the_tests_and_say_passed_or_failed():
     assert doc["tests"][1]["visibility"] == "after_due_date" and doc["output"] == "whole report"
 
 
+def test_a_test_of_no_points_that_failed_says_failed():
+    assert ScoredTest("loading", 0, 0, passed=False).to_dict()["status"] == "failed"
+    assert ScoredTest("note", 0, 0).to_dict()["status"] == "passed"
+    assert gradescope.error_results("why")["tests"][0]["status"] == "failed"
+
+
 def test_error_results_score_zero_with_the_reason(tmp_path):
     path = gradescope.write(tmp_path / "results" / "results.json",
                             gradescope.error_results("no mlp.py", max_score=10))

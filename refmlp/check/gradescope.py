@@ -41,6 +41,7 @@ class ScoredTest:
     max_score: float
     output: str = ""
     visibility: str = "visible"
+    passed: bool | None = None  # None: passed when it earned all its points
 
     def __post_init__(self):
         if self.visibility not in VISIBILITIES:
@@ -54,7 +55,8 @@ class ScoredTest:
 
     def to_dict(self) -> dict:
         return {"name": self.name, "score": float(self.score), "max_score": float(self.max_score),
-                "status": "passed" if self.score >= self.max_score else "failed",
+                "status": "passed" if (self.score >= self.max_score if self.passed is None
+                                       else self.passed) else "failed",
                 "output": self.output, "visibility": self.visibility}
 
 
@@ -114,7 +116,8 @@ def error_results(reason: str, *, max_score: float = 0.0, execution_time: float 
                   visibility: str = "visible") -> dict:
     """Score 0 with the reason, as the student's output and as the one failed test."""
     text = f"The autograder could not grade this submission: {reason}"
-    return results([ScoredTest("grading the submission", 0.0, max_score, text)], output=text,
+    return results([ScoredTest("grading the submission", 0.0, max_score, text, passed=False)],
+                   output=text,
                    execution_time=execution_time, visibility=visibility, score=0.0)
 
 
@@ -157,7 +160,8 @@ def for_graded(graded, *, visibility: str = "visible") -> dict:
     tests = tests_from_points(graded.points, graded.max_score, outputs, visibility)
     if not tests:
         why = rep.get("message") or f"verdict {graded.verdict}"
-        tests = [ScoredTest("loading the submission", 0.0, graded.max_score, why, visibility)]
+        tests = [ScoredTest("loading the submission", 0.0, graded.max_score, why, visibility,
+                            passed=False)]
     return results(tests, output=graded.text, execution_time=graded.seconds,
                    visibility=visibility, score=graded.score,
                    extra_data={"verdict": graded.verdict,
