@@ -89,9 +89,10 @@ def write_pages(out_dir, results) -> Path:
 
 
 def safe_name(name: str) -> str:
-    """A folder name for a student: the name itself when it is a plain file name."""
-    clean = re.sub(r"[^\w.@+-]", "_", name).lstrip(".")
-    return clean or "_"
+    """A student's folder under the output: their name (a class run's folder name, where their
+    report.txt is too) unless it could leave the folder ("..", a separator) or is empty."""
+    clean = re.sub(r"[/\\\x00]", "_", name)
+    return "_" if clean in ("", ".", "..") else clean
 
 
 # ---- pieces -------------------------------------------------------------------------------------
