@@ -258,19 +258,26 @@ def test_run_autograder_writes_results_when_refmlp_is_missing(tmp_path, bundle):
     assert doc["tests"][0]["max_score"] == 100  # the rubric's total, baked into the script
 
 
-def test_bundle_with_a_rubric_scores_by_it(tmp_path, capsys):
+def test_bundle_with_a_rubric_and_scenarios_scores_by_them(tmp_path, capsys):
     rubric = tmp_path / "hw6.toml"
     rubric.write_text("total = 10\n[points]\ngradients = 6\nforward = 4\n")
+    scenarios = tmp_path / "extra.toml"
+    scenarios.write_text('[[scenario]]\nname = "wide"\ninput = 2\nlayers = [[8, "leaky_relu", '
+                         '"h1"], [1, "logistic", "out"]]\nloss_deriv = "logistic_est_loss_deriv"\n'
+                         'data = "disc"\n')
     out = tmp_path / "a.zip"
-    assert main(["autograder", "--out", str(out), "--scenario", "disc", "--rubric", str(rubric),
+    assert main(["autograder", "--out", str(out), "--scenario-file", str(scenarios),
+                 "--scenario", "wide", "--rubric", str(rubric),
                  "--visibility", "after_due_date"]) == 0
     sub = submission(tmp_path / "s", replace=[FPRIME_MISSING])
     root = autograder_tree(tmp_path, out, {"mlp.py": (sub / "mlp.py").read_text()})
-    assert (root / "source" / "hw6.toml").is_file()
+    assert (root / "source" / "rubric.toml").is_file()
+    assert (root / "source" / "scenarios.toml").is_file()
     doc = run_autograder(root)
     assert sum(t["max_score"] for t in doc["tests"]) == pytest.approx(10, abs=0.01)
     tests = {t["name"]: t for t in doc["tests"]}
-    assert tests["disc: forward"]["score"] > 0 and tests["disc: gradients"]["score"] == 0
+    assert tests["wide: forward"]["score"] > 0 and tests["wide: gradients"]["score"] == 0
+    assert all(name.startswith("wide: ") for name in tests)
     assert doc["visibility"] == "after_due_date"
     assert main(["autograder", "--out", str(out), "--rubric", str(tmp_path / "nope.toml")]) == 2
     assert "nope.toml" in capsys.readouterr().err

@@ -119,14 +119,14 @@ def _check_options(scenarios, scenario_file, rubric, timeout, student_timeout) -
             extra = [s.name for s in load_scenario_file(scenario_file)]
         except ScenarioError as exc:
             raise BundleError(str(exc)) from None
-        args += ["--scenario-file", Path(scenario_file).name]
+        args += ["--scenario-file", bundled_name("scenarios", scenario_file)]
     for name in scenarios or ():
         if name not in SCENARIOS and name not in extra:
             raise BundleError(f"--scenario {name!r} is not a scenario; known: "
                               f"{', '.join([*SCENARIOS, *extra])}")
         args += ["--scenario", name]
     if rubric:
-        args += ["--rubric", Path(rubric).name]
+        args += ["--rubric", bundled_name("rubric", rubric)]
     if timeout is not None:
         if not (timeout >= 0.5 and timeout < float("inf")):
             raise BundleError(f"--timeout must be a finite number of seconds >= 0.5; got {timeout}")
@@ -139,8 +139,15 @@ def _check_options(scenarios, scenario_file, rubric, timeout, student_timeout) -
     return args
 
 
+def bundled_name(kind: str, path) -> str:
+    """The name an instructor's file has in the zip: fixed, so that no two collide and none
+    replaces setup.sh; the suffix kept (a scenario file is read by it: .toml or .json)."""
+    return f"{kind}{Path(path).suffix.lower()}"
+
+
 def build(out, *, scenarios=None, scenario_file=None, rubric=None, timeout=None,
-          student_timeout=None, limit=DEFAULT_LIMIT, visibility="visible", torch_index=TORCH_CPU_INDEX) -> Path:
+          student_timeout=None, limit=DEFAULT_LIMIT, visibility="visible",
+          torch_index=TORCH_CPU_INDEX) -> Path:
     """Write the autograder zip to ``out``; returns its path."""
     out = Path(out)
     if not out.parent.is_dir():
@@ -164,9 +171,9 @@ def build(out, *, scenarios=None, scenario_file=None, rubric=None, timeout=None,
              .replace("@MAX_SCORE@", repr(float(total))), executable=True)
         _add(z, CONFIG, json.dumps(config, indent=2) + "\n")
         _add(z, wheel_name, wheel)
-        for extra in (scenario_file, rubric):
+        for kind, extra in (("scenarios", scenario_file), ("rubric", rubric)):
             if extra:
-                _add(z, Path(extra).name, Path(extra).read_bytes())
+                _add(z, bundled_name(kind, extra), Path(extra).read_bytes())
     return out
 
 
