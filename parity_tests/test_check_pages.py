@@ -190,3 +190,10 @@ def test_checks_are_a_table_of_scenarios_by_check_kind():
     assert [c["title"] for c in cells] == ["pass", "fail", "pass", "error"]
     assert [t for t in page.text if t in ("disc", "square")] == ["disc", "square"]
     assert checks_table([]) == ""
+
+
+def test_non_finite_values_are_drawn_not_crashed_on():
+    fd = {"layer": 1, "quantity": "a", "expected": [[1.0, -2.0], [0.5, 0.0]],
+          "actual": [[float("nan"), float("inf")], [0.5, 0.0]]}
+    html = divergence_picture(fd)
+    assert html.count("<svg") == 3 and "= nan</title>" in html and "= inf</title>" in html

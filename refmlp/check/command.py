@@ -10,6 +10,7 @@ by ``run`` only.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import sys
@@ -183,7 +184,7 @@ def run_gradescope(args, chosen) -> int:
                         adapter=str(Path(args.adapter).resolve()) if args.adapter else None)
     graded = gradescope.grade(students(args)[0], args.gradescope, rubric, settings,
                               visibility=args.gradescope_visibility)
-    emit(graded.text)
+    emit(json.dumps(graded.report, indent=2) if args.json else graded.text)
     return EXIT[graded.verdict]
 
 
