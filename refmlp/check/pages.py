@@ -208,12 +208,10 @@ def class_page(students: list[StudentResult]) -> str:
         fractions = [_passed_share(s.report) for s in students]
         hist = histogram_svg(fractions, label="checks passed, %")
         mean = ""
-    causes = Counter((s.report.get("diagnosis") or {}).get("key") or "-" for s in students
-                     if s.report.get("verdict") != "pass")
+    causes = Counter(cause(s.report)[0] for s in students if s.report.get("verdict") != "pass")
     examples = {}
     for s in students:
-        d = s.report.get("diagnosis") or {}
-        examples.setdefault(d.get("key") or "-", d.get("message") or "")
+        examples.setdefault(*cause(s.report))
     cause_rows = "".join(
         f'<tr><td><code>{html.escape(k)}</code></td><td class="num">{c}</td>'
         f'<td>{html.escape(_short(examples.get(k, ""), 90))}</td></tr>'
@@ -223,7 +221,7 @@ def class_page(students: list[StudentResult]) -> str:
         rep = s.report
         frac = s.score / s.max_score if s.score is not None and s.max_score else _passed_share(rep)
         fd = rep.get("first_divergence")
-        key = (rep.get("diagnosis") or {}).get("key") or "-"
+        key = cause(rep)[0] if rep.get("verdict") != "pass" else "-"
         link = quote(safe_name(s.name)) + "/index.html"
         rows.append(
             "<tr>"
@@ -256,6 +254,20 @@ def class_page(students: list[StudentResult]) -> str:
 {chr(10).join(rows)}
 </tbody></table>"""
     return _page("refmlp check: the class", body, SORT_SCRIPT)
+
+
+NOT_CHECKED, UNKNOWN = "(not checked)", "(no known bug)"
+
+
+def cause(rep: dict) -> tuple[str, str]:
+    """(key, what it means) of a report's likely cause; a report that could not be checked, or
+    whose figures fit no known bug, gets a key of its own saying so."""
+    d = rep.get("diagnosis") or {}
+    if d.get("key"):
+        return d["key"], d.get("message") or ""
+    if rep.get("verdict") == "error":
+        return NOT_CHECKED, rep.get("message") or "the submission could not be checked"
+    return UNKNOWN, "the numbers are wrong, and fit none of the bugs the checker knows"
 
 
 def _passed_share(rep: dict) -> float:
