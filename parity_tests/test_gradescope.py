@@ -283,6 +283,17 @@ def test_bundle_with_a_rubric_and_scenarios_scores_by_them(tmp_path, capsys):
     assert "nope.toml" in capsys.readouterr().err
 
 
+def test_run_autograder_replaces_a_results_json_that_is_no_result(tmp_path, bundle):
+    # an interpreter whose grading run leaves garbage where results.json goes (a run cut off, or
+    # a submission writing there) and which is otherwise this Python
+    fake = tmp_path / "python"
+    fake.write_text(f'#!/bin/sh\nif [ "$1" = "-m" ]; then echo "{{nope" > "$3/results/results.json"; '
+                    f'exit 0; fi\nexec {sys.executable} "$@"\n')
+    fake.chmod(0o755)
+    doc = run_autograder(autograder_tree(tmp_path, bundle, {"mlp.py": "x = 1\n"}), python=str(fake))
+    assert doc["score"] == 0 and "not a JSON object with a score" in doc["output"]
+
+
 def test_run_autograder_past_its_limit_still_writes_results(tmp_path, bundle):
     import time
 

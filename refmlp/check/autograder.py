@@ -226,8 +226,18 @@ rm -f "$RESULTS"
 status=0
 # SIGINT first: refmlp then stops its sandbox and writes results saying so; SIGKILL 10 s later
 timeout --signal=INT --kill-after=10 "$LIMIT" "$PY" -m refmlp.check.autograder "$ROOT" || status=$?
+# a results.json that is not a JSON object with a numeric score is no result (Gradescope would
+# reject it, and the student would see nothing): replaced like a missing one
+if [ -s "$RESULTS" ] && ! "$PY" -c 'import json, sys
+d = json.load(open(sys.argv[1]))
+sys.exit(0 if isinstance(d, dict) and isinstance(d.get("score"), (int, float)) else 1)' "$RESULTS" 2>/dev/null; then
+    why="the results.json it found was not a JSON object with a score"
+    rm -f "$RESULTS"
+fi
 if [ ! -s "$RESULTS" ]; then
-    if [ "$status" -eq 124 ] || [ "$status" -eq 137 ]; then
+    if [ -n "${why:-}" ]; then
+        :
+    elif [ "$status" -eq 124 ] || [ "$status" -eq 137 ]; then
         why="the check took longer than $LIMIT s and was stopped"
     else
         why="refmlp stopped (exit code $status) before writing its results: see the autograder's log"
