@@ -150,13 +150,14 @@ def run(args) -> int:
 
 def run_one(args, chosen) -> int:
     from ..cli import emit
-    from .grade import DEFAULT_STUDENT_TIMEOUT
+    from .grade import DEFAULT_STUDENT_TIMEOUT, one_torch_thread
     from .submission import check_submission
 
     budget = args.student_timeout or DEFAULT_STUDENT_TIMEOUT
-    report = check_submission(args.path[0], scenarios=chosen, seed=args.seed,
-                              timeout=args.timeout, adapter=args.adapter,
-                              deadline=time.monotonic() + budget)
+    with one_torch_thread():
+        report = check_submission(args.path[0], scenarios=chosen, seed=args.seed,
+                                  timeout=args.timeout, adapter=args.adapter,
+                                  deadline=time.monotonic() + budget)
     # the report says why it is an error (text and JSON alike): said once, not again on stderr
     emit(report.to_json() if args.json else report.to_text())
     return report.exit_code

@@ -93,8 +93,8 @@ def _read(path: Path) -> str:
 def locate_submission(root, name: str | None = None) -> Submission:
     """The submission inside one student's folder ``root`` (see the module docstring)."""
     root = Path(root)
-    name = name or root.name
-    files = list(_walk(root))
+    name = name or root.resolve().name or "submission"  # "." is named by the folder it is
+    files = sorted(_walk(root))
     adapters = [f for f in files if f.name == "adapter.py"]
     if len(adapters) > 1:
         return Submission(name, root, problem="several adapter.py files: "
@@ -158,6 +158,7 @@ def digest(root) -> str:
 
 # ---- notebooks ----------------------------------------------------------------------------------
 KEPT = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+DISPLAY = frozenset({"matplotlib", "seaborn", "plotly", "IPython", "ipywidgets", "google", "tqdm"})
 LOADERS = re.compile(r"^(load|fetch|make_|read|open|train|fit|plot|show|savefig|imshow|input)")
 
 
@@ -220,7 +221,12 @@ def _calls(node: ast.AST, own: set) -> bool:
 
 def _keep(node: ast.stmt, own: set) -> bool:
     """A statement a module needs at import (definitions, imports, constants); not one that runs
-    the notebook's experiments (loops, calls, training, plots)."""
+    the notebook's experiments (loops, calls, training, plots), nor the import of a display
+    library (matplotlib alone takes ~1 s to import, in every check)."""
+    if isinstance(node, (ast.Import, ast.ImportFrom)):
+        modules = [node.module or ""] if isinstance(node, ast.ImportFrom) else [
+            a.name for a in node.names]
+        return not any(m.split(".")[0] in DISPLAY for m in modules)
     if isinstance(node, KEPT):
         return True
     if isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
@@ -272,7 +278,8 @@ def notebook_to_module(path) -> tuple[str, dict]:
             continue
         parts.append(f"# ---- cell {i}")
         parts += kept
-        parts += ["# left out: " + seg.splitlines()[0][:90] for seg in dropped]
+        parts += ["# left out: " + seg.splitlines()[0][:90] for seg in dropped
+                  if not seg.lstrip().startswith("pass  # (an IPython line")]
         parts.append("")
     return "\n".join(parts) + "\n", written
 

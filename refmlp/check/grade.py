@@ -21,6 +21,7 @@ import os
 import shutil
 import signal
 import tempfile
+import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -216,7 +217,16 @@ def stored(out: Path, sub: find.Submission, fingerprint: str) -> Graded | None:
 
 
 # ---- the pool -----------------------------------------------------------------------------------
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+STOP_GRACE = 3.0  # seconds a stopped worker has to kill its sandbox (it takes well under one)
+
+
 def _stop_worker(signum, frame):
+    # the executor's loop catches the SystemExit of a task and waits for the next one, which a
+    # dead coordinator never sends: the timer ends the process once the sandbox is cleaned up
+    timer = threading.Timer(STOP_GRACE, os._exit, args=(128 + signum,))
+    timer.daemon = True
+    timer.start()
     raise SystemExit(128 + signum)  # unwinds grade_one: the runner's finally kills the sandbox
 
 
@@ -226,10 +236,27 @@ def _start_worker() -> None:
     above all, ~1 s) happen once here, not once per student."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _stop_worker)
-    import torch  # noqa: F401
+    try:  # Linux: a coordinator killed outright (SIGKILL runs no handler) still stops its workers
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+    import torch
 
     from .. import mirror, rounding  # noqa: F401
     from . import diagnosis, helpers, judge, submission  # noqa: F401
+
+    torch.set_num_threads(1)  # for the worker's life: see one_torch_thread
+
+
+def one_torch_thread():
+    """torch on one thread while judging (refmlp.trajectory.one_torch_thread says why): here its
+    thread pool waking for each tiny operation doubled the judge's CPU time per student (0.41 ->
+    0.21 s, measured on 2 cores under load); the jobs fill the cores."""
+    from ..trajectory import one_torch_thread as one_thread
+
+    return one_thread(True)
 
 
 class Interrupted(BaseException):  # not an Exception: grade_one must not take it for a student's
@@ -239,6 +266,8 @@ class Interrupted(BaseException):  # not an Exception: grade_one must not take i
 
 
 def _raise_interrupted(signum, frame):
+    for s in EXIT_INTERRUPTED:  # a second Ctrl-C must not cut the workers' clean-up short
+        signal.signal(s, signal.SIG_IGN)
     raise Interrupted(signum)
 
 
@@ -281,8 +310,9 @@ def grade_class(submissions, rubric: rubrics.Rubric, settings: Settings, *, jobs
         previous = {}
     try:
         if jobs <= 1 or len(todo) <= 1:
-            for sub in todo:
-                finish(grade_one(sub, rubric, settings))
+            with one_torch_thread():
+                for sub in todo:
+                    finish(grade_one(sub, rubric, settings))
         else:
             _grade_in_pool(todo, rubric, settings, jobs, finish)
     except Interrupted as exc:
@@ -324,7 +354,7 @@ def grade_failed(sub, rubric, settings, why: str) -> Graded:
                   find.digest(sub.root), "", s.items)
 
 
-def _stop_pool(pool: ProcessPoolExecutor, grace: float = 5.0) -> None:
+def _stop_pool(pool: ProcessPoolExecutor, grace: float = STOP_GRACE + 2) -> None:
     """Cancel what has not started, SIGTERM the workers (each kills its sandbox), and SIGKILL
     any still alive after ``grace`` seconds: no process of the run outlives it."""
     # the executor keeps its processes in a private mapping: Python 3.14 adds terminate_workers()

@@ -6,7 +6,8 @@ and documents every key). Within a scenario the checks depend on each other in d
 (DEPENDS): every check after ``forward`` reads quantities through the forward pass, and every one
 after ``gradients`` reads them through backward + step. A failing check whose prerequisite (or
 one of its prerequisites, transitively) also fails in the same scenario cannot show anything of
-its own: it is charged ``consequence_weight`` of its points; the first failure is charged in full.
+its own: it is charged ``consequence_weight`` of its points; the first failure is charged in full,
+and so is every check that stopped on an exception or a timeout (it showed nothing at all).
 Scenarios are independent networks, each scored on its own.
 
 ``score(report_dict, rubric, scenarios)`` works on the report's JSON (``CheckReport.to_dict()``),
@@ -130,6 +131,13 @@ class Score:
         return {"score": self.score, "max_score": self.max_score, "items": self.items}
 
 
+def ran(check: dict) -> bool:
+    """Whether a check ran to its end and compared its numbers: one that stopped on an exception
+    or a timeout (or could not be judged) showed nothing, and is never a mere consequence."""
+    first = (check.get("details") or {}).get("first_divergence") or {}
+    return check.get("verdict") != "error" and first.get("quantity") not in ("exception", "timeout")
+
+
 def score(report: dict, rubric: Rubric, scenarios=()) -> Score:
     """The points a report earns. ``scenarios`` (names) give the maximum when the report has no
     checks (a submission that could not be found or loaded scores 0 of it)."""
@@ -144,7 +152,7 @@ def score(report: dict, rubric: Rubric, scenarios=()) -> Score:
         causes = [k for k in DEPENDS if k in prerequisites(kind) and (scen, k) in failing]
         if c["verdict"] == "pass":
             got, charged = top, "pass"
-        elif causes:
+        elif causes and ran(c):
             got = top * (1 - rubric.consequence_weight)
             charged = f"consequence of {causes[0]}"
         else:
