@@ -431,8 +431,10 @@ def checks_table(checks) -> str:
             f"<tbody>{''.join(rows)}</tbody></table>")
 
 
-def report_fragment(s: StudentResult) -> str:
-    """The student's part of a page: verdict, what to fix, the picture, the full report."""
+def report_fragment(s: StudentResult, heading: str = "h2") -> str:
+    """The student's part of a page: verdict, what to fix, the picture, the full report; its
+    sections titled with ``heading`` (a notebook's output wants smaller ones than a page)."""
+    h = heading
     rep = s.report
     fd = rep.get("first_divergence")
     diag = rep.get("diagnosis") or {}
@@ -444,10 +446,10 @@ def report_fragment(s: StudentResult) -> str:
     return f"""<p class="sub">verdict {_verdict(rep.get('verdict', 'error'))}{score}
 &middot; first divergence: {html.escape(where(fd, rep.get('first_divergence_scenario')))}</p>
 {cause}{message}
-<h2>The first divergence</h2>
+<{h}>The first divergence</{h}>
 {divergence_picture(fd)}
-{f'<h2>Checks</h2>{checks}' if checks else ''}
-<h2>The report</h2>
+{f'<{h}>Checks</{h}>{checks}' if checks else ''}
+<{h}>The report</{h}>
 <pre>{html.escape(s.text or '(no text report)')}</pre>"""
 
 
@@ -475,4 +477,4 @@ def notebook_html(report) -> str:
     """A CheckReport as one HTML block for Jupyter (its styles scoped to the block)."""
     s = StudentResult(report.submission, report.to_dict(), report.to_text())
     return (f'<div class="refmlp-report"><style>{NOTEBOOK_STYLE}</style>'
-            f"<b>refmlp check: {html.escape(s.name)}</b>{report_fragment(s)}</div>")
+            f"<b>refmlp check: {html.escape(s.name)}</b>{report_fragment(s, 'h4')}</div>")
