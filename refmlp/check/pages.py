@@ -29,6 +29,7 @@ from urllib.parse import quote
 import numpy as np
 
 CELL_MIN, CELL_MAX, MAP_SIZE = 2, 36, 300  # pixels: a cell at least and at most, a map's side at most
+CELL_THIN = 16  # pixels: the short side of a cell of a long thin map, at least
 DECADES = 3  # the shared colour scale of reference and student spans this many powers of ten
 TITLES_MAX = 2500  # cells beyond which a map carries no per-cell tooltip (page size)
 
@@ -309,8 +310,12 @@ def heatmap_svg(values, scale: float, title: str, log: bool = False) -> str:
     elif a.ndim > 2:
         a = a.reshape(a.shape[0], -1)
     rows, cols = a.shape
-    cell = max(CELL_MIN, min(CELL_MAX, MAP_SIZE / max(cols, 1), MAP_SIZE / max(rows, 1)))
-    w, h = cols * cell, rows * cell
+    # square cells where the array fits; a long thin one (a vector, W_1 of a 2-input network)
+    # keeps its short side at least CELL_THIN, so that it stays a band one can see, not a line
+    cw = max(CELL_MIN, min(CELL_MAX, MAP_SIZE / max(cols, 1)))
+    ch = max(CELL_MIN, min(CELL_MAX, MAP_SIZE / max(rows, 1)))
+    cw, ch = min(cw, max(ch, CELL_THIN)), min(ch, max(cw, CELL_THIN))
+    w, h = cols * cw, rows * ch
     scale = scale if scale > 0 and math.isfinite(scale) else 1.0
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w + 2:.0f}" height="{h + 2:.0f}" '
              f'role="img" aria-label="{html.escape(title)}" shape-rendering="crispEdges">']
@@ -319,8 +324,8 @@ def heatmap_svg(values, scale: float, title: str, log: bool = False) -> str:
         for j in range(cols):
             v = a[i, j]
             tip = f"<title>[{i}, {j}] = {v:.6g}</title>" if tips else ""
-            parts.append(f'<rect x="{1 + j * cell:.2f}" y="{1 + i * cell:.2f}" width="{cell:.2f}" '
-                         f'height="{cell:.2f}" fill="{colour(symlog(v, scale) if log else v / scale)}">'
+            parts.append(f'<rect x="{1 + j * cw:.2f}" y="{1 + i * ch:.2f}" width="{cw:.2f}" '
+                         f'height="{ch:.2f}" fill="{colour(symlog(v, scale) if log else v / scale)}">'
                          f'{tip}</rect>')
     parts.append(f'<rect x="0.5" y="0.5" width="{w + 1:.1f}" height="{h + 1:.1f}" fill="none" '
                  'stroke="#888"/></svg>')
