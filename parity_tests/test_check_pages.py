@@ -197,3 +197,13 @@ def test_non_finite_values_are_drawn_not_crashed_on():
           "actual": [[float("nan"), float("inf")], [0.5, 0.0]]}
     html = divergence_picture(fd)
     assert html.count("<svg") == 3 and "= nan</title>" in html and "= inf</title>" in html
+
+
+def test_a_long_vector_is_drawn_as_a_band_one_can_see():
+    from refmlp.check.pages import CELL_THIN, heatmap_svg
+
+    svg = heatmap_svg(np.linspace(-1, 1, 100), 1.0, "g_1")
+    height = float(svg.split('height="')[1].split('"')[0])
+    width = float(svg.split('width="')[1].split('"')[0])
+    assert height >= CELL_THIN and width <= 302  # one row of 100 cells, within the map's side
+    assert svg.count("<rect") == 100 + 1  # the cells and the frame
