@@ -97,7 +97,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     cls.add_argument("--out", metavar="DIR",
                      help="write DIR/<student>/report.txt and report.json as each student "
                           "finishes, and DIR/summary.json; run again with the same DIR and the "
-                          "students whose files and settings are unchanged are not checked again")
+                          "students whose files and settings are unchanged are not checked again. "
+                          "At the end, pages to open in a browser: DIR/index.html (the class) "
+                          "and DIR/<student>/index.html")
     cls.add_argument("--resume", action=argparse.BooleanOptionalAction, default=None,
                      help="with --out, reuse the reports of unchanged students (default: on; "
                           "--no-resume checks everyone again)")
