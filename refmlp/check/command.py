@@ -10,6 +10,7 @@ by ``run`` only.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import secrets
@@ -100,6 +101,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     who.add_argument("--repro", metavar="FILE",
                      help="write a short numpy-only script reproducing the first divergence "
                           "(the check's weights, x, y, the reference's numbers and yours)")
+    who.add_argument("--gradescope", metavar="FILE",
+                     help="write Gradescope's results.json for this one submission to FILE (the "
+                          "rubric's score, a test per scored check, the report as the student's "
+                          "output); written even when refmlp fails, with score 0 and the reason")
+    who.add_argument("--gradescope-visibility", default="visible", metavar="WHEN",
+                     choices=("hidden", "after_due_date", "after_published", "visible"),
+                     help="when students see those results: hidden, after_due_date, "
+                          "after_published or visible (default: visible)")
     cls = parser.add_argument_group("grading a class")
     cls.add_argument("--each", action="store_true",
                      help="each PATH is a class's folder: every immediate subfolder is one "
@@ -120,7 +129,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     cls.add_argument("--out", metavar="DIR",
                      help="write DIR/<student>/report.txt and report.json as each student "
                           "finishes, and DIR/summary.json; run again with the same DIR and the "
-                          "students whose files and settings are unchanged are not checked again")
+                          "students whose files and settings are unchanged are not checked again. "
+                          "At the end, pages to open in a browser: DIR/index.html (the class) "
+                          "and DIR/<student>/index.html")
     cls.add_argument("--resume", action=argparse.BooleanOptionalAction, default=None,
                      help="with --out, reuse the reports of unchanged students (default: on; "
                           "--no-resume checks everyone again)")
@@ -168,6 +179,8 @@ def run(args) -> int:
     except ScenarioError as exc:
         raise UsageError(str(exc)) from None
     try:
+        if args.gradescope:
+            return run_gradescope(args, chosen)
         if args.each or len(args.path) > 1 or args.out or args.csv or args.rubric:
             return run_class(args, chosen)
         if args.adapter_for_all or args.jobs or args.resume is not None:
@@ -200,6 +213,36 @@ def run_one(args, chosen) -> int:
     # the report says why it is an error (text and JSON alike): said once, not again on stderr
     emit(report.to_json() if args.json else report.to_text(verbose=args.verbose))
     return report.exit_code
+
+
+def run_gradescope(args, chosen) -> int:
+    """One submission, as Gradescope runs it: results.json, and the report on stdout (the
+    instructor's log)."""
+    from ..cli import UsageError, emit
+    from . import gradescope, rubric as rubrics
+    from .grade import DEFAULT_STUDENT_TIMEOUT, Settings
+    from .report import EXIT
+
+    if args.each or len(args.path) > 1 or args.out or args.csv:
+        raise UsageError("--gradescope writes the results of one submission (Gradescope runs one "
+                         f"container per submission); got {len(args.path)} path(s)"
+                         + (" with --each" if args.each else "")
+                         + (" with --out/--csv" if args.out or args.csv else ""))
+    try:
+        rubric = rubrics.load(args.rubric)
+    except rubrics.RubricError as exc:
+        raise UsageError(str(exc)) from None
+    # a secret seed unless one is given: a student may submit again and again, and must not be
+    # able to learn the answers of a fixed one
+    seed = args.seed if isinstance(args.seed, int) else secrets.randbelow(2**32)
+    settings = Settings(scenarios=tuple(chosen), seed=seed, helpers=args.helpers,
+                        timeout=args.timeout,
+                        student_timeout=args.student_timeout or DEFAULT_STUDENT_TIMEOUT,
+                        adapter=str(Path(args.adapter).resolve()) if args.adapter else None)
+    graded = gradescope.grade(students(args)[0], args.gradescope, rubric, settings,
+                              visibility=args.gradescope_visibility)
+    emit(json.dumps(graded.report, indent=2) if args.json else graded.text)
+    return EXIT[graded.verdict]
 
 
 def students(args) -> list:
@@ -280,6 +323,9 @@ def run_class(args, chosen) -> int:
     results, stop = done.results, done.interrupted
     if out is not None:
         _write(out / "summary.json", batch.to_json(results, stop, len(subs)) + "\n")
+        from .pages import write_pages
+
+        write_pages(out, results)
     if args.csv == "-":
         emit(batch.to_csv(results).rstrip("\n"))
     elif args.csv:
