@@ -30,10 +30,7 @@ def klass(tmp_path):
 
 
 def test_each_grades_every_subfolder_with_the_worst_exit_code(klass, capsys):
-    # seed 0, not grading's drawn one: which layer shows a missing f' first depends on the samples
-    # (at some seeds every unit of layer 2 is active for both gradient samples, f' = 1 there)
-    code, out, _ = run(["--each", str(klass), "--scenario", "disc", "--timeout", "5",
-                        "--seed", "0"], capsys)
+    code, out, _ = run(["--each", str(klass), "--scenario", "disc", "--timeout", "5"], capsys)
     assert code == 2, out  # carol's is an error, and it did not stop the others
     lines = out.splitlines()
     names = [ln.split()[0] for ln in lines[1:4]]
