@@ -280,7 +280,10 @@ def child(check, request, files, inputs, out_w, res_w, prog_w):
     try:
         fds = [int(name) for name in os.listdir("/proc/self/fd")]
     except OSError:  # no /proc (a namespace root without one): every number up to the limit
-        fds = range(resource.getrlimit(resource.RLIMIT_NOFILE)[0])
+        bounds = sorted(keep) + [resource.getrlimit(resource.RLIMIT_NOFILE)[0]]
+        for lo, hi in zip(bounds, bounds[1:]):
+            os.closerange(lo + 1, hi)  # close_range(2) where there is one: fast however high
+        fds = []
     for fd in fds:
         if fd not in keep:
             try:
