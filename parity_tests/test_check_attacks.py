@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+import warnings
 from pathlib import Path
 
 import pytest
@@ -110,6 +111,17 @@ return True
         assert not target.exists()
     finally:
         target.unlink(missing_ok=True)
+
+
+def test_the_runs_own_request_cannot_be_rewritten(tmp_path, isolation):
+    # the judge's folder of this run, two levels above the check's working folder
+    attacked(tmp_path / "sub", '''
+request = os.path.join(os.getcwd(), os.pardir, os.pardir, "request.json")
+print("request at", os.path.abspath(request))
+with open(request, "a") as fh:
+    fh.write(" ")
+return True
+''')
 
 
 def test_a_gigabyte_written_to_tmp_lands_nowhere(tmp_path, isolation):
@@ -289,6 +301,34 @@ def test_an_unknown_or_unavailable_isolation_is_refused(tmp_path, monkeypatch):
     monkeypatch.setenv("REFMLP_ISOLATION", "chroot")
     with pytest.raises(ValueError, match="REFMLP_ISOLATION='chroot': expected one of"):
         check_submission(submission(tmp_path), **FAST)
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="run as root only")
+def test_a_root_fallback_hands_the_scratch_to_nobody_and_keeps_nothing_else(tmp_path):
+    from refmlp.check.sandbox import confine
+
+    scratch = tmp_path / "scratch"
+    (scratch / "pkg").mkdir(parents=True)
+    (scratch / "pkg" / "mlp.py").write_text("")
+    with warnings.catch_warnings():  # Python 3.12 warns of fork with threads; the child only exits
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            os.chdir(scratch)  # relative paths: pytest's folders above are root's alone
+            confine.drop_privileges(str(scratch), switch_uid=True)
+            with open("pkg/written", "w") as fh:
+                fh.write("ok")
+            try:
+                open("../outside", "w")
+            except PermissionError:
+                code = 0 if (os.getuid(), os.getgid(), os.getgroups()) == (65534, 65534, []) else 3
+        finally:
+            os._exit(code)
+    assert os.waitpid(pid, 0)[1] == 0
+    assert (scratch / "pkg" / "written").read_text() == "ok"
+    assert not (tmp_path / "outside").exists()
 
 
 def test_the_filter_refuses_what_a_check_never_needs():
