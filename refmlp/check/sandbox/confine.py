@@ -209,6 +209,8 @@ def prepare(adapter=None):
     uid_switch_blocker()
     landlock.abi()
     seccomp.supported()
+    for libc in (_libc(), landlock._libc(), seccomp._libc()):  # ctypes looks each function up once
+        libc.prctl, libc.capset, libc.syscall
 
 
 # ---- namespaces -------------------------------------------------------------------------------------
