@@ -456,3 +456,19 @@ def test_an_unknown_isolation_is_a_usage_error_of_the_command(tmp_path, monkeypa
     monkeypatch.setenv("REFMLP_ISOLATION", "jail")
     assert cli.main(["check", str(submission(tmp_path))]) == cli.EXIT_USAGE
     assert "REFMLP_ISOLATION='jail': expected one of namespaces, fallback, none" in capsys.readouterr().err
+
+
+def test_a_check_may_read_the_stdlib_numpy_and_the_sandbox_only(tmp_path):
+    import numpy
+
+    from refmlp.check.sandbox import confine
+
+    adapter = tmp_path / "adapter.py"
+    adapter.write_text("")
+    numpy_dir = os.path.dirname(os.path.realpath(numpy.__file__))
+    allowed = {os.path.realpath(os.path.dirname(os.__file__)), numpy_dir, numpy_dir + ".libs",
+               os.path.join(numpy_dir, ".libs"), os.path.dirname(os.path.realpath(confine.__file__)),
+               str(adapter.resolve())}
+    trees = confine.read_trees(str(adapter))
+    assert set(trees) <= allowed and str(adapter.resolve()) in trees, trees
+    assert not any(t.endswith(("site-packages", "dist-packages")) for t in trees)

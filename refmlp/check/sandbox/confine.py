@@ -184,9 +184,10 @@ def read_trees(adapter=None):
     """The folders and files a check may read: the standard library (and lib-dynload), numpy and
     its bundled libraries, this sandbox's folder, and the adapter file. Cached: the worker asks
     first (:func:`prepare`), and its checks' children inherit the answer."""
-    # the interpreter's own library (a venv's lib/ would bring its site-packages along)
+    # the interpreter's own library, its extension modules and zip, nothing else of sys.path (a
+    # venv's lib/, or a system Python's dist-packages, would bring other packages along)
     found = [os.path.dirname(os.__file__)]
-    found += [p for p in sys.path if p.startswith(sys.base_prefix) and "site-packages" not in p]
+    found += [p for p in sys.path if os.path.basename(p) == "lib-dynload" or p.endswith(".zip")]
     numpy = sys.modules.get("numpy")
     if numpy is not None:
         here = os.path.dirname(os.path.realpath(numpy.__file__))
