@@ -313,7 +313,8 @@ def _build_root(root, scratch, trees):
     for tree in trees:
         _bind(tree, root)
     for dev in DEVICES:
-        _bind(dev, root, writable=True)
+        if os.path.exists(dev):  # a minimal container may lack one: the checks then lack it too
+            _bind(dev, root, writable=True)
     os.makedirs(root + scratch)
     owner = NOBODY if _nobody_mapped() else 0
     _mount("tmpfs", root + scratch, "tmpfs", MS_NOSUID | MS_NODEV,
