@@ -25,10 +25,10 @@ class CheckReport:
     first_scenario: str | None = None
     diagnosis: dict | None = None
     helpers: list = field(default_factory=list)  # dicts
-    isolation: str | None = None  # the sandbox's confinement (sandbox/confine.py), once it ran
     message: str | None = None  # why the verdict is "error"
     traceback: str | None = None
     scenarios: dict = field(default_factory=dict)  # name -> description
+    isolation: str | None = None  # the sandbox's confinement (sandbox/confine.py), once it ran
 
     @property
     def exit_code(self) -> int:
@@ -44,14 +44,14 @@ class CheckReport:
             "diagnosis": self.diagnosis,
             "helpers": self.helpers,
         }
+        if self.isolation:
+            d["isolation"] = self.isolation
         if self.first_scenario:
             d["first_divergence_scenario"] = self.first_scenario
         if self.message:
             d["message"] = self.message
         if self.traceback:
             d["traceback"] = self.traceback
-        if self.isolation:
-            d["isolation"] = self.isolation
         return d
 
     def to_json(self, indent: int | None = 2) -> str:
@@ -99,6 +99,8 @@ def render(rep: CheckReport) -> str:
                 lines += _wrap(h["details"].get("summary", ""), "      ")
     lines.append("")
     lines.append(f"verdict: {rep.verdict.upper()}")
+    if rep.isolation:
+        lines.append(f"isolation: {rep.isolation}")
     if rep.first_divergence:
         fd = rep.first_divergence
         where = f"layer {fd['layer']}, {fd['quantity']}" if fd["layer"] else fd["quantity"]
@@ -115,6 +117,4 @@ def render(rep: CheckReport) -> str:
     if tb and rep.verdict != "pass":
         lines.append("your code's traceback:")
         lines += ["  " + t for t in tb.rstrip().splitlines()[-25:]]
-    if rep.isolation:
-        lines.append(f"isolation: {rep.isolation}")
     return "\n".join(lines)

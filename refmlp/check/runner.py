@@ -22,8 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from refmlp.check.sandbox import confine
-from refmlp.check.sandbox import wire
+from refmlp.check.sandbox import confine, wire
 
 WORKER = Path(__file__).with_name("sandbox") / "worker.py"
 DEFAULT_TIMEOUT = 10.0  # seconds per check; a check of the course's networks takes ~0.05 s

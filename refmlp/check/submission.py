@@ -78,10 +78,9 @@ def check_submission(path, *, scenarios=None, seed=0, timeout=None, adapter=None
                      memory=memory or runner.DEFAULT_MEMORY, adapter=adapter_path, files=files)
 
     outcomes = run.collect()
-    rep = CheckReport("pass", str(path), api,
-                      scenarios={s.name: s.describe() for s in chosen})
+    rep = CheckReport("pass", str(path), api, scenarios={s.name: s.describe() for s in chosen},
+                      isolation=run.isolation_text)
     load = outcomes.get("load")
-    rep.isolation = run.isolation_text
     if load is None or load.status == "load_error":
         rep.verdict = "error"
         rep.message = (f"the submission could not be loaded: importing {module_file} and finding "

@@ -50,18 +50,17 @@ def main(argv):
     for rel in request["files"]:  # chosen by the judge (runner.submission_files): .py files only
         with open(os.path.join(root, rel), "rb") as fh:
             files[rel] = fh.read()
-    request["worker_pid"] = os.getpid()
     mode = request.get("isolation", "none")
     if mode == "namespaces":  # returns in the new namespaces, as their PID 1
         root = os.path.join(request_dir, "root")
         os.mkdir(root)
         confine.enter_namespaces(root, request["scratch_root"], request.get("adapter"))
-        request["worker_pid"] = os.getpid()
     elif mode == "fallback" and os.geteuid() == 0 and confine.uid_switch_blocker() is None:
         for folder in (request_dir, request["scratch_root"]):  # NOBODY passes, cannot list
             os.chmod(folder, 0o711)
     if mode != "none":
         confine.prepare(request.get("adapter"))
+    request["worker_pid"] = os.getpid()
     processes.prctl(processes.PR_SET_CHILD_SUBREAPER, 1)
     stdout = os.dup(1)
     null = os.open(os.devnull, os.O_WRONLY)
