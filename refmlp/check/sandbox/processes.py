@@ -8,6 +8,8 @@ Every check runs in a child of the worker which:
   them) as its working directory, so a deleted file or a changed global never reaches another check;
 - has stdin from /dev/null and stdout/stderr on a pipe the worker reads, keeping the first
   OUTPUT_KEEP bytes and discarding the rest;
+- keeps no other descriptor and, on Linux, is locked down before any student code runs
+  (confine.lock_check: no capabilities, no_new_privs, Landlock, seccomp);
 - imports the submission, runs the check's operations (ops.py) and writes its result, a frame of
   wire.py, on a pipe of its own; then ``os._exit``.
 
