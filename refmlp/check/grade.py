@@ -48,6 +48,7 @@ class Settings:
     timeout: float | None = None  # per check (None: the runner's default)
     student_timeout: float = DEFAULT_STUDENT_TIMEOUT
     adapter: str | None = None  # for every student without an adapter.py of their own
+    helpers: str = "apart"  # the student's own layers.py / losses.py: judged apart, or counted
     parallel: int = 2  # checks at once inside one student's sandbox
 
     def fingerprint(self) -> str:
@@ -61,7 +62,7 @@ class Settings:
                 adapter = "unreadable"
         doc = {"scenarios": [repr(s) for s in self.scenarios], "seed": self.seed,
                "timeout": self.timeout, "student_timeout": self.student_timeout,
-               "adapter": adapter, "version": REPORT_VERSION}
+               "adapter": adapter, "helpers": self.helpers, "version": REPORT_VERSION}
         return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -164,6 +165,7 @@ def grade_one(sub: find.Submission, rubric: rubrics.Rubric, settings: Settings) 
             rep = check_submission(
                 path, scenarios=list(settings.scenarios) or None, seed=settings.seed,
                 timeout=settings.timeout, adapter=sub.adapter or settings.adapter,
+                helpers=settings.helpers,
                 deadline=time.monotonic() + settings.student_timeout, parallel=settings.parallel)
             if staged is not None:
                 rep.message = ((rep.message + "\n") if rep.message else "") + (
