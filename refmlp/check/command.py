@@ -87,7 +87,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                           "times out, the others of its scenario get a quarter of it)")
     who.add_argument("--student-timeout", type=float, default=None, metavar="SECONDS",
                      help="limit on one student's whole check, at least 1; the checks not done "
-                          "by then are timeouts (default: 15; a right submission takes ~0.5 s)")
+                          "by then are timeouts (default: 15; a right submission takes ~0.75 s of CPU)")
     who.add_argument("--json", action="store_true", help="print the report as JSON")
     who.add_argument("--helpers", choices=("apart", "count"), default="apart",
                      help="the submission's own layers.py / losses.py are judged apart by their "

@@ -34,8 +34,8 @@ from .report import EXIT, CheckReport
 
 DEFAULT_STUDENT_TIMEOUT = 15.0
 """Seconds one student may take in all, on top of each check's --timeout: a right submission of
-the course's networks takes ~0.5 s of CPU (3.3 s wall measured on 2 cores at a load average of
-13: a margin of 4.5); an endless loop, which runs in every check, would otherwise cost a timeout
+the course's networks takes ~0.75 s of CPU (3.3 s wall measured on 2 cores at a load average
+of 13: a margin of 4.5); an endless loop, which runs in every check, would otherwise cost a timeout
 per check (5 scenarios x (10 s + 6 x 2.5 s))."""
 EXIT_INTERRUPTED = {signal.SIGINT: 130, signal.SIGTERM: 143}  # 128 + the signal, as shells do
 REPORT_VERSION = 1  # of report.json's layout: a report of another version is checked again
