@@ -409,3 +409,15 @@ def test_the_benchmark_class_is_a_whole_class_with_a_loop_and_a_flood(tmp_path):
     assert not [s.name for s in found if s.problem]  # every one is found, nested, renamed or not
     assert {s.file.name for s in found} >= {"mlp.py", "MLP.py", "neuralnet.py", "HW6.ipynb"}
     assert any(s.file.parent.name == "HW6" for s in found)
+
+
+def test_the_class_seed_is_kept_with_out_so_a_rerun_resumes(klass, tmp_path, capsys):
+    out = tmp_path / "out"
+    args = ["--each", str(klass), "--scenario", "disc", "--timeout", "5", "--jobs", "1",
+            "--out", str(out), "--json"]
+    first = json.loads(run(args, capsys)[1])["summary"]
+    assert int((out / "seed").read_text()) == first["seed"]
+    again = json.loads(run(args, capsys)[1])["summary"]
+    assert again["seed"] == first["seed"] and again["unchanged"] == 3
+    fresh = json.loads(run([*args, "--no-resume"], capsys)[1])["summary"]
+    assert fresh["unchanged"] == 0 and int((out / "seed").read_text()) == fresh["seed"]

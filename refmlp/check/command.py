@@ -209,11 +209,13 @@ def draw_seed() -> int:
 
 
 def class_seed(args, out: Path | None) -> int:
-    """The seed of a class: --seed N, else a secret one drawn for the run (no answer can be
-    computed before it), kept in DIR/seed with --out, so that resuming the run checks the
-    remaining students on the same networks and reuses the finished ones."""
+    """The seed of a class: --seed N, else (for more than one submission) a secret one drawn for
+    the run (no answer can be computed before it), kept in DIR/seed with --out, so that resuming
+    the run checks the remaining students on the same networks and reuses the finished ones."""
     if isinstance(args.seed, int):
         return args.seed
+    if args.seed is None and not args.each and len(args.path) == 1:
+        return 0  # one submission (with --out or --csv): the same report every run, as without
     kept = out / "seed" if out is not None else None
     if kept is not None and args.seed is None and args.resume is not False:
         try:
