@@ -54,8 +54,11 @@ class Settings:
     parallel: int = 2  # checks at once inside one student's sandbox
 
     def fingerprint(self) -> str:
-        """What a stored report must have been checked with to be reused (not the rubric: a
-        stored report is scored again; not parallel: it changes no verdict)."""
+        """What a stored report must have been checked with to be reused, refmlp's version
+        included (not the rubric: a stored report is scored again; not parallel: it changes no
+        verdict)."""
+        from .. import __version__ as refmlp_version
+
         adapter = None
         if self.adapter:
             try:
@@ -64,7 +67,8 @@ class Settings:
                 adapter = "unreadable"
         doc = {"scenarios": [repr(s) for s in self.scenarios], "seed": self.seed,
                "timeout": self.timeout, "student_timeout": self.student_timeout,
-               "adapter": adapter, "helpers": self.helpers, "version": REPORT_VERSION}
+               "adapter": adapter, "helpers": self.helpers, "version": REPORT_VERSION,
+               "refmlp": refmlp_version}
         return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:16]
 
 
