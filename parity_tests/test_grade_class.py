@@ -79,13 +79,16 @@ def test_none_or_several_candidates_say_why(tmp_path, layout, needle):
     assert sub.file is None and needle in sub.problem
 
 
-def test_symbolic_links_are_not_followed(tmp_path):
+def test_symbolic_links_inside_a_students_folder_are_not_followed(tmp_path):
     (tmp_path / "elsewhere").mkdir()
     (tmp_path / "elsewhere" / "mlp.py").write_text(CORRECT)
-    (tmp_path / "s").mkdir()
-    (tmp_path / "s" / "link").symlink_to(tmp_path / "elsewhere")
-    (tmp_path / "s" / "mlp.py").symlink_to(tmp_path / "elsewhere" / "mlp.py")
-    assert "no submission found" in find.locate_submission(tmp_path / "s").problem
+    (tmp_path / "class" / "s").mkdir(parents=True)
+    (tmp_path / "class" / "s" / "link").symlink_to(tmp_path / "elsewhere")
+    (tmp_path / "class" / "s" / "mlp.py").symlink_to(tmp_path / "elsewhere" / "mlp.py")
+    assert "no submission found" in find.locate_submission(tmp_path / "class" / "s").problem
+    (tmp_path / "class" / "t").symlink_to(tmp_path / "elsewhere")  # the instructor's own link
+    found = find.find_class(tmp_path / "class")
+    assert [(s.name, s.file and s.file.name) for s in found] == [("s", None), ("t", "mlp.py")]
 
 
 def test_a_notebook_becomes_a_module_without_its_experiments(tmp_path):
