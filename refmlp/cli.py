@@ -213,6 +213,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     check_command.add_arguments(sub.add_parser(
         "check", help="judge a student's backprop homework (mlp.py) against the reference"))
+    from .check import autograder  # its options only, likewise
+
+    autograder.add_arguments(sub.add_parser(
+        "autograder", help="build the zip to upload as a Gradescope autograder"))
 
     ds = sub.add_parser("datasets", help="list the datasets with their shapes and tasks",
                         description="List the frozen dataset snapshots refmlp ships.")
@@ -283,7 +287,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     try:
         return {"compare": run_compare, "datasets": run_datasets, "train": run_train,
-                "check": run_check, "bench": run_bench}[args.command](args)
+                "check": run_check, "bench": run_bench, "autograder": run_autograder}[args.command](args)
     except UsageError as exc:
         print(f"refmlp {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -509,6 +513,12 @@ def run_check(args) -> int:
     from .check import command
 
     return command.run(args)
+
+
+def run_autograder(args) -> int:
+    from .check import autograder
+
+    return autograder.run(args)
 
 
 def run_bench(args) -> int:

@@ -2,6 +2,7 @@
 
     from refmlp.check import check_submission
     report = check_submission("path/to/submission")     # a folder with mlp.py, or the file
+    report = check_class(MLP)                           # in a notebook: the class, by its source
     print(report.to_text()); report.to_dict(); report.exit_code   # 0 pass, 1 fail, 2 error
 
 The student's code runs only in a sandboxed subprocess (refmlp/check/sandbox/worker.py, numpy
@@ -20,4 +21,18 @@ def check_submission(path, **kwargs):
     return run(path, **kwargs)
 
 
-__all__ = ["check_submission"]
+def check_class(cls, **kwargs):
+    """See :func:`refmlp.check.notebook.check_class`: check a class defined in a notebook."""
+    from .notebook import check_class as run
+
+    return run(cls, **kwargs)
+
+
+def check_source(text, **kwargs):
+    """See :func:`refmlp.check.notebook.check_source`: check the text of an mlp.py."""
+    from .notebook import check_source as run
+
+    return run(text, **kwargs)
+
+
+__all__ = ["check_class", "check_source", "check_submission"]

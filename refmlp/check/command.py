@@ -10,8 +10,10 @@ by ``run`` only.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
+import secrets
 import sys
 import time
 from pathlib import Path
@@ -40,6 +42,13 @@ EPILOG = (
 
 
 
+def cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
 def check_seed(text: str) -> int | str:
     """An integer >= 0 below 2^32 (numpy's global seed), or 'random'."""
     from ..cli import seed
@@ -50,13 +59,6 @@ def check_seed(text: str) -> int | str:
     if value >= 2**32:
         raise argparse.ArgumentTypeError(f"expected an integer below 2^32 or 'random', got {text!r}")
     return value
-
-
-def cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -76,7 +78,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                           "global generator before each network is built; 'random' draws one. "
                           "Default: 0 for one submission (the same report every run), random when "
                           "grading a class (no answer can be computed before the run; with --out "
-                          "the class's seed is kept in DIR, so a resumed run uses it again). The "
+                          "the seed is kept in DIR/seed so that a resumed run uses it again). The "
                           "report gives the seed: --seed N repeats a run")
     who.add_argument("--adapter", metavar="FILE",
                      help="a Python file defining class MLP with the released API (see README); "
@@ -99,6 +101,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     who.add_argument("--repro", metavar="FILE",
                      help="write a short numpy-only script reproducing the first divergence "
                           "(the check's weights, x, y, the reference's numbers and yours)")
+    who.add_argument("--gradescope", metavar="FILE",
+                     help="write Gradescope's results.json for this one submission to FILE (the "
+                          "rubric's score, a test per scored check, the report as the student's "
+                          "output); written even when refmlp fails, with score 0 and the reason")
+    who.add_argument("--gradescope-visibility", default="visible", metavar="WHEN",
+                     choices=("hidden", "after_due_date", "after_published", "visible"),
+                     help="when students see those results: hidden, after_due_date, "
+                          "after_published or visible (default: visible)")
     cls = parser.add_argument_group("grading a class")
     cls.add_argument("--each", action="store_true",
                      help="each PATH is a class's folder: every immediate subfolder is one "
@@ -119,7 +129,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     cls.add_argument("--out", metavar="DIR",
                      help="write DIR/<student>/report.txt and report.json as each student "
                           "finishes, and DIR/summary.json; run again with the same DIR and the "
-                          "students whose files and settings are unchanged are not checked again")
+                          "students whose files and settings are unchanged are not checked again. "
+                          "At the end, pages to open in a browser: DIR/index.html (the class) "
+                          "and DIR/<student>/index.html")
     cls.add_argument("--resume", action=argparse.BooleanOptionalAction, default=None,
                      help="with --out, reuse the reports of unchanged students (default: on; "
                           "--no-resume checks everyone again)")
@@ -133,9 +145,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    from ..cli import UsageError
-    from .sandbox import confine
+    from ..cli import UsageError, emit
     from .scenarios import SCENARIOS, ScenarioError, load_scenario_file, select
+
+    from .sandbox import confine
 
     try:
         isolation, _ = confine.choose()  # $REFMLP_ISOLATION checked before anything runs
@@ -147,7 +160,6 @@ def run(args) -> int:
             "no isolation (" + (f"{confine.ENV}=none" if os.environ.get(confine.ENV) else
                                 f"{sys.platform}: no user namespaces, Landlock or seccomp")
             + "): grade in a container or VM, or pass --allow-unisolated to accept the risk")
-
     # a finite floor: inf cannot become the sandbox's CPU limit, and below half a second even a
     # right submission cannot start (numpy's import alone takes ~0.1-0.3 s)
     if args.timeout is not None and not (math.isfinite(args.timeout) and args.timeout >= 0.5):
@@ -167,13 +179,15 @@ def run(args) -> int:
     except ScenarioError as exc:
         raise UsageError(str(exc)) from None
     try:
+        if args.gradescope:
+            return run_gradescope(args, chosen)
         if args.each or len(args.path) > 1 or args.out or args.csv or args.rubric:
-            if args.repro:
-                raise UsageError("--repro writes one submission's script: give one PATH")
             return run_class(args, chosen)
         if args.adapter_for_all or args.jobs or args.resume is not None:
             raise UsageError("--adapter-for-all, --jobs and --resume are for a class (--each, or "
                              "several paths)")
+        if args.seed == "random":
+            args.seed = secrets.randbelow(2**32)
         return run_one(args, chosen)
     except ModuleNotFoundError as exc:
         if exc.name != "torch":
@@ -185,47 +199,50 @@ def run(args) -> int:
 def run_one(args, chosen) -> int:
     from ..cli import emit
     from .grade import DEFAULT_STUDENT_TIMEOUT, one_torch_thread
+    from .repro import write_repro
     from .submission import check_submission
 
     budget = args.student_timeout or DEFAULT_STUDENT_TIMEOUT
-    seed = draw_seed() if args.seed == "random" else args.seed if args.seed is not None else 0
     with one_torch_thread():
-        report = check_submission(args.path[0], scenarios=chosen, seed=seed,
+        report = check_submission(args.path[0], scenarios=chosen,
+                                  seed=0 if args.seed is None else args.seed,
                                   timeout=args.timeout, adapter=args.adapter, helpers=args.helpers,
                                   deadline=time.monotonic() + budget)
     if args.repro:
-        from .repro import write_repro
-
         print(write_repro(report, args.repro), file=sys.stderr)
     # the report says why it is an error (text and JSON alike): said once, not again on stderr
     emit(report.to_json() if args.json else report.to_text(verbose=args.verbose))
     return report.exit_code
 
 
-def draw_seed() -> int:
-    import secrets
+def run_gradescope(args, chosen) -> int:
+    """One submission, as Gradescope runs it: results.json, and the report on stdout (the
+    instructor's log)."""
+    from ..cli import UsageError, emit
+    from . import gradescope, rubric as rubrics
+    from .grade import DEFAULT_STUDENT_TIMEOUT, Settings
+    from .report import EXIT
 
-    return secrets.randbelow(2**32)
-
-
-def class_seed(args, out: Path | None) -> int:
-    """The seed of a class: --seed N, else (for more than one submission) a secret one drawn for
-    the run (no answer can be computed before it), kept in DIR/seed with --out, so that resuming
-    the run checks the remaining students on the same networks and reuses the finished ones."""
-    if isinstance(args.seed, int):
-        return args.seed
-    if args.seed is None and not args.each and len(args.path) == 1:
-        return 0  # one submission (with --out or --csv): the same report every run, as without
-    kept = out / "seed" if out is not None else None
-    if kept is not None and args.seed is None and args.resume is not False:
-        try:
-            return check_seed(kept.read_text().strip())
-        except (OSError, argparse.ArgumentTypeError):
-            pass
-    seed = draw_seed()
-    if kept is not None:
-        _write(kept, f"{seed}\n")
-    return seed
+    if args.each or len(args.path) > 1 or args.out or args.csv:
+        raise UsageError("--gradescope writes the results of one submission (Gradescope runs one "
+                         f"container per submission); got {len(args.path)} path(s)"
+                         + (" with --each" if args.each else "")
+                         + (" with --out/--csv" if args.out or args.csv else ""))
+    try:
+        rubric = rubrics.load(args.rubric)
+    except rubrics.RubricError as exc:
+        raise UsageError(str(exc)) from None
+    # a secret seed unless one is given: a student may submit again and again, and must not be
+    # able to learn the answers of a fixed one
+    seed = args.seed if isinstance(args.seed, int) else secrets.randbelow(2**32)
+    settings = Settings(scenarios=tuple(chosen), seed=seed, helpers=args.helpers,
+                        timeout=args.timeout,
+                        student_timeout=args.student_timeout or DEFAULT_STUDENT_TIMEOUT,
+                        adapter=str(Path(args.adapter).resolve()) if args.adapter else None)
+    graded = gradescope.grade(students(args)[0], args.gradescope, rubric, settings,
+                              visibility=args.gradescope_visibility)
+    emit(json.dumps(graded.report, indent=2) if args.json else graded.text)
+    return EXIT[graded.verdict]
 
 
 def students(args) -> list:
@@ -280,10 +297,16 @@ def run_class(args, chosen) -> int:
             out.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise UsageError(f"--out {args.out}: cannot create it ({exc.strerror})") from None
+    if args.repro:
+        raise UsageError("--repro writes the script of one submission's first divergence; "
+                         "give one PATH without --each")
     subs = students(args)
     jobs = args.jobs or cores()
-    settings = Settings(scenarios=tuple(chosen), seed=class_seed(args, out), timeout=args.timeout,
-                        helpers=args.helpers,
+    # one submission (a single PATH with --out or --csv) keeps seed 0, the same report every run
+    one = not args.each and len(args.path) == 1 and args.seed is None
+    settings = Settings(scenarios=tuple(chosen),
+                        seed=0 if one else class_seed(args.seed, out, args.resume),
+                        helpers=args.helpers, timeout=args.timeout,
                         student_timeout=args.student_timeout or DEFAULT_STUDENT_TIMEOUT,
                         adapter=str(Path(args.adapter).resolve()) if args.adapter else None,
                         # the jobs already fill the cores: one check at a time per student
@@ -303,6 +326,9 @@ def run_class(args, chosen) -> int:
     results, stop = done.results, done.interrupted
     if out is not None:
         _write(out / "summary.json", batch.to_json(results, stop, len(subs)) + "\n")
+        from .pages import write_pages
+
+        write_pages(out, results)
     if args.csv == "-":
         emit(batch.to_csv(results).rstrip("\n"))
     elif args.csv:
@@ -313,6 +339,22 @@ def run_class(args, chosen) -> int:
         text = batch.summary_text(results, stop, len(subs), time.monotonic() - t0)
         print(("\n" if lines else "") + text, file=sys.stdout if lines else sys.stderr, flush=True)
     return EXIT_INTERRUPTED[stop] if stop is not None else class_exit(results)
+
+
+def class_seed(given, out: Path | None, resume) -> int:
+    """The seed of a class run: the one given; else, with --out, the one an earlier run kept in
+    DIR/seed (so that resuming reuses its reports); else a secret one, drawn now."""
+    if given is not None and given != "random":
+        return given
+    kept = out / "seed" if out is not None else None
+    if given is None and kept is not None and resume is not False and kept.is_file():
+        text = kept.read_text().strip()
+        if text.isdigit():
+            return int(text)
+    value = secrets.randbelow(2**32)
+    if kept is not None:
+        _write(kept, f"{value}\n")
+    return value
 
 
 def _write(path: Path, text: str) -> None:

@@ -83,6 +83,12 @@ class CheckReport:
                 d[key] = np.asarray(values, dtype=np.float64).tolist() if ok else None
         return d
 
+    def _repr_html_(self) -> str:
+        """The student's report as HTML, for Jupyter: what to fix, the picture, the text."""
+        from .pages import notebook_html
+
+        return notebook_html(self)
+
     def to_dict(self) -> dict:
         helpers = self.helper_summary or {"verdict": None, "counted": False, "files": [],
                                           "functions": self.helpers}
