@@ -81,13 +81,16 @@ def test_none_or_several_candidates_say_why(tmp_path, layout, needle):
     assert sub.file is None and needle in sub.problem
 
 
-def test_symbolic_links_are_not_followed(tmp_path):
+def test_symbolic_links_inside_a_students_folder_are_not_followed(tmp_path):
     (tmp_path / "elsewhere").mkdir()
     (tmp_path / "elsewhere" / "mlp.py").write_text(CORRECT)
-    (tmp_path / "s").mkdir()
-    (tmp_path / "s" / "link").symlink_to(tmp_path / "elsewhere")
-    (tmp_path / "s" / "mlp.py").symlink_to(tmp_path / "elsewhere" / "mlp.py")
-    assert "no submission found" in find.locate_submission(tmp_path / "s").problem
+    (tmp_path / "class" / "s").mkdir(parents=True)
+    (tmp_path / "class" / "s" / "link").symlink_to(tmp_path / "elsewhere")
+    (tmp_path / "class" / "s" / "mlp.py").symlink_to(tmp_path / "elsewhere" / "mlp.py")
+    assert "no submission found" in find.locate_submission(tmp_path / "class" / "s").problem
+    (tmp_path / "class" / "t").symlink_to(tmp_path / "elsewhere")  # the instructor's own link
+    found = find.find_class(tmp_path / "class")
+    assert [(s.name, s.file and s.file.name) for s in found] == [("s", None), ("t", "mlp.py")]
 
 
 def test_a_notebook_becomes_a_module_without_its_experiments(tmp_path):
@@ -332,14 +335,10 @@ def test_progress_bar_counts_and_estimates_on_a_terminal_only():
 
 # ---- a real interrupt ---------------------------------------------------------------------------
 def descendants(pid: int) -> set:
-    """Every live descendant of ``pid``, by the sandbox worker's own /proc walk."""
-    import importlib.util
+    """Every live descendant of ``pid``, by the sandbox's own /proc walk."""
+    from refmlp.check.sandbox.processes import children_of
 
-    from refmlp.check.runner import WORKER
-
-    from refmlp.check.sandbox import processes
-
-    return processes.children_of([pid])
+    return children_of([pid])
 
 
 def alive(pid: int) -> bool:
@@ -362,17 +361,22 @@ def test_an_interrupted_run_keeps_what_finished_and_resumes(tmp_path, sig, jobs,
     shutil.copytree(CATALOGUE / "buggy" / "timeout_infinite_loop", klass / "zed")
     cmd = [sys.executable, "-m", "refmlp", "check", "--each", str(klass), "--scenario", "disc",
            "--timeout", "2", "--student-timeout", "5", "--jobs", jobs, "--out", str(out)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            cwd=ROOT)
-    deadline = time.monotonic() + 60
-    while not all((out / n / "report.json").exists() for n in ("alice", "bob")):
-        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
-        time.sleep(0.05)
-    time.sleep(0.5)  # zed's endless loop runs in the sandbox now, for 5 s
-    family = descendants(proc.pid)
-    assert family  # the pool's workers, the sandbox and its check
-    proc.send_signal(sig)
-    stdout, stderr = proc.communicate(timeout=30)
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          cwd=ROOT) as proc:
+        try:
+            deadline = time.monotonic() + 60
+            while not all((out / n / "report.json").exists() for n in ("alice", "bob")):
+                assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+                time.sleep(0.05)
+            time.sleep(0.5)  # zed's endless loop runs in the sandbox now, for 5 s
+            family = descendants(proc.pid)
+            assert family  # the pool's workers, the sandbox and its check
+            proc.send_signal(sig)
+            stdout, stderr = proc.communicate(timeout=30)
+        finally:
+            if proc.poll() is None:  # a failed assertion above: no run outlives the test
+                proc.terminate()
+                proc.communicate(timeout=30)
     assert proc.returncode == code, stderr
     if sig != signal.SIGKILL:  # which runs no handler: no summary, but the reports are whole
         assert f"interrupted (signal {int(sig)}): 1 students not graded" in stdout
@@ -410,3 +414,15 @@ def test_the_benchmark_class_is_a_whole_class_with_a_loop_and_a_flood(tmp_path):
     assert not [s.name for s in found if s.problem]  # every one is found, nested, renamed or not
     assert {s.file.name for s in found} >= {"mlp.py", "MLP.py", "neuralnet.py", "HW6.ipynb"}
     assert any(s.file.parent.name == "HW6" for s in found)
+
+
+def test_the_class_seed_is_kept_with_out_so_a_rerun_resumes(klass, tmp_path, capsys):
+    out = tmp_path / "out"
+    args = ["--each", str(klass), "--scenario", "disc", "--timeout", "5", "--jobs", "1",
+            "--out", str(out), "--json"]
+    first = json.loads(run(args, capsys)[1])["summary"]
+    assert int((out / "seed").read_text()) == first["seed"]
+    again = json.loads(run(args, capsys)[1])["summary"]
+    assert again["seed"] == first["seed"] and again["unchanged"] == 3
+    fresh = json.loads(run([*args, "--no-resume"], capsys)[1])["summary"]
+    assert fresh["unchanged"] == 0 and int((out / "seed").read_text()) == fresh["seed"]

@@ -56,7 +56,8 @@ def summary_text(results, interrupted=None, total=None, wall=None) -> str:
             + (f" ({s['unchanged']} unchanged since the last run)" if s["unchanged"] else "")
             + (f", {wall:.1f}s" if wall is not None else ""))
     if s["seed"] is not None:
-        text += f"\nseed {s['seed']} (samples, weights, step sizes; --seed {s['seed']} repeats this run)"
+        text += (f"\nseed {s['seed']} (samples, weights, step sizes; --seed {s['seed']} repeats "
+                 "this run)")
     isolations = sorted({g.report.get("isolation") for g in results} - {None})
     if isolations:
         text += "\nisolation: " + "; ".join(isolations)
