@@ -65,6 +65,17 @@ def test_class_source_brings_the_helpers_constants_and_imports_it_uses(tmp_path)
     compile(text, "mlp.py", "exec")
 
 
+def test_a_class_of_another_name_and_its_base_are_sent_as_mlp():
+    namespace = in_a_cell("import numpy as np\nclass Base:\n    def zero_grad(self):\n"
+                          "        return np.zeros(1)\nclass MyNet(Base):\n"
+                          "    def forward(self, x):\n        return x\n",
+                          filename="<ipython-input-9-abcd>")
+    text = class_source(namespace["MyNet"])
+    assert text.index("class Base:") < text.index("class MyNet(Base):")
+    assert text.rstrip().endswith("class MLP(MyNet):\n    pass")
+    assert "import numpy as np" in text
+
+
 def test_check_class_passes_a_correct_class(tmp_path):
     module = define(tmp_path, CELL)
     rep = check_class(module.MLP, scenarios=["disc"])
