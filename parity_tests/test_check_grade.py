@@ -30,7 +30,7 @@ def klass(tmp_path):
 
 
 def test_each_grades_every_subfolder_with_the_worst_exit_code(klass, capsys):
-    code, out, _ = run(["--each", str(klass), "--scenario", "disc", "--timeout", "5",
+    code, out, _ = run(["--each", str(klass), "--scenario", "disc", "--timeout", "5", "--seed", "0",
                         "--jobs", "1"], capsys)
     assert code == 2, out  # carol's is an error, and it did not stop the others
     lines = out.splitlines()
@@ -56,8 +56,11 @@ def test_several_paths_and_json(klass, capsys):
     assert doc["reports"][1]["diagnosis"]["key"] == "fprime_missing"
     assert all(r["seconds"] > 0 for r in doc["reports"])
     assert doc["reports"][0]["score"] == doc["reports"][0]["max_score"] == 100
+    # grading draws one secret seed for the whole run, and says it
+    seed = doc["reports"][0]["seed"]
+    assert isinstance(seed, int) and doc["reports"][1]["seed"] == seed
     assert doc["summary"] == {"students": 2, "pass": 1, "fail": 1, "error": 0, "unchanged": 0,
-                              "seconds": doc["summary"]["seconds"]}
+                              "seconds": doc["summary"]["seconds"], "seed": seed}
 
 
 def test_each_on_a_folder_without_subfolders_is_a_usage_error(tmp_path, capsys):

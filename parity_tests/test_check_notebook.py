@@ -3,6 +3,7 @@ sandbox; check_source(text) a file's text; the report's repr is one line, its HT
 
 import importlib.util
 import linecache
+import re
 import sys
 from html.parser import HTMLParser
 
@@ -92,7 +93,9 @@ def test_check_class_from_a_notebook_cell_and_its_report_in_html():
     parser = HTMLParser()
     parser.feed(page)
     parser.close()
-    assert "fprime_missing" in page and "verdict: FAIL" in page and "http" not in page
+    assert "fprime_missing" in page and "verdict: FAIL" in page
+    assert page.count("<svg") == 3  # the first divergence's three heat maps
+    assert not re.search(r"""(href|src)=["'][^"']*//""", page)  # nothing fetched from elsewhere
 
 
 def test_a_class_typed_into_the_plain_interpreter_says_what_to_do():

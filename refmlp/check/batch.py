@@ -39,9 +39,11 @@ def line(g) -> str:
 
 def summary(results, interrupted=None, total=None) -> dict:
     counts = {v: sum(g.verdict == v for g in results) for v in EXIT}
+    seeds = {g.report.get("seed") for g in results} - {None}
     d = {"students": len(results), **counts,
          "seconds": round(sum(g.seconds for g in results if not g.resumed), 2),
-         "unchanged": sum(g.resumed for g in results)}
+         "unchanged": sum(g.resumed for g in results),
+         "seed": seeds.pop() if len(seeds) == 1 else None}
     if interrupted is not None:
         d["interrupted_by"] = interrupted
         d["not_graded"] = (total or len(results)) - len(results)
@@ -53,6 +55,12 @@ def summary_text(results, interrupted=None, total=None, wall=None) -> str:
     text = (f"{s['students']} students: {s['pass']} pass, {s['fail']} fail, {s['error']} error"
             + (f" ({s['unchanged']} unchanged since the last run)" if s["unchanged"] else "")
             + (f", {wall:.1f}s" if wall is not None else ""))
+    if s["seed"] is not None:
+        text += (f"\nseed {s['seed']} (samples, weights, step sizes; --seed {s['seed']} repeats "
+                 "this run)")
+    isolations = sorted({g.report.get("isolation") for g in results} - {None})
+    if isolations:
+        text += "\nisolation: " + "; ".join(isolations)
     if interrupted is not None:
         text += (f"\ninterrupted (signal {interrupted}): {s['not_graded']} students not graded; "
                  "run the same command again to grade them (with --out, the finished ones are kept)")

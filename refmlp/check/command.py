@@ -41,6 +41,18 @@ EPILOG = (
 
 
 
+def check_seed(text: str) -> int | str:
+    """An integer >= 0 below 2^32 (numpy's global seed), or 'random'."""
+    from ..cli import seed
+
+    if text == "random":
+        return text
+    value = seed(text)
+    if value >= 2**32:
+        raise argparse.ArgumentTypeError(f"expected an integer below 2^32 or 'random', got {text!r}")
+    return value
+
+
 def cores() -> int:
     try:
         return len(os.sched_getaffinity(0))
@@ -49,7 +61,7 @@ def cores() -> int:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from ..cli import positive_int, seed
+    from ..cli import positive_int
 
     parser.description, parser.epilog = DESCRIPTION, EPILOG
     parser.add_argument("path", nargs="+",
@@ -60,9 +72,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                      help="run this scenario (repeatable; default: all, plus the file's)")
     who.add_argument("--scenario-file", metavar="FILE",
                      help="TOML or JSON file of extra scenarios (see the epilog)")
-    who.add_argument("--seed", type=seed, default=0,
-                     help="seed of the samples and of numpy's global generator before each "
-                          "network is built (default: 0)")
+    who.add_argument("--seed", type=check_seed, default=None,
+                     help="seed of the samples, the checker's weights, the step sizes and numpy's "
+                          "global generator before each network is built; 'random' draws one. "
+                          "Default: 0 for one submission (the same report every run), random when "
+                          "grading a class (no answer can be computed before the run; with --out "
+                          "the class's seed is kept in DIR, so a resumed run uses it again). The "
+                          "report gives the seed: --seed N repeats a run")
     who.add_argument("--adapter", metavar="FILE",
                      help="a Python file defining class MLP with the released API (see README); "
                           "for a class, each student's own adapter.py is used instead, and FILE "
@@ -72,8 +88,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                           "times out, the others of its scenario get a quarter of it)")
     who.add_argument("--student-timeout", type=float, default=None, metavar="SECONDS",
                      help="limit on one student's whole check, at least 1; the checks not done "
-                          "by then are timeouts (default: 20; a right submission takes ~0.5 s)")
+                          "by then are timeouts (default: 15; a right submission takes ~0.75 s of CPU)")
     who.add_argument("--json", action="store_true", help="print the report as JSON")
+    who.add_argument("--helpers", choices=("apart", "count"), default="apart",
+                     help="the submission's own layers.py / losses.py are judged apart by their "
+                          "values and, by default (apart), never change the verdict; 'count' "
+                          "makes a failing helper fail the submission (students who wrote their "
+                          "own helpers). The course's released files are named as such")
+    who.add_argument("--verbose", action="store_true",
+                     help="every check's figures and notes, before the one-screen summary")
+    who.add_argument("--repro", metavar="FILE",
+                     help="write a short numpy-only script reproducing the first divergence "
+                          "(the check's weights, x, y, the reference's numbers and yours)")
     who.add_argument("--gradescope", metavar="FILE",
                      help="write Gradescope's results.json for this one submission to FILE (the "
                           "rubric's score, a test per scored check, the report as the student's "
@@ -89,6 +115,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                           "neuralnet.py (any case, any depth), else the one .py or notebook "
                           "defining class MLP or NeuralNet; none or several: that student is an "
                           "error saying so. An adapter.py in a student's folder is theirs")
+    cls.add_argument("--allow-unisolated", action="store_true",
+                     help="let --each grade a class where the OS offers no isolation (not Linux, "
+                          "or neither namespaces, Landlock nor seccomp: every report then says "
+                          "'isolation: none' and a student's code can reach the others' files); "
+                          "REFMLP_ISOLATION=namespaces|fallback|none forces a mode")
     cls.add_argument("--adapter-for-all", action="store_true",
                      help="use --adapter for every student who has no adapter.py of their own")
     cls.add_argument("--jobs", type=positive_int, default=None, metavar="N",
@@ -113,8 +144,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    from ..cli import UsageError, emit
+    from ..cli import UsageError
+    from .sandbox import confine
     from .scenarios import SCENARIOS, ScenarioError, load_scenario_file, select
+
+    try:
+        isolation, _ = confine.choose()  # $REFMLP_ISOLATION checked before anything runs
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if args.each and isolation == "none" and not args.allow_unisolated:
+        raise UsageError(
+            "--each runs every student's code next to the others' files, and this machine offers "
+            "no isolation (" + (f"{confine.ENV}=none" if os.environ.get(confine.ENV) else
+                                f"{sys.platform}: no user namespaces, Landlock or seccomp")
+            + "): grade in a container or VM, or pass --allow-unisolated to accept the risk")
 
     # a finite floor: inf cannot become the sandbox's CPU limit, and below half a second even a
     # right submission cannot start (numpy's import alone takes ~0.1-0.3 s)
@@ -138,6 +181,8 @@ def run(args) -> int:
         if args.gradescope:
             return run_gradescope(args, chosen)
         if args.each or len(args.path) > 1 or args.out or args.csv or args.rubric:
+            if args.repro:
+                raise UsageError("--repro writes one submission's script: give one PATH")
             return run_class(args, chosen)
         if args.adapter_for_all or args.jobs or args.resume is not None:
             raise UsageError("--adapter-for-all, --jobs and --resume are for a class (--each, or "
@@ -156,12 +201,17 @@ def run_one(args, chosen) -> int:
     from .submission import check_submission
 
     budget = args.student_timeout or DEFAULT_STUDENT_TIMEOUT
+    seed = draw_seed() if args.seed == "random" else args.seed if args.seed is not None else 0
     with one_torch_thread():
-        report = check_submission(args.path[0], scenarios=chosen, seed=args.seed,
-                                  timeout=args.timeout, adapter=args.adapter,
+        report = check_submission(args.path[0], scenarios=chosen, seed=seed,
+                                  timeout=args.timeout, adapter=args.adapter, helpers=args.helpers,
                                   deadline=time.monotonic() + budget)
+    if args.repro:
+        from .repro import write_repro
+
+        print(write_repro(report, args.repro), file=sys.stderr)
     # the report says why it is an error (text and JSON alike): said once, not again on stderr
-    emit(report.to_json() if args.json else report.to_text())
+    emit(report.to_json() if args.json else report.to_text(verbose=args.verbose))
     return report.exit_code
 
 
@@ -182,13 +232,42 @@ def run_gradescope(args, chosen) -> int:
         rubric = rubrics.load(args.rubric)
     except rubrics.RubricError as exc:
         raise UsageError(str(exc)) from None
-    settings = Settings(scenarios=tuple(chosen), seed=args.seed, timeout=args.timeout,
+    # a seed drawn for the run unless --seed N, as for a class: no answer can be computed before
+    # the run (the report gives the seed, so --seed N repeats it)
+    settings = Settings(scenarios=tuple(chosen), seed=args.seed if isinstance(args.seed, int)
+                        else draw_seed(), timeout=args.timeout, helpers=args.helpers,
                         student_timeout=args.student_timeout or DEFAULT_STUDENT_TIMEOUT,
                         adapter=str(Path(args.adapter).resolve()) if args.adapter else None)
     graded = gradescope.grade(students(args)[0], args.gradescope, rubric, settings,
                               visibility=args.gradescope_visibility)
     emit(json.dumps(graded.report, indent=2) if args.json else graded.text)
     return EXIT[graded.verdict]
+
+
+def draw_seed() -> int:
+    import secrets
+
+    return secrets.randbelow(2**32)
+
+
+def class_seed(args, out: Path | None) -> int:
+    """The seed of a class: --seed N, else (for more than one submission) a secret one drawn for
+    the run (no answer can be computed before it), kept in DIR/seed with --out, so that resuming
+    the run checks the remaining students on the same networks and reuses the finished ones."""
+    if isinstance(args.seed, int):
+        return args.seed
+    if args.seed is None and not args.each and len(args.path) == 1:
+        return 0  # one submission (with --out or --csv): the same report every run, as without
+    kept = out / "seed" if out is not None else None
+    if kept is not None and args.seed is None and args.resume is not False:
+        try:
+            return check_seed(kept.read_text().strip())
+        except (OSError, argparse.ArgumentTypeError):
+            pass
+    seed = draw_seed()
+    if kept is not None:
+        _write(kept, f"{seed}\n")
+    return seed
 
 
 def students(args) -> list:
@@ -245,7 +324,8 @@ def run_class(args, chosen) -> int:
             raise UsageError(f"--out {args.out}: cannot create it ({exc.strerror})") from None
     subs = students(args)
     jobs = args.jobs or cores()
-    settings = Settings(scenarios=tuple(chosen), seed=args.seed, timeout=args.timeout,
+    settings = Settings(scenarios=tuple(chosen), seed=class_seed(args, out), timeout=args.timeout,
+                        helpers=args.helpers,
                         student_timeout=args.student_timeout or DEFAULT_STUDENT_TIMEOUT,
                         adapter=str(Path(args.adapter).resolve()) if args.adapter else None,
                         # the jobs already fill the cores: one check at a time per student

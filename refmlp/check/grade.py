@@ -32,9 +32,11 @@ from ..compare import json_safe
 from . import find, rubric as rubrics
 from .report import EXIT, CheckReport
 
-DEFAULT_STUDENT_TIMEOUT = 20.0
+DEFAULT_STUDENT_TIMEOUT = 15.0
 """Seconds one student may take in all, on top of each check's --timeout: a right submission of
-the course's networks takes ~0.5 s; an endless loop would otherwise cost a timeout per check."""
+the course's networks takes ~0.75 s of CPU (3.3 s wall measured on 2 cores at a load average
+of 13: a margin of 4.5); an endless loop, which runs in every check, would otherwise cost a timeout
+per check (5 scenarios x (10 s + 6 x 2.5 s))."""
 EXIT_INTERRUPTED = {signal.SIGINT: 130, signal.SIGTERM: 143}  # 128 + the signal, as shells do
 REPORT_VERSION = 1  # of report.json's layout: a report of another version is checked again
 
@@ -48,11 +50,15 @@ class Settings:
     timeout: float | None = None  # per check (None: the runner's default)
     student_timeout: float = DEFAULT_STUDENT_TIMEOUT
     adapter: str | None = None  # for every student without an adapter.py of their own
+    helpers: str = "apart"  # the student's own layers.py / losses.py: judged apart, or counted
     parallel: int = 2  # checks at once inside one student's sandbox
 
     def fingerprint(self) -> str:
-        """What a stored report must have been checked with to be reused (not the rubric: a
-        stored report is scored again; not parallel: it changes no verdict)."""
+        """What a stored report must have been checked with to be reused, refmlp's version
+        included (not the rubric: a stored report is scored again; not parallel: it changes no
+        verdict)."""
+        from .. import __version__ as refmlp_version
+
         adapter = None
         if self.adapter:
             try:
@@ -61,7 +67,8 @@ class Settings:
                 adapter = "unreadable"
         doc = {"scenarios": [repr(s) for s in self.scenarios], "seed": self.seed,
                "timeout": self.timeout, "student_timeout": self.student_timeout,
-               "adapter": adapter, "version": REPORT_VERSION}
+               "adapter": adapter, "helpers": self.helpers, "version": REPORT_VERSION,
+               "refmlp": refmlp_version}
         return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -164,6 +171,7 @@ def grade_one(sub: find.Submission, rubric: rubrics.Rubric, settings: Settings) 
             rep = check_submission(
                 path, scenarios=list(settings.scenarios) or None, seed=settings.seed,
                 timeout=settings.timeout, adapter=sub.adapter or settings.adapter,
+                helpers=settings.helpers,
                 deadline=time.monotonic() + settings.student_timeout, parallel=settings.parallel)
             if staged is not None:
                 rep.message = ((rep.message + "\n") if rep.message else "") + (

@@ -2,14 +2,13 @@
 
 One worker process (``python -I refmlp/check/sandbox/worker.py``, numpy only) serves a whole
 submission; it forks one child per check (see the worker's docstring for the limits). What comes
-back is JSON plus raw array bytes, rebuilt here with ``np.frombuffer``: no pickle, no object the
-student's code made.
+back is JSON plus raw array bytes (sandbox/wire.py, the format both sides share), rebuilt here with
+``np.frombuffer``: no pickle, no object the student's code made.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import os
 import select
 import shutil
@@ -22,6 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from refmlp.check.sandbox import confine, wire
+from refmlp.check.sandbox.files import Refused, read_regular
 
 WORKER = Path(__file__).with_name("sandbox") / "worker.py"
 DEFAULT_TIMEOUT = 10.0  # seconds per check; a check of the course's networks takes ~0.05 s
@@ -37,26 +39,85 @@ GRACE = 5.0  # seconds beyond a check's limit for the worker to start, fork, kil
 # (subfolders with __init__.py), nothing else: a homework folder often holds a .venv, a .git or data
 # sets, and every check writes the copy anew (a 600 MB venv x 38 checks was ~23 GB of writes).
 SOURCE_CAP = 5 * 2**20  # bytes of .py files in all; the course's mlp.py + layers.py is ~10 kB
+# The walk's other bounds, far above any homework, so that a folder built to stall or flood the
+# judge (a million entries, packages nested a thousand deep) is refused in milliseconds
+MAX_DEPTH = 8  # package folders below the submission's own
+MAX_FILES = 500  # .py files copied
+MAX_ENTRIES = 20_000  # directory entries looked at
 
 
 def submission_files(folder: Path) -> list[str] | str:
-    """The .py files to copy, relative to ``folder``, or a string saying why they are too many."""
-    found, total, pending = [], 0, [Path(folder)]
+    """The .py files to copy, relative to ``folder``, or a string saying why they cannot be.
+
+    A walk that never follows a symbolic link (a link ``a -> .`` is one entry, not a loop; a
+    linked .py file is refused, since it may point at a classmate's or the instructor's files),
+    descends only into packages (folders with an __init__.py) at most MAX_DEPTH deep, and adds up
+    the sizes ``stat`` gives as it goes: past SOURCE_CAP bytes, MAX_FILES files or MAX_ENTRIES
+    entries it stops and refuses, before any file is read."""
+    root = os.fspath(folder)
+    found, total, seen, pending = [], 0, 0, [(root, 0)]
     while pending:
-        d = pending.pop()
-        for entry in sorted(d.iterdir()):
+        d, depth = pending.pop()
+        entries = []
+        try:
+            with os.scandir(d) as it:
+                for entry in it:  # counted as listed: a folder of a million entries is not read whole
+                    seen += 1
+                    if seen > MAX_ENTRIES:
+                        return (f"the submission's folder {folder} and its packages hold over "
+                                f"{MAX_ENTRIES} entries; give the folder holding only the "
+                                "homework, or the path to its mlp.py")
+                    entries.append(entry)
+        except OSError as exc:
+            return f"cannot list {d}: {exc.strerror}"
+        for entry in sorted(entries, key=lambda e: e.name):
             if entry.name.startswith(".") or entry.name == "__pycache__":
                 continue
-            if entry.is_dir() and (entry / "__init__.py").is_file():
-                pending.append(entry)
-            elif entry.suffix == ".py" and entry.is_file():
-                total += entry.stat().st_size
-                found.append(str(entry.relative_to(folder)))
-    if total > SOURCE_CAP:
-        return (f"the submission's .py files (in {folder} and its packages) come to {total} bytes, "
-                f"over the {SOURCE_CAP // 2**20} MiB the checker copies; give the folder holding "
-                "only the homework, or the path to its mlp.py in such a folder")
+            rel = os.path.relpath(entry.path, root)
+            if entry.is_symlink():
+                if entry.name.endswith(".py"):
+                    return (f"{rel} in {folder} is a symbolic link: the checker copies only regular "
+                            "files (a link may point outside the submission); put a copy there")
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                init = os.path.join(entry.path, "__init__.py")
+                if os.path.isfile(init) and not os.path.islink(init):
+                    if depth + 1 > MAX_DEPTH:
+                        return (f"{rel} in {folder}: packages nested over {MAX_DEPTH} deep; the "
+                                "checker copies the homework's packages, not such a tree")
+                    pending.append((entry.path, depth + 1))
+            elif entry.name.endswith(".py") and entry.is_file(follow_symlinks=False):
+                total += entry.stat(follow_symlinks=False).st_size
+                found.append(rel)
+                if total > SOURCE_CAP:
+                    return (f"the submission's .py files (in {folder} and its packages) come to at least "
+                            f"{total} bytes, over the {SOURCE_CAP // 2**20} MiB the checker copies; "
+                            "give the folder holding only the homework, or the path to its mlp.py "
+                            "in such a folder")
+                if len(found) > MAX_FILES:
+                    return (f"the submission's folder {folder} and its packages hold over "
+                            f"{MAX_FILES} .py files; give the folder holding only the homework, "
+                            "or the path to its mlp.py in such a folder")
     return found
+
+
+def source_text(path: Path) -> str:
+    """The text of a submission's .py file, read only when it is a regular file (not a link) of at
+    most SOURCE_CAP bytes; Refused saying why not."""
+    return read_regular(os.fspath(path), SOURCE_CAP).decode(errors="replace")
+
+
+# What the worker inherits of the judge's environment: what Python, its locale and numpy's BLAS
+# read, nothing else. The instructor's HOME, tokens, proxies and the like never reach a
+# submission. LD_LIBRARY_PATH: a Python built outside the system's library path cannot start
+# without it; SYSTEMROOT: Python on Windows cannot start without it.
+ENV_NAMES = frozenset({"PATH", "LANG", "LANGUAGE", "TZ", "LD_LIBRARY_PATH", "SYSTEMROOT"})
+ENV_PREFIXES = ("LC_", "OPENBLAS_", "OMP_", "MKL_", "GOTO_")
+
+
+def worker_env(environ) -> dict:
+    """The allow-listed part of ``environ`` (ENV_NAMES, ENV_PREFIXES)."""
+    return {k: v for k, v in environ.items() if k in ENV_NAMES or k.startswith(ENV_PREFIXES)}
 
 
 def result_cap(check: dict) -> int:
@@ -87,88 +148,29 @@ class Outcome:
     limit: float | None = None  # the time limit it ran under, when it timed out
 
 
-def _frames(data: bytes):
-    pos = 0
-    while pos + 8 <= len(data):
-        n = int.from_bytes(data[pos:pos + 8], "little")
-        head = json.loads(data[pos + 8:pos + 8 + n])
-        pos += 8 + n
-        m = int.from_bytes(data[pos:pos + 8], "little")
-        yield head, data[pos + 8:pos + 8 + m]
-        pos += 8 + m
-
-
 # What a check's frame may carry. Every field comes from a process that ran the student's code, so
-# each is checked here; anything else makes that check "died" (a malformed result), never a crash.
-DTYPES = frozenset({"<f8", "<f4", "<f2", "<i8", "<i4", "<i2", "|i1", "<u8", "<u4", "<u2", "|u1",
-                    "|b1"})  # the numbers numpy arrays of a submission can hold, little-endian
+# each is checked here (its arrays by wire.decode_arrays); anything else makes that check "died"
+# (a malformed result), never a crash.
 STATUSES = frozenset({"ok", "exception", "discovery", "load_error", "timeout", "died"})
 FIELDS = {"traceback": str, "message": str, "op": str, "op_index": int, "output": str,
           "output_bytes": int, "notes": list, "exit_code": int, "signal": int,
           "seconds": (int, float), "limit": (int, float)}
 
 
-class MalformedFrame(ValueError):
-    pass
-
-
-def _complete(data: bytearray, pos: int, cap: int) -> tuple[int, int, str | None]:
-    """(position after the last complete frame from ``pos``, frames completed, what is wrong)."""
-    n = 0
-    while pos + 8 <= len(data):
-        size = int.from_bytes(data[pos:pos + 8], "little")
-        if size > cap:
-            return pos, n, f"a header of {size} bytes"
-        if pos + 16 + size > len(data):
-            break
-        blob = int.from_bytes(data[pos + 8 + size:pos + 16 + size], "little")
-        if blob > cap:
-            return pos, n, f"{blob} bytes of arrays"
-        if pos + 16 + size + blob > len(data):
-            break
-        pos, n = pos + 16 + size + blob, n + 1
-    return pos, n, None
-
-
-def _arrays(head: dict, blob: bytes) -> dict:
-    specs = head.get("arrays", [])
-    if not isinstance(specs, list):
-        raise MalformedFrame(f"arrays is a {type(specs).__name__}, not a list")
-    out = {}
-    for spec in specs:
-        if not isinstance(spec, dict):
-            raise MalformedFrame("an array spec is not an object")
-        name, dtype, shape = spec.get("name"), spec.get("dtype"), spec.get("shape")
-        start, n = spec.get("offset"), spec.get("nbytes")
-        if not isinstance(name, str) or not isinstance(dtype, str) or dtype not in DTYPES:
-            raise MalformedFrame(f"array {name!r}: dtype {dtype!r} is not one of {sorted(DTYPES)}")
-        if (not isinstance(shape, list) or len(shape) > 8
-                or not all(type(s) is int and 0 <= s for s in shape)):
-            raise MalformedFrame(f"array {name!r}: shape {shape!r} is not a list of sizes")
-        if type(start) is not int or type(n) is not int or start < 0 or n < 0 or start + n > len(blob):
-            raise MalformedFrame(f"array {name!r}: bytes {start!r}+{n!r} outside the {len(blob)} sent")
-        dt = np.dtype(dtype)
-        count = math.prod(shape)
-        if count * dt.itemsize != n:
-            raise MalformedFrame(f"array {name!r}: shape {shape} of {dtype} is not {n} bytes")
-        out[name] = np.frombuffer(blob, dtype=dt, count=count, offset=start).reshape(shape)
-    return out
-
-
 def _outcome(head: dict, blob: bytes) -> Outcome:
     status = head.get("status", "died")
     if not isinstance(status, str) or status not in STATUSES:
-        raise MalformedFrame(f"status {status!r}")
+        raise wire.MalformedFrame(f"status {status!r}")
     fields = {}
     for key, kind in FIELDS.items():
         value = head.get(key)
         if value is not None and not isinstance(value, kind):
-            raise MalformedFrame(f"{key} is a {type(value).__name__}")
+            raise wire.MalformedFrame(f"{key} is a {type(value).__name__}")
         if value is not None:
             fields[key] = value
     if not all(isinstance(note, str) for note in fields.get("notes", [])):
-        raise MalformedFrame("a note is not a string")
-    return Outcome(id=head["id"], status=status, arrays=_arrays(head, blob), **fields)
+        raise wire.MalformedFrame("a note is not a string")
+    return Outcome(id=head["id"], status=status, arrays=wire.decode_arrays(head, blob), **fields)
 
 
 def kill_marked(mark: bytes) -> None:
@@ -214,6 +216,8 @@ class Run:
         # deadline: time.monotonic() by which the whole run must end (the student's time limit);
         # the checks not reported by then come back as timeouts
         self.checks, self.timeout, self.deadline = checks, timeout, deadline
+        # REFMLP_ISOLATION forces a mode (namespaces | fallback | none), else the strongest here
+        self.isolation, self.isolation_text = confine.choose()
         remove_stale_folders()
         self.out_of_time = False
         self.budget = round(deadline - time.monotonic(), 1) if deadline is not None else None
@@ -223,6 +227,7 @@ class Run:
             "submission_dir": str(submission_dir),
             # the files to copy into each check's scratch folder (submission_files)
             "files": files if files is not None else [module_file],
+            "source_cap": SOURCE_CAP,
             "module": module,
             "module_file": module_file,
             "adapter": str(adapter) if adapter else None,
@@ -231,11 +236,12 @@ class Run:
             "checks": checks,
             "result_caps": {check["id"]: result_cap(check) for check in checks},
             "parallel": parallel,
+            "isolation": self.isolation,
         }
         (self.tmp / "scratch").mkdir()
         (self.tmp / "request.json").write_text(json.dumps(request))
         np.savez(self.tmp / "inputs.npz", **inputs)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+        env = worker_env(os.environ)
         # a mark every process of this run inherits: found in /proc/<pid>/environ, it lets
         # collect() kill what escaped the worker too (the worker kills such strays after each
         # check; this is for a worker that was itself killed)
@@ -295,7 +301,7 @@ class Run:
                         err = (err + chunk)[-8192:]  # the worker's own failure: its tail says it
                     else:
                         out += chunk
-                pos, n, bad = _complete(out, pos, frame_cap)
+                pos, n, bad = wire.complete(out, pos, frame_cap)
                 if n:
                     last = time.monotonic()
                 if bad:
@@ -318,12 +324,12 @@ class Run:
         outcomes = {}
         ids = {check["id"] for check in self.checks}
         try:
-            for head, blob in _frames(out):
+            for head, blob in wire.frames(out):
                 if not isinstance(head, dict) or head.get("id") not in ids:
                     continue  # no check to charge it to: that check is reported as died below
                 try:
                     outcomes[head["id"]] = _outcome(head, blob)
-                except MalformedFrame as exc:
+                except wire.MalformedFrame as exc:
                     outcomes[head["id"]] = Outcome(
                         id=head["id"], status="died",
                         message=f"the check's process sent a malformed result ({exc})")
