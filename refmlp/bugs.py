@@ -236,6 +236,10 @@ BUGS: dict[str, Bug] = _bugs(
     Bug("forward_end_placeholder",
         "forward(x, end={which}) returned {got} where h_{k} (the output of layer {which}) is due: "
         "a placeholder, not the layer's output."),
+    Bug("forward_returns_column",
+        "forward{which} returned an array of shape {shape}, a column, where the course's forward "
+        "returns 1-D (shape ({m},)); its values are right. Return h.ravel(), or keep h 1-D: a "
+        "column makes y_est - y broadcast to a matrix in your own loss code."),
     Bug("forward_end_returns_a",
         "forward{which} returned the pre-activation a_{k} where h_{k} = f_{k}(a_{k}) is due: "
         "return the layer's h, after its activation."),

@@ -268,6 +268,10 @@ def g_candidates(s: SampleTrace, k: int, rtol: float) -> dict:
         if fp is not None:
             add(times(g, fprime_term(fp, _t(s, "a", L, f"a_{L}"), f"f'_{L}(a_{L})", rtol),
                       f"f'_{L}(a_{L}) * g_{L}", 1, "fprime_at_last_layer"))
+            add(times(g, fprime_term(fp, _t(s, "h", L, f"h_{L}"), f"f'_{L}(h_{L})", rtol),
+                      f"f'_{L}(h_{L}) * g_{L}", 2,
+                      advice=f"est_lossderiv already gives dLoss/da_{L}: apply no f' at the last "
+                             "layer (and f' takes a, not h)"))
         loss = s.spec.loss.name
         a_L = _t(s, "a", L, f"a_{L}")
         add(atom(f"est_lossderiv(a_{L}, y)", bugs.loss_deriv(loss, a_L.value, s.y), a_L.scale, 1,
@@ -310,6 +314,9 @@ def g_candidates(s: SampleTrace, k: int, rtol: float) -> dict:
         add(times(fa, atom("", fa.value * p.value, np.abs(fa.value) * p.scale),
                   f"f'_{k}(a_{k})^2 * (W_{k + 1}^T g_{k + 1})", 1,
                   advice=f"multiply by f'_{k}(a_{k}) once"))
+    for j in range(1, L + 1):  # another layer's g: an index off by one, or a stale variable
+        if j != k and s.g[j].shape == g.value.shape:
+            add(_t(s, "g", j, f"g_{j}", advice=f"use this layer's g_{k}, not g_{j}"))
     if g.value.size > 1:
         add(atom(f"sum(g_{k}) in every entry", np.full_like(g.value, g.value.sum()),
                  np.full_like(g.value, (np.abs(g.value) + g.scale).sum()), 1, "bias_grad_summed"))
@@ -367,8 +374,9 @@ def W_candidates(s: SampleTrace, k: int, rtol: float, g_found: Term | None = Non
     return out
 
 
-def a_candidates(s: SampleTrace, k: int, others=()) -> dict:
-    """What the student's a_k may be, h_{k-1} right; ``others`` are the x of other forward calls."""
+def a_candidates(s: SampleTrace, k: int, others=(), target=None) -> dict:
+    """What the student's a_k may be, h_{k-1} right; ``others`` are the x of other forward calls;
+    ``target`` (the student's a_1) lets layer 1's actual input be solved for."""
     out = {}
     W, b = np.asarray(s.W[k], dtype=np.float64), np.asarray(s.b[k], dtype=np.float64)
     h = s.h[k - 1]
@@ -413,4 +421,12 @@ def a_candidates(s: SampleTrace, k: int, others=()) -> dict:
                     "forward_input_not_x", "x', the x of an earlier forward call,")
         lin(W, np.zeros_like(s.x), np.zeros_like(s.x), True, "b_1 (W_1 0 + b_1)", 1,
             "forward_input_not_x", "0 (an array of zeros)")
+        if target is not None and W.shape[0] > W.shape[1] and np.shape(target) == (W.shape[0],):
+            # more equations than unknowns: a_1 = W_1 x' + b_1 pins x' down, and only an a_1 of
+            # that form fits (with as many units as inputs, every a_1 would)
+            x_solved = np.linalg.lstsq(W, np.asarray(target, dtype=np.float64) - b, rcond=None)[0]
+            if not np.allclose(x_solved, s.x, rtol=1e-6, atol=1e-12):
+                shown = np.array2string(x_solved, precision=4, threshold=6)
+                lin(W, x_solved, np.zeros_like(x_solved), True, f"W_1 x' + b_1, x' = {shown}", 2,
+                    "forward_input_not_x", f"x' = {shown}, an array other than the x passed in,")
     return out

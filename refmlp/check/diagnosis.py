@@ -160,9 +160,14 @@ def step_signature(sc, results, step):
     # the scale at the step check's other alphas
     step_check = next((c for c in results if c.name == "step"), None)
     step_steps = step_check.facts.get("steps", []) if step_check else []
-    inside = step_inside_backward([step] + list(step_steps))
+    inside = _inner_step([step] + list(step_steps))
     if inside:
-        return inside
+        alpha_s, reset = inside
+        d = message("step_inside_backward", which=f"{alpha_s:g}")
+        if reset:
+            d["message"] += (" It then resets the gradients of " + ", ".join(sorted(reset))
+                             + " (zero_grad inside backward), so step(alpha) moves those no more.")
+        return d
     other = [_ratios(s) for s in step_steps]
     for o in other:
         for key, c in r.items():
@@ -178,32 +183,36 @@ def step_signature(sc, results, step):
     return None
 
 
-def step_inside_backward(steps):
-    """backward itself moving the weights by alpha_s x gradient: after backward; step(alpha) the
-    weights moved by (alpha_s + alpha) x gradient (by alpha_s alone when backward also resets
-    the gradients), so the recovered gradient is c x the reference with (c - c0) alpha the same
-    alpha_s at every alpha (c0 = 1, or 0), on every parameter."""
-    seen = []
+def _inner_step(steps):
+    """(alpha_s, the parameters whose gradients backward resets) when every parameter moved by
+    alpha_s + alpha (gradient kept) or alpha_s alone (gradient reset after the inner step) x its
+    gradient, alpha_s the same for all, at two alphas or more; else None."""
+    per = []
     for st in steps:
         r = _ratios(st)
         if not r or any(c is None for c in r.values()):
             return None
-        cs = np.array(list(r.values()))
-        if not np.allclose(cs, cs[0], rtol=1e-8):  # one scale on every parameter, to rounding
-            return None
-        seen.append((st["alpha"], float(cs[0])))
-    if len({alpha for alpha, _ in seen}) < 2:
-        return None  # one alpha cannot tell a factor from an inner step
-    for c0, also in ((1.0, ""), (0.0, " It then resets the gradients too (zero_grad inside "
-                                      "backward), so step(alpha) moves nothing more.")):
-        inner = [(c - c0) * alpha for alpha, c in seen]
-        # an inner step of at least 1e-4 alpha (far beyond the ratios' rounding, ~1e-10), the
-        # same at every alpha to the precision that rounding leaves (1e-10 / 1e-4)
-        if all(abs(c - c0) >= 1e-4 for _, c in seen) and inner[0] > 0 and np.allclose(
-                inner, inner[0], rtol=1e-5):
-            d = message("step_inside_backward", which=f"{inner[0]:g}")
-            d["message"] += also
-            return d
+        per.append((st["alpha"], r))
+    if len({alpha for alpha, _ in per}) < 2:
+        return None
+    alpha, r = per[0]
+    first = next(iter(r.values()))
+    for alpha_s in ((first - 1) * alpha, first * alpha):
+        if alpha_s <= 1e-4 * alpha:  # an inner step far beyond the ratios' rounding (~1e-10)
+            continue
+        reset = set()
+        ok = True
+        for alpha, r in per:
+            for key, c in r.items():
+                kept, zeroed = (c - 1) * alpha, c * alpha
+                if np.isclose(kept, alpha_s, rtol=1e-5):
+                    continue
+                if np.isclose(zeroed, alpha_s, rtol=1e-5):
+                    reset.add(f"{key[0]}_{key[1]}")
+                    continue
+                ok = False
+        if ok:
+            return alpha_s, reset
     return None
 
 
@@ -582,7 +591,8 @@ def derive_forward(sc, first, P):
         return derive_start(sc, P, arrays, i, op, k0, rtol)
     if row.quantity == "a" and k0 == 1 and f"{i}.f{row.layer}" in arrays:
         k = row.layer
-        cands = derivation.a_candidates(s, k, others=[arrays[f"{j}.x"] for j, _ in earlier])
+        cands = derivation.a_candidates(s, k, others=[arrays[f"{j}.x"] for j, _ in earlier],
+                                        target=arrays[f"{i}.f{k}"])
         found = derivation.explain(f"a_{k}", [(arrays[f"{i}.f{k}"], cands, 0.0)], rtol)
         if found is None or found.is_reference:
             return None
@@ -603,12 +613,24 @@ def derive_forward(sc, first, P):
         if op[3]:
             return message("forward_end_placeholder", which=layer, got=what, k=k1)
         return message("derived", which=f"forward{call} returned {what} where h_{k1} is due.")
-    cands = {}
     offset = k0 - 1
+    if out.ndim == 2 and 1 in out.shape:  # a column (or row): the values may still be right
+        ref = {f"h_{k1}": derivation.atom(f"h_{k1}", s.h[k1 - offset], s.M["h"][k1 - offset], cost=0)}
+        if derivation.explain("out", [(out.ravel(), ref, 0.0)], rtol, free_factor=False):
+            return message("forward_returns_column", which=call, shape=out.shape, m=out.size)
+        out = out.ravel()
+    cands = {}
+    if k0 == 1:
+        cands["h_0"] = derivation.atom("h_0", x, 0.0, cost=1)
     for j in range(1, spec.L + 1):
         for q in ("h", "a"):
             name = f"{q}_{j + offset}"
             cands[name] = derivation.atom(name, getattr(s, q)[j], s.M[q][j], cost=1)
+    for phi in derivation.OTHER_ACTIVATIONS + (derivation.act.ACTIVATIONS["softmax"],):
+        if phi.name != spec.layers[k1 - offset - 1].activation.name:  # another activation at k1
+            name = f"{phi.name}(a_{k1})"  # |phi'| <= 1 for these: M_a bounds phi(a)'s scale
+            cands[name] = derivation.atom(name, phi.f(s.a[k1 - offset]), np.abs(s.M["a"][k1 - offset]),
+                                          cost=1)
     for j, o in earlier:
         if f"{j}.out" in arrays:
             name = f"the output of an earlier call, forward{_forward_where(o)[len('forward'):]}"
@@ -627,11 +649,16 @@ def derive_forward(sc, first, P):
             return message(key, which=f"forward{call} returned {got}: a stale array, not h_{k1} "
                                       "of this call.")
         return message(key, which=layer, got=f"{got} (a stale array)", k=k1)
-    j = int(got.split("_")[1])
+    if "(a_" in got:  # another activation applied to a_k1
+        return message("derived", which=f"forward{call} returned {got} where h_{k1} = "
+                                        f"f_{k1}(a_{k1}) is due: layer {k1}'s activation is the f "
+                                        f"given to add_layer, not {got.split('(')[0]}.")
+    j = int(got.split("_")[1].split(" ")[0])
     if op[3] and got == f"h_{sc.L}":
         ran = [m for m in range(k1 + 1, sc.L + 1) if f"{i}.f{m}" in arrays]
         why = f" (layers {k1 + 1}..{sc.L} ran too)" if ran else ""
         return message("forward_end_ignored", which=layer, why=why)
+    got = "h_0 (the input x)" if got == "h_0" else got
     if op[3]:
         why = ("one layer off: a 0-based list index used as the 1-based layer number, or the "
                "reverse" if abs(j - k1) == 1 else "the wrong layer's output")
