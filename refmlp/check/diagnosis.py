@@ -16,6 +16,7 @@ forward passes, of a column bias broadcasting a_k to (m, m), of an exception or 
 
 from __future__ import annotations
 
+import ast
 import re
 from dataclasses import dataclass, replace
 
@@ -137,7 +138,7 @@ def _ratios(step):
     return out
 
 
-def step_signature(sc, results, step):
+def step_signature(sc, results, step, source=None):
     """step_wrong_sign / step_skips_biases / step_wrong_scale / mean_vs_sum from the scale of the
     recovered gradients, read across the gradients and step checks (different alphas)."""
     r = _ratios(step)
@@ -167,6 +168,9 @@ def step_signature(sc, results, step):
         if reset:
             d["message"] += (" It then resets the gradients of " + ", ".join(sorted(reset))
                              + " (zero_grad inside backward), so step(alpha) moves those no more.")
+        line = method_calls(source, ("backward", "backprop"), "step")
+        if line:
+            d["message"] += f" ({source[0]} line {line}: self.step(...) in backward.)"
         return d
     other = [_ratios(s) for s in step_steps]
     for o in other:
@@ -246,8 +250,32 @@ def exception_signature(sc, text):
     return None
 
 
-def diagnose(first, sc, results, inputs):
-    """The diagnosis of a scenario's first failing check (``first``), a contract key and prose."""
+def method_calls(source, methods, callee):
+    """The line where a method of the submission named ``methods`` (or starting so) calls
+    self.<callee>(...), read with ast from ``source`` (file name, text); None if none or the text
+    does not parse."""
+    if not source:
+        return None
+    try:
+        tree = ast.parse(source[1])
+    except (SyntaxError, ValueError):
+        return None
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name.startswith(methods):
+            for call in ast.walk(node):
+                if (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)
+                        and call.func.attr == callee and isinstance(call.func.value, ast.Name)
+                        and call.func.value.id == "self"):
+                    return call.lineno
+    return None
+
+
+def diagnose(first, sc, results, inputs, source=None):
+    """The diagnosis of the first divergence: ``first`` is the CheckResult holding it (its
+    ``first_row`` the row it quotes), ``results`` every check of its scenario ``sc``, ``inputs``
+    the checks' inputs, ``source`` (file name, text) of the submission's module, read, never
+    imported (it places what the numbers show: a zero_grad or step call inside backward).
+    Returns {"key": a refmlp.bugs key, "message": prose}."""
     q = first.first["quantity"] if first.first else None
     rtol = 1e-3 if first.facts.get("dtype") == "float32" else 1e-6
     steps = first.facts.get("steps", [])
@@ -291,13 +319,17 @@ def diagnose(first, sc, results, inputs):
         bug = match_gradients(sc, step, rtol)
         if bug in bugs.SLOPE_KEYS:
             return message(bug, which=bug.partition("=")[2])
-        return (step_signature(sc, results, step) or (message(bug) if bug else None)
+        return (step_signature(sc, results, step, source) or (message(bug) if bug else None)
                 or derive_gradient(sc, first, steps)
                 or message("unknown", which=_figures(first)))
     if q == "accumulation" and steps:
         s = steps[0]
         one = dict(s, X=s["X"][1:], Y=s["Y"][1:])
         if _matches_reference(sc, one, rtol):
+            line = method_calls(source, ("backward", "backprop"), "zero_grad")
+            if line:  # the same numbers; the source says which
+                return message("zero_grad_inside_backward",
+                               which=f" ({source[0]} line {line}: self.zero_grad() in backward)")
             return message("gradients_overwritten")
         half = dict(s, W=[None] + [2 * v for v in s["W"][1:]], b=[None] + [2 * v for v in s["b"][1:]])
         if _matches_reference(sc, half, rtol):
@@ -322,7 +354,7 @@ def diagnose(first, sc, results, inputs):
                                                      f"next (alpha x {cs} at steps 1..{len(cs.split(','))})")
     if q == "step" and steps:
         for s in steps:
-            d = step_signature(sc, results, s)
+            d = step_signature(sc, results, s, source)
             if d:
                 return d
         return message("step_wrong_scale", which="the recovered gradient depends on alpha")

@@ -74,8 +74,8 @@ def check_submission(path, *, scenarios=None, seed=0, timeout=None, adapter=None
     checks += helper_checks
     inputs.update(helper_inputs)
     # read, never imported: which API methods are still stubs
-    stubs = [] if api == "adapter" else unfinished.unwritten(
-        (folder / module_file).read_text(errors="replace"), cls)
+    source = (folder / module_file).read_text(errors="replace")
+    stubs = [] if api == "adapter" else unfinished.unwritten(source, cls)
     # everything the judge runs is imported BEFORE the worker starts: the submission runs as the
     # same user and could edit refmlp's (or torch's) files on disk, which must not reach this
     # process (it gives up overlapping torch's import with the worker's start, ~1-2 s)
@@ -138,7 +138,8 @@ def check_submission(path, *, scenarios=None, seed=0, timeout=None, adapter=None
         sc = next(s for s in chosen if s.name == first.scenario)
         rep.first_divergence, rep.first_scenario, rep.first_check = first.first, sc.name, first
         rep.diagnosis = diagnosis.diagnose(first, sc, [c for c in rep.checks
-                                                       if c.scenario == sc.name], inputs)
+                                                       if c.scenario == sc.name], inputs,
+                                           source=(module_file, source))
     elif stubs:
         rep.verdict = "fail"
         rep.first_divergence = {"layer": None, "quantity": "unfinished"}
