@@ -251,8 +251,8 @@ BUGS: dict[str, Bug] = _bugs(
         "zero_grad deletes the gradient buffers instead of zeroing them: the next step raises. "
         "Set every gradient to zeros of its parameter's shape."),
     Bug("gradients_overwritten",
-        "backward assigns the gradients (=) instead of accumulating them (+=): two backward calls "
-        "must add up, zero_grad is what resets them."),
+        "backward assigns the gradients{which} (=) instead of accumulating them (+=): two backward "
+        "calls must add up, zero_grad is what resets them."),
     Bug("zero_grad_partial",
         "zero_grad does not reset every gradient: {which} still moved after zero_grad(); step(). "
         "Reset every W and b gradient of every layer."),

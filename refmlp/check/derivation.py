@@ -124,8 +124,11 @@ def fprime_term(fprime, u: Term, name, rtol) -> Term:
 
 
 OTHER_ACTIVATIONS = tuple(act.ACTIVATIONS[name] for name in
-                          ("leaky_relu", "relu", "logistic", "tanh", "identity"))
-"""Activations tried in place of a layer's own (the notes' leaky ReLU with slope 0.01 among them)."""
+                          ("leaky_relu", "relu", "logistic", "tanh", "identity")) + tuple(
+    act.Activation(f"leaky_relu(slope={s:g})", act.make_leaky_relu(s).f, act.make_leaky_relu(s).fprime,
+                   "LeakyReLU") for s in bugs.SLOPES if s not in (0.0, 1.0))  # ReLU, identity above
+"""Activations tried in place of a layer's own: the notes' leaky ReLU (slope 0.01), others, and
+leaky ReLU with the slopes a hard-coded one may have (refmlp.bugs.SLOPES)."""
 
 
 # ---- the search ------------------------------------------------------------------------------
@@ -317,6 +320,18 @@ def g_candidates(s: SampleTrace, k: int, rtol: float) -> dict:
     for j in range(1, L + 1):  # another layer's g: an index off by one, or a stale variable
         if j != k and s.g[j].shape == g.value.shape:
             add(_t(s, "g", j, f"g_{j}", advice=f"use this layer's g_{k}, not g_{j}"))
+    if k < L:
+        a_k = _t(s, "a", k, f"a_{k}")
+        b_k = np.asarray(s.b[k], dtype=np.float64)
+        wx = atom(f"a_{k} - b_{k}", a_k.value - b_k, a_k.scale + np.abs(b_k))
+        hn = _xname(k - 1)
+        add(times(fprime_term(_fprime(s, k), wx, f"f'_{k}(W_{k} {hn})", rtol),
+                  _t(s, "p", k, ""), f"f'_{k}(W_{k} {hn}) * (W_{k + 1}^T g_{k + 1})", 1,
+                  "a_stored_without_bias",
+                  advice=f"f'_{k} takes a_{k} = W_{k} {hn} + b_{k}, the bias included"))
+    add(atom("0", np.zeros_like(g.value), 0.0, 1, advice=(
+        f"layer {k}'s gradients are never computed or never added: does the backward loop reach "
+        f"layer {k}? (range(L - 1, 0, -1) stops before index 0)")))
     if g.value.size > 1:
         add(atom(f"sum(g_{k}) in every entry", np.full_like(g.value, g.value.sum()),
                  np.full_like(g.value, (np.abs(g.value) + g.scale).sum()), 1, "bias_grad_summed"))
@@ -355,6 +370,8 @@ def W_candidates(s: SampleTrace, k: int, rtol: float, g_found: Term | None = Non
         if term.value.shape == shape and term.name not in out:
             out[term.name] = term
 
+    add(atom("0", np.zeros(shape), 0.0, 1, advice=(
+        f"W_derivs_{k} is never computed or never added (b_derivs_{k} may be)")))
     for u, cu, au in us:
         for v, cv, kv, av in vs:
             cost = cu + cv

@@ -335,6 +335,9 @@ def diagnose(first, sc, results, inputs, source=None):
         if _matches_reference(sc, half, rtol):
             return message("mean_vs_sum", which="halved over two backward calls: divided by the "
                                                 "number of samples")
+        last = overwritten_parameters(sc, s, rtol)
+        if last:
+            return message("gradients_overwritten", which=f" ({', '.join(last)})")
     if q == "zero_grad" and steps:
         moved = [lab for lab, r, w in first.rows if r.verdict == "fail" and "zero_grad" in w]
         if moved:
@@ -520,6 +523,27 @@ def fderiv_given_h(sc, arrays, ops):
     return False
 
 
+def overwritten_parameters(sc, s, rtol):
+    """The gradients that hold only the last backward's share while every other one holds the
+    sum of both (some assigned with =, the rest accumulated with +=), or None."""
+    W, b = s["P0"]
+    both, last = _totals(sc, s, "none"), _totals(sc, dict(s, X=s["X"][1:], Y=s["Y"][1:]), "none")
+    if both is None or last is None:
+        return None
+    assigned = []
+    for k in range(1, sc.L + 1):
+        for q, i in (("W", 0), ("b", 1)):
+            got = s[q][k]
+            if got is None:
+                return None
+            if _close(got, both[i][k], rtol):
+                continue
+            if not _close(got, last[i][k], rtol):
+                return None
+            assigned.append(f"{q}_derivs_{k}")
+    return assigned or None
+
+
 def _matches_reference(sc, s, rtol):
     return match_gradients(sc, s, rtol, bugs=("none",)) is not None
 
@@ -621,6 +645,13 @@ def derive_forward(sc, first, P):
     call = where[len("forward"):]
     if op[2]:
         return derive_start(sc, P, arrays, i, op, k0, rtol)
+    if row.quantity == "a" and f"{i}.f{row.layer}" not in arrays and f"{i}.out" in arrays \
+            and f"{i}.f{row.layer}.percall" not in arrays:
+        k = row.layer
+        return message("derived", which=(
+            f"forward{call} never calls the f given to add_layer for layer {k} (it returned an "
+            f"output all the same): compute h_{k} = f_{k}(a_{k}) with the layer's own f, not a "
+            "hard-coded activation."))
     if row.quantity == "a" and k0 == 1 and f"{i}.f{row.layer}" in arrays:
         k = row.layer
         cands = derivation.a_candidates(s, k, others=[arrays[f"{j}.x"] for j, _ in earlier],
