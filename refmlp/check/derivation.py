@@ -42,7 +42,6 @@ import numpy as np
 
 from .. import activations as act
 from .. import bugs
-from ..compare import POLICY
 from ..network import MLP
 from ..rounding import error_scales
 

@@ -1,17 +1,29 @@
-"""Which known bug the figures fit: variants of the reference, and direct signatures.
+"""Which bug the figures show: catalogued variants, direct signatures, then a derivation.
 
-For a divergence in the forward pass or in a gradient, the judge computes here, in numpy from the
-same starting weights, the reference with each known bug put in (f' dropped, f' at the last layer,
-f' of h, W_derivs transposed, W instead of W^T, h_k for h_{k-1}, g_L divided by the number of
-outputs, ReLU for leaky ReLU, W^T h or a missing bias in the forward pass) and names the variant
-the student's numbers match (every gradient of the failing sample, or every a_k of the failing
-forward call, within a relative 1e-6 in float64, 1e-3 in float32: far looser than the parity
-tolerance, since the variant is only the likely bug, and far tighter than any two different bugs
-sit apart), and only when the numbers sit clearly closer to the variant than to the reference (a
-variant that coincides with the reference on the sample explains nothing: "unknown", with the
-figures). Before that come direct signatures: of step (every recovered gradient scaled by -1,
-or by a factor that changes with alpha; biases unmoved), of accumulation, zero_grad and stale
-forward passes, of a column bias broadcasting a_k to (m, m), of an exception or a timeout.
+Entry point: :func:`diagnose` (first divergence -> {"key", "message"}), every key an entry of the
+bug catalogue :mod:`refmlp.bugs`. It reads what the judge recorded for the check holding the first
+divergence (``CheckResult.facts``: the arrays the sandbox sent back -- weights read at each
+operation, the a_k each f received, what forward returned, the worker's call sites -- the
+operations, and one record per step, :class:`Step`) and, where given, the submission's source text
+(read with ast, never imported). In this order:
+
+1. **Direct signatures**: a timeout; an exception whose raising line is a transposition on
+   non-square layers, or else located (which layers of the raising call were right, the layer
+   whose forward step raised, the line); est_lossderiv called as (y, y_est) or fderiv given h_k
+   (both recorded by the checker's own functions); a column bias broadcasting a_k to (m, m); the
+   scale of the recovered gradients (a step that ascends, skips the biases, changes with alpha,
+   moves inside backward); accumulation, zero_grad, stale forward passes; forward(z, start=)
+   running earlier layers.
+2. **Catalogued variants**: the numpy reference with each catalogued bug put in
+   (:func:`refmlp.bugs.variant_trace`), named when the student's numbers match it within a
+   relative 1e-6 in float64, 1e-3 in float32 (far looser than the parity tolerance, since the
+   variant is only the likely bug, and far tighter than any two different bugs sit apart) and sit
+   clearly (10 x) closer to it than to the reference (a variant that coincides with the reference
+   on the sample explains nothing).
+3. **The derivation** (:mod:`refmlp.check.derivation`): which of the notes' quantities, or which
+   simple combination, the first divergence equals; said in the notes' words, with the student's
+   line where the worker saw the call. "no simple explanation found" (``unknown``), with the
+   figures, only when it finds none.
 """
 
 from __future__ import annotations
@@ -23,6 +35,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .. import bugs
+
 
 def message(key, **kw):
     """The diagnosis record of a catalogued bug (refmlp.bugs.message)."""
@@ -588,7 +601,14 @@ def forward_signature(sc, first, rtol):
             for bug in FORWARD_BUGS:
                 v = variant(sc, P[0], P[1], arrays[f"{i}.x"], y, bug)
                 if v is not None and clearly_closer(got, v[0][1:], ref, rtol):
-                    return message(bug)
+                    d = message(bug)
+                    k = next((k for k in range(1, sc.L + 1) if got[k - 1] is not None
+                              and not _close(got[k - 1], ref[k - 1], rtol)), 1)
+                    where = site(arrays, f"{i}.f{k}")
+                    if where:
+                        d["message"] += (f" (Your forward applies layer {k}'s f at "
+                                         f"{where.replace(':', ' line ')}.)")
+                    return d
             break
     return derive_forward(sc, first, P) or message("unknown", which=_figures(first))
 
@@ -615,7 +635,23 @@ def _forward_where(op) -> str:
 def derive_forward(sc, first, P):
     """What a wrong a_k, or a wrong output of forward (also with start= or end=), equals: another
     layer's a or h, the pre-activation, another call's output, a placeholder (0, None), W^T, a
-    dropped bias, another input (refmlp.check.derivation)."""
+    dropped bias, another input (refmlp.check.derivation); with the line where that call applied
+    the layer's f, when the worker saw it."""
+    d = _derive_forward(sc, first, P)
+    quoted = _quoted(first)
+    if d is None or quoted is None:
+        return d
+    arrays, ops = first.facts.get("arrays", {}), first.facts.get("ops", [])
+    i = next((i for i, op in enumerate(ops) if op[0] == "forward" and f"{i}.x" in arrays
+              and _forward_where(op) == quoted[2]), None)
+    k = quoted[1].layer
+    where = site(arrays, f"{i}.f{k}") if i is not None and k else None
+    if where:
+        d["message"] += f" (Your forward applies layer {k}'s f at {where.replace(':', ' line ')}.)"
+    return d
+
+
+def _derive_forward(sc, first, P):
     from . import derivation
     from .judge import sub_spec
 
