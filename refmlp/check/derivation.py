@@ -7,13 +7,18 @@ everything upstream still matches (so the student's inputs to the wrong line are
 reference's):
 
 - a wrong ``b_derivs_k`` (the student's g_k): g_k with the f' step dropped, taken at h_k, at g,
-  with the neighbouring layer's f', twice; W_{k+1} for W_{k+1}^T; g_{k+1} not passed back, or
-  passed back from before its own f' step; g summed to one number; at the last layer f'_L applied,
+  at a_k without its bias, with the neighbouring layer's f', twice; W_{k+1} for W_{k+1}^T;
+  g_{k+1} not passed back, or passed back from before its own f' step; another layer's g; g
+  summed to one number; 0 (never computed); at the last layer f'_L applied (at a_L or h_L),
   est_lossderiv given a_L;
 - a wrong ``W_derivs_k``: outer(u, v), v u^T and v u^T reshaped, u in {g_k, g_k before the f'
-  step, the g found for b_derivs_k}, v in {h_{k-1}, a_{k-1}, h_k, a_k, x};
-- a wrong ``a_k``: the bias dropped, W^T, a_{k-1} or x in place of h_{k-1}, another call's x;
-- a wrong output of ``forward``: a or h of any layer, f(a) + b, another call's output, 0 or None;
+  step, the g found for b_derivs_k, another layer's g}, v in {h_{k-1}, a_{k-1}, h_k, a_k, x,
+  another layer's h or a}; 0;
+- a wrong ``a_k``: the bias dropped, W^T, a_{k-1}, x, f_{k-1}(h_{k-1}) or another activation
+  (leaky ReLU with another slope among them) of a_{k-1} in place of h_{k-1}; for a_1 another
+  call's x, zeros, or the x' that a_1 = W_1 x' + b_1 pins down (more units than inputs);
+- a wrong output of ``forward``: a or h of any layer, x, another activation of a_k, another
+  call's output, 0 or None (refmlp.check.diagnosis reads these against start= and end=);
 
 each also times a constant factor, fitted by least squares over every sample at once and kept
 only when it is a simple fraction p/q (|p|, q <= 1000: -1, 2, 1/4, 1/n, an alpha of 0.01), the
@@ -115,7 +120,8 @@ def outer(u: Term, v: Term, name, cost, key=None, advice="") -> Term:
 
 
 def fprime_term(fprime, u: Term, name, rtol) -> Term:
-    """f'(u) with room for a kink within u's uncertainty (rounding.py's rule: twice the jump)."""
+    """f'(u), its scale twice the change of f' over u +- rtol M_u, divided by rtol: the smooth
+    slope's propagation of u's error and a kink's jump alike (refmlp.rounding's JUMP_ROOM rule)."""
     r = rtol * u.scale
     lo, hi = fprime(u.value - r), fprime(u.value + r)
     mid = fprime(u.value)
