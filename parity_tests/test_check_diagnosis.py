@@ -80,3 +80,15 @@ def test_a_bug_outside_every_list_is_no_simple_explanation(tmp_path):
         scenarios=["disc"], timeout=20)
     assert rep.diagnosis["key"] == "unknown"
     assert rep.diagnosis["message"].startswith("no simple explanation found: W_derivs_3")
+
+
+def test_start_reading_the_stored_input_is_named(tmp_path):
+    """forward(z, start=name) that feeds the named layer the h it stored on an earlier call."""
+    rep = check_submission(submission(tmp_path, replace=[
+        ("        h = x\n", "        h = x if start is None else self.h_saved[lo - 1]\n"),
+        ("            h = self.h[k] = self.fs[k](self.a[k])\n",
+         "            h = self.h[k] = self.fs[k](self.a[k])\n"
+         "        if start is None:\n            self.h_saved = dict(self.h)\n")]),
+        scenarios=["disc"], timeout=20)
+    assert rep.diagnosis["key"] == "forward_start_ignored", rep.diagnosis
+    assert "stored, not z" in rep.diagnosis["message"]

@@ -789,19 +789,38 @@ def derive_start(sc, P, arrays, i, op, k0, rtol):
         return None
     W, b = P
     z = np.asarray(arrays[f"{i}.x"], dtype=np.float64)
+
+    def run(j, v):  # (output, its error scale) of layers j..L on input v
+        spec = sub_spec(sc, j)
+        n_out = spec.layers[-1].size
+        y = np.eye(n_out)[0] if spec.loss.name == "cross_entropy" else np.zeros(n_out)
+        t = derivation.sample_trace(spec, [None] + W[j:], [None] + b[j:], v, y, rtol)
+        return t
+
     cands = {}
     for j in range(1, sc.L + 1):
         if j != k0 and sc.sizes[j - 1] == z.shape[0]:
-            spec = sub_spec(sc, j)
-            n_out = spec.layers[-1].size
-            y = np.eye(n_out)[0] if spec.loss.name == "cross_entropy" else np.zeros(n_out)
-            t = derivation.sample_trace(spec, [None] + W[j:], [None] + b[j:], z, y, rtol)
-            cands[f"layer {j}"] = derivation.atom(f"layer {j}", t.h[-1], t.M["h"][-1], cost=1)
+            t = run(j, z)
+            why = f"it fed z into layer {j}"
+            cands[why] = derivation.atom(why, t.h[-1], t.M["h"][-1], cost=1)
+    # the h_{k-1} an earlier call left behind (the layers before k did not run in this call: their
+    # f was not called, so this is no whole pass on an earlier x)
+    for j, o in enumerate(ops_before(arrays, i)):
+        stored = run(1, np.asarray(arrays[f"{o}.x"], dtype=np.float64)).h[k0 - 1]
+        t = run(k0, stored)
+        why = f"it read the h_{k0 - 1} an earlier call ({j + 1}) stored, not z"
+        cands[why] = derivation.atom(why, t.h[-1], t.M["h"][-1], cost=2)
     found = derivation.explain("out", [(np.asarray(out, dtype=np.float64), cands, 0.0)], rtol,
                                free_factor=False)
     if found is None:
         return None
-    return message("forward_start_ignored", which=name, k=k0, why=f"it fed z into {found.term.name}")
+    return message("forward_start_ignored", which=name, k=k0, why=found.term.name)
+
+
+def ops_before(arrays, i):
+    """The operations before ``i`` that were full forward calls with a recorded x and output."""
+    return [j for j in range(i) if f"{j}.x" in arrays and f"{j}.out" in arrays
+            and f"{j}.f1" in arrays]
 
 
 def site(arrays, key):
