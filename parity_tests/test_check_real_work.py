@@ -150,10 +150,11 @@ def test_unfinished_work_fails_once_saying_what_is_missing(tmp_path):
     (tmp_path / "mlp.py").write_text(src)
     rep = check_submission(tmp_path, scenarios=TWO)
     assert rep.verdict == "fail" and rep.diagnosis["key"] == "unfinished"
-    assert rep.first_divergence == {"layer": None, "quantity": "unfinished"}
+    assert rep.first_divergence == {"layer": None, "quantity": "exception"}  # step raises
     assert [u.split(" ")[0] for u in rep.unfinished] == ["backward", "step", "zero_grad"]
     text = rep.to_text()
     assert text.count("not written yet:") == 1 and "adapter" not in text
+    assert "Traceback" not in text and "NotImplementedError" in text  # said once, as the stub
     assert next(c for c in rep.checks if c.name == "forward").verdict == "pass"  # it is written
 
 
@@ -171,8 +172,8 @@ def test_forward_returning_none_is_unfinished_work(tmp_path):
                                          "        return h", "            h = self.h[k] = "
                                          "self.fs[k](self.a[k])")])
     rep = check_submission(sub, scenarios=["disc"])
-    assert rep.verdict == "fail"
-    assert rep.unfinished == ["forward: it returned None"]
+    assert rep.verdict == "fail" and rep.diagnosis["key"] == "unfinished"
+    assert rep.unfinished == ["forward: forward(x) returned None"]
 
 
 # ---- discovery by effect ------------------------------------------------------------------------

@@ -183,8 +183,8 @@ def _sample_words(row) -> str:
     X = np.atleast_2d(np.asarray(ctx["X"], dtype=np.float64))
     if X.shape[0] == 1 and X.shape[1] <= SMALL:
         return f", x = {_fmt(X[0])}"
-    return f" ({X.shape[0]} sample{'s' if X.shape[0] > 1 else ''} of {X.shape[1]} values: " \
-           "--repro FILE writes them out)"
+    count = f"{X.shape[1]} values" if X.shape[0] == 1 else f"{X.shape[0]} samples of {X.shape[1]}"
+    return f" ({count}; --repro FILE writes them out)"
 
 
 def _stop_key(c) -> tuple | None:
@@ -236,7 +236,7 @@ def render(rep: CheckReport) -> str:
     if rep.diagnosis:
         lines.append(f"what to fix ({rep.diagnosis['key']}):")
         lines += _wrap(rep.diagnosis["message"], "  ")
-    judged_fail = [c for c in rep.checks if c.verdict == "fail" and not c.unjudged]
+    judged_fail = [c for c in rep.checks if c.verdict == "fail"]
     if fd and len(judged_fail) > 1:
         lines.append("  (checks failing after it may fail only as its consequence)")
     if rep.message and rep.checks:
@@ -252,9 +252,8 @@ def render(rep: CheckReport) -> str:
         current = c.scenario
         mine = [x for x in rep.checks if x.scenario == current]
         ok = [x.name for x in mine if x.verdict == "pass"]
-        bad = [x for x in mine if x.verdict == "fail" and not x.unjudged]
+        bad = [x for x in mine if x.verdict == "fail"]
         err = [x.name for x in mine if x.verdict == "error"]
-        skipped = [x.name for x in mine if x.unjudged]
         if len(ok) == len(mine):
             lines.append(f"  {current}: all {len(ok)} checks ok")
             continue
@@ -263,18 +262,17 @@ def render(rep: CheckReport) -> str:
             parts.append("ok " + ", ".join(ok))
         if bad:
             parts.append("FAIL " + ", ".join(
-                x.name + (f" ({x.first_quoted[0]})" if x.first_quoted else "") for x in bad))
+                x.name + (" (unfinished)" if x.unjudged else f" ({x.first_quoted[0]})"
+                          if x.first_quoted else "") for x in bad))
         if err:
             parts.append("ERROR " + ", ".join(err))
-        if skipped:
-            parts.append("not judged " + ", ".join(skipped))
         lines += _wrap(f"{current} ({rep.scenarios.get(current, '')}): " + "; ".join(parts),
                        "  ")
     printed = [c for c in rep.checks if c.output_bytes]
     if printed:
         lines.append(f"  your code printed output in {len(printed)} checks (up to "
                      f"{max(c.output_bytes for c in printed)} bytes; debug prints?)")
-    for key, group in _groups([c for c in rep.checks if not c.unjudged]):
+    for key, group in _groups([c for c in rep.checks if not c.unjudged]):  # said above
         c = group[0]
         if key[0] == "tb":
             head = (f"the same {key[1]} in {len(group)} checks" if len(group) > 1

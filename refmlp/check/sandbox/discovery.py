@@ -228,6 +228,9 @@ def _same(xs, ys):
     return len(xs) == len(ys)
 
 
+FORWARD_RAISED = "forward raised on a new network"
+
+
 def effect(net, probe, sizes):
     """({path: True if changing it changes an output of ``probe(net)``, False if not}, a note or
     None): only candidates of a W or b slot's shape are tried; an array that cannot be written
@@ -237,7 +240,7 @@ def effect(net, probe, sizes):
         base = _outputs(probe, net)
         again = _outputs(probe, net)
     except BaseException as exc:
-        return {}, f"forward raised ({type(exc).__name__}): parameters confirmed by step alone"
+        return {}, f"{FORWARD_RAISED} ({type(exc).__name__}): parameters confirmed by step alone"
     if base[0] is None or not _same(base, again):
         return {}, "forward gave different outputs for the same input: confirmed by step alone"
     wanted = {sh for shapes in slot_shapes(sizes).values() for sh in shapes}
