@@ -233,6 +233,22 @@ def _inner_step(steps):
     return None
 
 
+def fan_in_d(sc, error: str) -> bool:
+    """numpy's shape error names the two sizes it could not match: d (the input size) where layer
+    k >= 2 needs n_{k-1} means W_k was made (m_k, d): "shapes (10,64) and (20,) not aligned" (dot),
+    "(size 20 is different from 64)" (matmul)."""
+    d = sc.d
+    shapes = [tuple(int(n) for n in re.findall(r"\d+", m)) for m in re.findall(r"\(([\d, ]+)\)", error)]
+    sizes = {int(n) for n in re.findall(r"size (\d+)", error)}
+    for k in range(2, sc.L + 1):
+        n_prev, m = sc.sizes[k - 1], sc.sizes[k]
+        if n_prev == d:
+            continue
+        if ((m, d) in shapes and (n_prev,) in shapes) or sizes == {n_prev, d}:
+            return True
+    return False
+
+
 def exception_signature(sc, text):
     """A transposition on non-square layers raises a shape error rather than giving wrong numbers;
     read the line of the student's code that raised (the last frame of the traceback) and its
@@ -246,6 +262,8 @@ def exception_signature(sc, text):
     frames = re.findall(r'File "[^"]*", line \d+, in (\w+)\n\s+(.*)', text)
     if not frames:
         return None
+    if "forward" in frames[-1][0] and fan_in_d(sc, text.strip().splitlines()[-1]):
+        return "add_layer_fan_in_d"
     func, line = frames[-1]
     code = line.replace(" ", "")
     outer = re.search(r"outer\(([^,]+),(.+)\)", code)
@@ -297,6 +315,9 @@ def diagnose(first, sc, results, inputs, source=None):
         return message("timeout", which=f"in {op}" if op else f"in the {first.name} check")
     if q == "exception":
         key = exception_signature(sc, first.traceback)
+        if key == "add_layer_fan_in_d":
+            line = raising_line(first.traceback)
+            return message(key, which=f" Your forward raised at {line}." if line else "")
         if key:
             return message(key)
         text = first.message or f"your code raised in the {first.name} check"
