@@ -239,7 +239,8 @@ def fan_in_d(sc, error: str) -> bool:
     "(size 20 is different from 64)" (matmul)."""
     d = sc.d
     shapes = [tuple(int(n) for n in re.findall(r"\d+", m)) for m in re.findall(r"\(([\d, ]+)\)", error)]
-    sizes = {int(n) for n in re.findall(r"size (\d+)", error)}
+    pair = re.search(r"size (\d+) is different from (\d+)", error)
+    sizes = {int(pair.group(1)), int(pair.group(2))} if pair else set()
     for k in range(2, sc.L + 1):
         n_prev, m = sc.sizes[k - 1], sc.sizes[k]
         if n_prev == d:
