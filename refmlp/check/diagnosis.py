@@ -250,11 +250,12 @@ def fan_in_d(sc, error: str) -> bool:
     return False
 
 
-def exception_signature(sc, text):
+def exception_signature(sc, text, layer1_ran=False):
     """A transposition on non-square layers raises a shape error rather than giving wrong numbers;
     read the line of the student's code that raised (the last frame of the traceback) and its
     function: outer(h, g) is W_derivs transposed, W^T h in forward is a transposed forward pass,
-    W @ g (no transpose) in backward passes g back with W instead of W^T."""
+    W @ g (no transpose) in backward passes g back with W instead of W^T; in forward, after layer
+    1 ran (``layer1_ran``: its f was called in the raising call), a W_k made (m_k, d)."""
     if text and "'NoneType' object is not callable" in text.strip().splitlines()[-1] and re.search(
             r"in (backward|backprop\w*)\n[^\n]*\n[^\n]*$", text.strip()):
         return "fprime_at_last_layer"  # the only None the checker hands over: the last fderiv
@@ -263,8 +264,6 @@ def exception_signature(sc, text):
     frames = re.findall(r'File "[^"]*", line \d+, in (\w+)\n\s+(.*)', text)
     if not frames:
         return None
-    if "forward" in frames[-1][0] and fan_in_d(sc, text.strip().splitlines()[-1]):
-        return "add_layer_fan_in_d"
     func, line = frames[-1]
     code = line.replace(" ", "")
     outer = re.search(r"outer\(([^,]+),(.+)\)", code)
@@ -276,6 +275,9 @@ def exception_signature(sc, text):
             return "h_k_for_h_k_minus_1"
     if "forward" in func and re.search(r"\.T(@|\.dot)|dot\([^,]*\.T", code):
         return "forward_W_transposed"
+    # a layer after the first raised (layer 1's f was called in the raising call) on d inputs
+    if "forward" in func and layer1_ran and fan_in_d(sc, text.strip().splitlines()[-1]):
+        return "add_layer_fan_in_d"
     if "backward" in func or "backprop" in func:
         if re.search(r"W\w*(\[[^\]]*\])*(@|\.dot\()", code) and ".T" not in code and "outer" not in code:
             return "W_instead_of_WT"
@@ -315,7 +317,9 @@ def diagnose(first, sc, results, inputs, source=None):
         op = first.facts.get("op")
         return message("timeout", which=f"in {op}" if op else f"in the {first.name} check")
     if q == "exception":
-        key = exception_signature(sc, first.traceback)
+        i = first.facts.get("op_index")
+        layer1_ran = i is not None and f"{i}.f1" in first.facts.get("arrays", {})
+        key = exception_signature(sc, first.traceback, layer1_ran)
         if key == "add_layer_fan_in_d":
             line = raising_line(first.traceback)
             return message(key, which=f" Your forward raised at {line}." if line else "")
