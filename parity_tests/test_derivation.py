@@ -207,3 +207,23 @@ def test_layer_1s_input_is_solved_for_when_a_1_pins_it_down():
     assert f.term.key == "forward_input_not_x" and "0.5" in f.term.name
     wide = trace(sizes=(6, 3, 2))  # fewer units than inputs: every a_1 has such an x'
     assert not any("x' =" in name for name in dv.a_candidates(wide, 1, target=np.ones(3)))
+
+
+@pytest.mark.parametrize("which", ["W", "b", "a"])
+def test_every_candidate_is_recovered_from_its_own_numbers(which):
+    """Each candidate the search builds, handed back as the student's numbers, is found: itself,
+    or (where another candidate has the very same numbers on this sample) the one the tie rule
+    prefers, with it listed as equal."""
+    s = trace(sizes=(5, 7, 4, 3), activation="tanh", loss="squared", seed=3)
+    cands = {"W": lambda: dv.W_candidates(s, 2, RTOL), "b": lambda: dv.g_candidates(s, 2, RTOL),
+             "a": lambda: dv.a_candidates(s, 2)}[which]()
+    assert len(cands) >= 5
+    for name, term in cands.items():
+        f = found(s, "target", cands, term.value)
+        assert f is not None, name
+        twins = [n for n, t in cands.items() if n != name and np.array_equal(t.value, term.value)]
+        if not twins:
+            assert f.term.name == name and f.factor == 1.0, (name, f.term.name)
+        else:
+            assert f.term.cost <= term.cost and (f.term.name == name or name in f.also
+                                                 or cands[name].cost > f.term.cost), (name, f)
