@@ -7,7 +7,8 @@ everything upstream still matches (so the student's inputs to the wrong line are
 reference's):
 
 - a wrong ``b_derivs_k`` (the student's g_k): g_k with the f' step dropped, taken at h_k, at g,
-  at a_k without its bias, with the neighbouring layer's f', twice; W_{k+1} for W_{k+1}^T;
+  at a_k without its bias, with the neighbouring layer's f' or another activation's (a hard-coded
+  ReLU' or leaky slope), twice; W_{k+1} for W_{k+1}^T;
   g_{k+1} not passed back, or passed back from before its own f' step; another layer's g; g
   summed to one number; 0 (never computed); at the last layer f'_L applied (at a_L or h_L),
   est_lossderiv given a_L;
@@ -301,6 +302,17 @@ def g_candidates(s: SampleTrace, k: int, rtol: float) -> dict:
                 add(times(fprime_term(_fprime(s, j), a_k, f"f'_{j}(a_{k})", rtol), p,
                           f"f'_{j}(a_{k}) * (W_{k + 1}^T g_{k + 1})", 1,
                           advice=f"use layer {k}'s own fderiv at step 1 of layer {k}, not layer {j}'s"))
+        own = s.spec.layers[k - 1].activation.name
+        for phi in OTHER_ACTIVATIONS:  # a hard-coded derivative in place of the layer's fderiv
+            if phi.name in (own, "identity"):
+                continue  # the reference, and the f' step dropped (above)
+            slope = phi.name.partition("slope=")[2].rstrip(")")
+            key = (("relu_for_leaky" if phi.name == "relu" else f"slope={slope}" if slope else None)
+                   if own == "leaky_relu" else None)
+            add(times(fprime_term(phi.fprime, a_k, f"{phi.name}'(a_{k})", rtol), p,
+                      f"{phi.name}'(a_{k}) * (W_{k + 1}^T g_{k + 1})", 1, key,
+                      advice=f"layer {k}'s derivative is the fderiv given to add_layer "
+                             f"({own}'), not {phi.name}'"))
         Wn = s.W[k + 1]
         if Wn.shape[0] == Wn.shape[1]:
             gn = _t(s, "g", k + 1, f"g_{k + 1}")

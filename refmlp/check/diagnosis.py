@@ -517,6 +517,10 @@ def backward_site(sc, first, k):
 def derived_message(found):
     """A catalogued bug's message with the formula found, or the formula itself ("derived")."""
     said = found.say()
+    if found.term.key in bugs.SLOPE_KEYS and found.factor == 1.0:
+        d = message(found.term.key, which=found.term.key.partition("=")[2])
+        d["message"] += f" ({found.equation()}.)"
+        return d
     if found.term.cost == 0 and found.factor != 1.0:
         return message("gradient_scaled", which=f"{found.target} = {found.formula()}")
     if found.term.key and found.factor == 1.0:
