@@ -71,7 +71,9 @@ def test_an_exception_is_located_in_the_layer_that_raised(tmp_path):
         scenarios=["disc"], timeout=20)
     assert rep.first_divergence["quantity"] == "exception" and rep.diagnosis["key"] == "exception"
     msg = rep.diagnosis["message"]
-    assert "layer 1 is right" in msg and "raised in layer 2's forward step" in msg, msg
+    # it raises on the first forward call, discovery's: which layers ran, not their values
+    assert "layer 1 ran" in msg and "raised in layer 2's forward step" in msg, msg
+    assert "its input was a scalar, not h_1" in msg, msg
     assert "mlp.py line" in msg and "self.Ws[k] @ (h if k == 0" in msg, msg
 
 
@@ -95,3 +97,13 @@ def test_start_reading_the_stored_input_is_named(tmp_path):
         scenarios=["disc"], timeout=20)
     assert rep.diagnosis["key"] == "forward_start_ignored", rep.diagnosis
     assert "stored, not z" in rep.diagnosis["message"]
+
+
+def test_an_exception_in_backward_says_the_forward_pass_was_right(tmp_path):
+    rep = check_submission(submission(tmp_path, replace=[(
+        "            self.dbs[k] += g\n", "            self.dbs[k] += g[:2] if k == 0 else g\n")]),
+        scenarios=["disc"], timeout=20)
+    assert rep.first_divergence["quantity"] == "exception", rep.first_divergence
+    msg = rep.diagnosis["message"]
+    assert "the forward pass is right (every a_k is): it raised in the backward pass" in msg, msg
+    assert "mlp.py line" in msg, msg

@@ -883,6 +883,8 @@ def locate_exception(sc, first, inputs):
     within the variants' relative 1e-6 (module docstring: this names a place, not a verdict)."""
     arrays, ops = first.facts.get("arrays", {}), first.facts.get("ops", [])
     i = first.facts.get("op_index")
+    if i == -1:  # discovery's throwaway network: which layers ran, not whether they were right
+        return _locate_in_discovery(sc, arrays, first.traceback)
     if i is None or not (0 <= i < len(ops)) or ops[i][0] not in ("forward", "backward", "descent"):
         return None
     op = ops[i]
@@ -924,6 +926,28 @@ def locate_exception(sc, first, inputs):
     return f"in {call}, " + (f"{done}; " if done else "") + (
         f"it raised in layer {k}'s forward step, before f_{k} was called (computing a_{k} = "
         f"W_{k} h_{k - 1} + b_{k} from h_{k - 1}: check its shape and where it comes from)")
+
+
+def _locate_in_discovery(sc, arrays, tb):
+    """The raising layer of a forward call on discovery's network (its weights are the student's
+    own, never read back: the a_k are not judged, only which f were called and their shapes)."""
+    ran = []
+    for k in range(1, sc.L + 1):
+        if f"-1.f{k}" not in arrays:
+            break
+        ran.append(k)
+    if not ran or len(ran) == sc.L or "in forward" not in (tb or ""):
+        return None
+    k = len(ran) + 1
+    shapes = all(np.shape(arrays[f"-1.f{j}"]) == (sc.sizes[j],) for j in ran)
+    done = (f"layer 1 ran" if len(ran) == 1 else f"layers 1..{len(ran)} ran") + (
+        " (their a_k of the right shapes)" if shapes and len(ran) > 1 else
+        " (a_1 of the right shape)" if shapes else "")
+    last = (tb or "").strip().splitlines()[-1] if tb else ""
+    scalar = ("; its input was a scalar, not h_{0}".format(k - 1)
+              if re.search(r"has 0,|0-d|scalar", last) else "")
+    return (f"in forward(x), {done}; it raised in layer {k}'s forward step, before f_{k} was "
+            f"called (computing a_{k} = W_{k} h_{k - 1} + b_{k}{scalar})")
 
 
 def _figures(res):
