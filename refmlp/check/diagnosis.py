@@ -62,6 +62,9 @@ MESSAGES = {
     "forward_W_transposed": "the forward pass uses W^T h: a_k = W_k h_{k-1} + b_k with W_k of shape "
                             "(out, in).",
     "forward_bias_missing": "the forward pass drops the bias: a_k = W_k h_{k-1} + b_k.",
+    "forward_returns_column": "{where} returned an array of shape {shape}: the course's forward "
+                              "returns a 1-D array (h.ravel(), or keep h 1-D); a column breaks "
+                              "y_est - y in the loss code, which broadcasts it to a matrix.",
     "exception": "{which}. The traceback below shows the line of your code that raised.",
     "timeout": "your code did not finish a check within the time limit: look for a loop that "
                "never ends {which}.",
@@ -359,7 +362,10 @@ def diagnose(first, sc, results, inputs):
     if q == "stale_forward" and steps:
         s = steps[0]
         p = sc.name + "."
-        if _stale_matches(sc, s, inputs[f"{p}x6"], rtol):
+        from .kinds import KINDS
+
+        previous = KINDS["stale_forward"].samples[0]  # the forward call before the backward
+        if _stale_matches(sc, s, inputs[f"{p}x{previous}"], rtol):
             return message("stale_forward")
     if q == "sgd_run" and steps:
         scales = [_ratios(s) for s in steps]
@@ -437,6 +443,11 @@ def _stale_matches(sc, s, x_prev, rtol):
 
 def forward_signature(sc, first, rtol):
     arrays, ops = first.facts.get("arrays", {}), first.facts.get("ops", [])
+    from .judge import COLUMN_RETURNED
+
+    quoted = getattr(first, "first_quoted", None)
+    if quoted and (quoted[1].problem or "").startswith(COLUMN_RETURNED):
+        return message("forward_returns_column", shape=tuple(quoted[1].shape), where=quoted[2])
     for lab, r, w in first.rows:
         if r.verdict == "fail" and r.quantity == "a" and r.problem and "shape" in r.problem:
             m = sc.layers[r.layer - 1][0]

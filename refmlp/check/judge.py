@@ -28,6 +28,8 @@ from . import plan
 from .scenarios import Scenario
 
 MISSING_WEIGHTS = "not produced: the weights read before or after this step are missing"
+COLUMN_RETURNED = "forward returned an array of shape"
+"""How a forward output that is not 1-D is said (its row's problem; the diagnosis reads it)."""
 VALUES_CAP = 4096
 """Elements of an array the JSON's first divergence carries (expected, actual); larger ones are
 None there (a digit's 784-wide layers would make every report megabytes)."""
@@ -46,7 +48,21 @@ class Judged(Row):
 
 
 ROW_FIELDS = tuple(f.name for f in fields(Row))
-NON_LAYER = ("accumulation", "zero_grad", "step", "sgd_run", "stale_forward", "exception", "timeout")
+STOPS = ("exception", "timeout")
+"""What a check that did not finish diverges by, after every kind's own quantity."""
+
+
+def _own(kind):
+    from .kinds import KINDS
+
+    return KINDS[kind].own if kind in KINDS else None
+
+
+def non_layer() -> tuple:
+    """The quantities that are no layer's, in the contract's order: the kinds' own, then STOPS."""
+    from .kinds import KINDS
+
+    return tuple(k.own for k in KINDS.values() if k.own) + STOPS
 
 
 @dataclass
@@ -95,7 +111,8 @@ def rank(first: dict, L: int) -> tuple:
         return (0, k, 0 if q == "a" else 1)
     if q in ("b_derivs", "W_derivs"):
         return (1, L - k, 0 if q == "b_derivs" else 1)
-    return (2, NON_LAYER.index(q) if q in NON_LAYER else len(NON_LAYER), 0)
+    order = non_layer()
+    return (2, order.index(q) if q in order else len(order), 0)
 
 
 # ---- the reference ------------------------------------------------------------------------------
@@ -192,10 +209,8 @@ def compare(quantity, layer, actual, expected, rtol, floor, returned=False):
         shape = tuple(np.shape(actual))
         return Judged(quantity, layer, "fail", list(shape), list(expected.shape),
                       str(np.asarray(actual).dtype), "float64", rtol,
-                      problem=f"forward returned an array of shape {shape}: the course's forward "
-                              f"returns a 1-D array of shape ({expected.shape[0]},) (return "
-                              "h.ravel() or keep h 1-D; a column breaks y_est - y in your loss "
-                              "code)",
+                      problem=f"{COLUMN_RETURNED} {shape}: the course's forward returns a 1-D "
+                              f"array of shape ({expected.shape[0]},)",
                       actual_values=np.asarray(actual, dtype=np.float64), expected_values=expected)
     if np.asarray(actual).dtype == np.float32 and expected.size:
         # a float32 result carries its own representation error: eps32 |y| / 2 per value, and
@@ -232,8 +247,9 @@ def gradient_rows(sc, arrays, i0, i1, alpha, X, Y, dtype, transposed, where, zer
                 for k in range(sc.L, 0, -1) for q in ("b_derivs", "W_derivs")]
     trace, M = reference(sc.spec(), P0[0], P0[1], X, Y, rtol)
     rows = []
-    got = {"where": where, "P0": P0, "P1": P1, "alpha": alpha, "X": X, "Y": Y, "trace": trace,
-           "W": [None] * (sc.L + 1), "b": [None] * (sc.L + 1)}
+    from .kinds import Step
+
+    got = Step(where, P0, P1, alpha, X, Y, trace, W=[None] * (sc.L + 1), b=[None] * (sc.L + 1))
     if store is not None:
         store.append(got)
     context = {"W": P0[0], "b": P0[1], "X": X, "Y": Y, "start": 1, "end": sc.L, "alpha": alpha}
@@ -247,7 +263,7 @@ def gradient_rows(sc, arrays, i0, i1, alpha, X, Y, dtype, transposed, where, zer
             g, err = recovered(before, after, alpha,
                                "float32" if stored is not None and stored.dtype == np.float32
                                else "float64")
-            got[q[0]][k] = g
+            (got.W if q == "W_derivs" else got.b)[k] = g
             expected = getattr(trace, q)[k]
             if zero:
                 expected, floor = np.zeros_like(expected), err / rtol
@@ -355,11 +371,10 @@ def judge_check(kind: str, sc: Scenario, outcome, ops: list, inputs: dict, trans
         res.verdict, res.traceback = "error", outcome.traceback
         res.message = "the submission could not be loaded"
         return res
-    p = sc.name + "."
     try:
         res.facts["steps"] = []
         stop = outcome.op_index if outcome.status != "ok" else None
-        res.rows = rows_for(kind, sc, arrays, ops, inputs, dtype, transposed, p, res.facts["steps"],
+        res.rows = rows_for(kind, sc, arrays, ops, inputs, dtype, transposed, res.facts["steps"],
                             stop, res.notes)
     except ValueError as exc:  # a shape the reference refuses: the student's arrays are malformed
         res.message = f"the weights read back cannot form the network: {exc}"
@@ -377,8 +392,9 @@ def judge_check(kind: str, sc: Scenario, outcome, ops: list, inputs: dict, trans
     first = None
     if found:
         first, res.first_row = found
-    if first and kind != "forward" and kind != "gradients":
-        first = {"layer": None, "quantity": kind}
+    own = _own(kind)
+    if first and own:
+        first = {"layer": None, "quantity": own}
     if first:
         res.verdict, res.first = "fail", first
     if outcome.status != "ok":
@@ -411,46 +427,14 @@ def describe_stop(outcome, ops) -> str:
     return f"the submission ended the process{code}{where} before the check finished (os._exit?)"
 
 
-def rows_for(kind, sc, arrays, ops, inputs, dtype, transposed, p, store, stop=None, notes=None):
-    X, Y = (lambda i: inputs[f"{p}x{i}"]), (lambda i: inputs[f"{p}y{i}"])
-    reads = [i for i, op in enumerate(ops) if op[0] in ("new", "read")]
-    if kind == "forward":
-        return forward_rows(sc, arrays, ops, inputs, dtype, transposed, stop)
-    if kind == "gradients":
-        rows = []
-        for n in range(plan.N_GRADIENT_SAMPLES):
-            got = gradient_rows(sc, arrays, reads[2 * n], reads[2 * n + 1], plan.ALPHA,
-                                X(n), Y(n), dtype, transposed, f"sample x{n}", store=store)
-            rows += got or []
-        return rows
-    if kind == "accumulation":
-        xs = np.stack([X(2), X(3)])
-        ys = np.stack([Y(2), Y(3)])
-        return gradient_rows(sc, arrays, reads[0], reads[1], plan.ALPHA, xs, ys, dtype,
-                             transposed, "backward(x2) + backward(x3), one step", store=store) or []
-    if kind == "zero_grad":
-        rows = gradient_rows(sc, arrays, reads[0], reads[1], plan.ALPHA, X(4), Y(4), dtype,
-                             transposed, "backward(x4); zero_grad(); step", zero=True, store=store) or []
-        return rows + (gradient_rows(sc, arrays, reads[2], reads[3], plan.ALPHA, X(5), Y(5),
-                                     dtype, transposed, "backward(x4); zero_grad(); backward(x5); step",
-                                     store=store) or [])
-    if kind == "step":
-        rows = []
-        for n, alpha in enumerate(plan.STEP_ALPHAS):
-            rows += gradient_rows(sc, arrays, reads[2 * n], reads[2 * n + 1], alpha, X(0), Y(0),
-                                  dtype, transposed, f"step({alpha})", store=store) or []
-        return rows
-    if kind == "sgd_run":
-        rows = []
-        for t in range(len(reads) - 1):
-            rows += gradient_rows(sc, arrays, reads[t], reads[t + 1], plan.SGD_ALPHA, X(10 + t),
-                                  Y(10 + t), dtype, transposed, f"SGD step {t + 1}", store=store) or []
-        n = len(reads) - 1
-        notes.append(trajectory_note(sc, arrays, reads, [X(10 + t) for t in range(n)],
-                                     [Y(10 + t) for t in range(n)], transposed))
-        return rows
-    if kind == "stale_forward":
-        return gradient_rows(sc, arrays, reads[0], reads[1], plan.ALPHA, X(7), Y(7), dtype,
-                             transposed, "forward(x6); backward(x7, y7); step", store=store) or []
-    raise ValueError(kind)
+def rows_for(kind, sc, arrays, ops, inputs, dtype, transposed, store, stop=None, notes=None):
+    """The rows of one check of ``kind`` (refmlp.check.kinds: each kind's own rows), its Step
+    records appended to ``store``."""
+    from .kinds import KINDS, Judging
+
+    if kind not in KINDS:
+        raise ValueError(f"unknown check kind {kind!r}; expected one of {', '.join(KINDS)}")
+    j = Judging(sc, arrays, ops, inputs, dtype, transposed, stop, steps=store,
+                notes=notes if notes is not None else [])
+    return KINDS[kind].rows(j, KINDS[kind])
 

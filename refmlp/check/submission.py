@@ -196,7 +196,9 @@ def first_divergence(failing, chosen):
 def judge_scenario(sc, by_check, outcomes, inputs, judge_check):
     """Every check of one scenario; square weights read as (out, in), or as (in, out) when that
     reading, and only it, makes every check pass (a submission storing W transposed)."""
-    kinds = [k for k in plan.CHECKS if f"{sc.name}.{k}" in by_check]
+    from .kinds import KINDS
+
+    kinds = [k for k in KINDS if f"{sc.name}.{k}" in by_check]
 
     def judge_all(transposed):
         return [judge_check(k, sc, outcomes[f"{sc.name}.{k}"], by_check[f"{sc.name}.{k}"]["ops"],
