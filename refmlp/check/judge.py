@@ -25,6 +25,7 @@ import numpy as np
 from ..compare import POLICY, Row, compare_arrays
 from ..network import MLP, Spec
 from . import plan
+from .kinds import KINDS, Judging, Reads, Step
 from .scenarios import Scenario
 
 MISSING_WEIGHTS = "not produced: the weights read before or after this step are missing"
@@ -53,15 +54,11 @@ STOPS = ("exception", "timeout")
 
 
 def _own(kind):
-    from .kinds import KINDS
-
     return KINDS[kind].own if kind in KINDS else None
 
 
 def non_layer() -> tuple:
     """The quantities that are no layer's, in the contract's order: the kinds' own, then STOPS."""
-    from .kinds import KINDS
-
     return tuple(k.own for k in KINDS.values() if k.own) + STOPS
 
 
@@ -129,9 +126,10 @@ def read_params(arrays: dict, prefix: str, sizes: list, square_transposed: bool)
     """W[1..L] as (out, in) and b[1..L] as (out,), float64, from what the sandbox read at an op;
     None when a slot is missing. A non-square W stored (in, out) is transposed (shape says so); a
     square one only when ``square_transposed``."""
+    reads = Reads(arrays)
     W, b = [None], [None]
     for k in range(1, len(sizes)):
-        Wk, bk = arrays.get(f"{prefix}.W{k}"), arrays.get(f"{prefix}.b{k}")
+        Wk, bk = reads.weight(prefix, "W", k), reads.weight(prefix, "b", k)
         if Wk is None or bk is None:
             return None
         n, m = sizes[k - 1], sizes[k]
@@ -143,30 +141,17 @@ def read_params(arrays: dict, prefix: str, sizes: list, square_transposed: bool)
     return W, b
 
 
-def _computed(arrays: dict, op: int | None = None, upto: int | None = None) -> list:
-    """The dtypes of what the submission computed (the a_k its f received, what forward returned,
-    the y_est est_lossderiv received), at op ``op`` (all ops when None), a_k for k <= ``upto``."""
-    out = []
-    for key, v in arrays.items():
-        i, _, name = key.partition(".")
-        if op is not None and i != str(op):
-            continue
-        if name in ("out", "lossderiv") or (name[:1] == "f" and name[1:].isdigit()
-                                            and (upto is None or int(name[1:]) <= upto)):
-            out.append(np.asarray(v).dtype)
-    return out
-
-
 def student_dtype(arrays: dict, op: int | None = None, upto: int | None = None) -> str:
     """The dtype whose tolerance the student's numbers get: float32 when the submission computed in
     float32 (an a_k, an output or y_est it produced is float32: its errors flow downstream), else
     float64. A float32-stored W_k in a float64 computation adds no float32 error (the reference
     starts from the stored values; the step's rounding in W_k's own dtype is in
     :func:`recovered`). With nothing computed recorded, the dtype W_1 is stored in."""
-    seen = _computed(arrays, op, upto)
+    reads = Reads(arrays)
+    seen = reads.computed(op, upto)
     if seen:
         return "float32" if any(d == np.float32 for d in seen) else "float64"
-    W1 = arrays.get("0.W1")
+    W1 = reads.weight(0, "W", 1)
     return "float32" if W1 is not None and W1.dtype == np.float32 else "float64"
 
 
@@ -247,8 +232,6 @@ def gradient_rows(sc, arrays, i0, i1, alpha, X, Y, dtype, transposed, where, zer
                 for k in range(sc.L, 0, -1) for q in ("b_derivs", "W_derivs")]
     trace, M = reference(sc.spec(), P0[0], P0[1], X, Y, rtol)
     rows = []
-    from .kinds import Step
-
     got = Step(where, P0, P1, alpha, X, Y, trace, W=[None] * (sc.L + 1), b=[None] * (sc.L + 1))
     if store is not None:
         store.append(got)
@@ -259,7 +242,7 @@ def gradient_rows(sc, arrays, i0, i1, alpha, X, Y, dtype, transposed, where, zer
             if before.shape != after.shape:
                 rows.append((f"{q}_{k}", compare(q, k, after, getattr(trace, q)[k], rtol, None), where))
                 continue
-            stored = arrays.get(f"{i1}.{q[0]}{k}")
+            stored = Reads(arrays).weight(i1, q[0], k)
             g, err = recovered(before, after, alpha,
                                "float32" if stored is not None and stored.dtype == np.float32
                                else "float64")
@@ -277,6 +260,7 @@ def gradient_rows(sc, arrays, i0, i1, alpha, X, Y, dtype, transposed, where, zer
 
 def forward_rows(sc, arrays, ops, inputs, dtype, transposed, stop=None):
     """Rows a_k, h_k for every forward call before op ``stop`` (where the submission raised)."""
+    reads = Reads(arrays)
     rtol = POLICY[dtype].rtol
     P = read_params(arrays, "0", sc.sizes, transposed)
     if P is None:
@@ -285,13 +269,13 @@ def forward_rows(sc, arrays, ops, inputs, dtype, transposed, stop=None):
     rows = []
     names = {name: k for k, (_, _, name) in enumerate(sc.layers, start=1)}
     for i, op in enumerate(ops):
-        if op[0] != "forward" or f"{i}.x" not in arrays or (stop is not None and i >= stop):
+        if op[0] != "forward" or reads.x(i) is None or (stop is not None and i >= stop):
             continue
-        x, start, end = arrays[f"{i}.x"], op[2], op[3]
+        x, start, end = reads.x(i), op[2], op[3]
         k0 = names[start] if start else 1
         k1 = names[end] if end else sc.L
-        returned_none = f"{i}.none" in arrays
-        if (start or end) and f"{i}.out" not in arrays and not returned_none:
+        returned_none = reads.returned_none(i)
+        if (start or end) and reads.output(i) is None and not returned_none:
             continue  # no named layers in this API: nothing to judge
         spec = sub_spec(sc, k0)
         n_out = spec.layers[-1].size
@@ -306,13 +290,13 @@ def forward_rows(sc, arrays, ops, inputs, dtype, transposed, stop=None):
             j = k - k0 + 1
             # this call's a_1..a_k decide (a float32 W_1 alone in a float64 network does not)
             rtol_k = POLICY[student_dtype(arrays, i, k) if dtype == "float32" else dtype].rtol
-            if f"{i}.f{k}" not in arrays and f"{i}.f{k}.percall" in arrays:
+            if reads.f_per_element_miscount(i, k):
                 continue  # f applied per element a number of times that is not m_k: h_k is judged
-            rows.append((f"a_{k}", compare("a", k, arrays.get(f"{i}.f{k}"), trace.a[j][0], rtol_k,
+            rows.append((f"a_{k}", compare("a", k, reads.f_arg(i, k), trace.a[j][0], rtol_k,
                                            M["a"][j][0]), where))
             if k == k1:
                 rtol_h = POLICY[student_dtype(arrays, i) if dtype == "float32" else dtype].rtol
-                row = compare("h", k, arrays.get(f"{i}.out"), trace.h[j][0], rtol_h,
+                row = compare("h", k, reads.output(i), trace.h[j][0], rtol_h,
                               M["h"][j][0], returned=True)
                 if returned_none:
                     row.problem = f"{where} returned None, where h_{k} was due"
@@ -361,7 +345,7 @@ def judge_check(kind: str, sc: Scenario, outcome, ops: list, inputs: dict, trans
     """A CheckResult for one check's outcome."""
     res = CheckResult(name=kind, scenario=sc.name, verdict="pass", notes=list(outcome.notes),
                       output=outcome.output, output_bytes=outcome.output_bytes)
-    arrays = outcome.arrays
+    arrays = Reads(outcome.arrays)  # what the check read, by operation
     dtype = student_dtype(arrays)
     res.facts.update(dtype=dtype, transposed=transposed, arrays=arrays, ops=ops, op=outcome.op)
     if outcome.status == "discovery":
@@ -430,8 +414,6 @@ def describe_stop(outcome, ops) -> str:
 def rows_for(kind, sc, arrays, ops, inputs, dtype, transposed, store, stop=None, notes=None):
     """The rows of one check of ``kind`` (refmlp.check.kinds: each kind's own rows), its Step
     records appended to ``store``."""
-    from .kinds import KINDS, Judging
-
     if kind not in KINDS:
         raise ValueError(f"unknown check kind {kind!r}; expected one of {', '.join(KINDS)}")
     j = Judging(sc, arrays, ops, inputs, dtype, transposed, stop, steps=store,

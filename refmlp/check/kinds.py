@@ -7,8 +7,10 @@ the rows it is judged by (``rows``, from what the sandbox read: refmlp.check.jud
 its divergence takes when it is not a layer's quantity. Adding a kind touches this file only;
 :data:`KINDS` lists them in the order of the contract's first divergence.
 
-What a step moved is a :class:`Step` record (the weights before and after, alpha, the samples,
-torch's trace, the recovered gradients), read by the judge's rows and by the diagnosis.
+What a check read is a :class:`Reads` record (per operation: the weights, the input, what
+forward returned, the arguments the checker's f, f' and est_lossderiv received); what a step
+moved is a :class:`Step` record (the weights before and after, alpha, the samples, torch's trace,
+the recovered gradients). The judge's rows and the diagnosis read both.
 """
 
 from __future__ import annotations
@@ -20,6 +22,69 @@ from typing import Callable
 import numpy as np
 
 from . import plan
+
+
+class Reads(Mapping):
+    """What the sandbox read during one check, by operation index (refmlp.check.sandbox.ops):
+    the weights at each ``new`` / ``read``, each forward call's input and output, and what the
+    recording f_k, f'_k and est_lossderiv received. A read-only mapping of the wire's names
+    ("<op>.W<k>", "<op>.f<k>", ...) too, for readers of the raw arrays."""
+
+    def __init__(self, arrays: Mapping):
+        self.arrays = arrays.arrays if isinstance(arrays, Reads) else arrays
+
+    def __getitem__(self, key):
+        return self.arrays[key]
+
+    def __iter__(self):
+        return iter(self.arrays)
+
+    def __len__(self):
+        return len(self.arrays)
+
+    def weight(self, op, kind: str, k: int):
+        """W_k ("W") or b_k ("b") as stored, read at operation ``op``; None if not read."""
+        return self.arrays.get(f"{op}.{kind}{k}")
+
+    def x(self, op):
+        """The input of the forward call at ``op`` (None: no forward call there)."""
+        return self.arrays.get(f"{op}.x")
+
+    def output(self, op):
+        """What the forward call at ``op`` returned (None: nothing, or None itself)."""
+        return self.arrays.get(f"{op}.out")
+
+    def returned_none(self, op) -> bool:
+        return f"{op}.none" in self.arrays
+
+    def f_arg(self, op, k: int):
+        """a_k as f_k received it at ``op`` (per-element calls assembled), or None."""
+        return self.arrays.get(f"{op}.f{k}")
+
+    def fd_arg(self, op, k: int):
+        """What f'_k received at ``op`` (a_k when right), or None."""
+        return self.arrays.get(f"{op}.fd{k}")
+
+    def f_per_element_miscount(self, op, k: int) -> bool:
+        """f_k was applied element by element a number of times that is not m_k: no a_k."""
+        return f"{op}.f{k}" not in self.arrays and f"{op}.f{k}.percall" in self.arrays
+
+    def lossderiv_arg(self, op):
+        """The first argument est_lossderiv received at ``op`` (y_est when right), or None."""
+        return self.arrays.get(f"{op}.lossderiv")
+
+    def computed(self, op=None, upto=None) -> list:
+        """The dtypes of what the submission computed (a_k for k <= ``upto``, forward's output,
+        y_est), at ``op`` (every op when None)."""
+        out = []
+        for key, v in self.arrays.items():
+            i, _, name = key.partition(".")
+            if op is not None and i != str(op):
+                continue
+            if name in ("out", "lossderiv") or (name[:1] == "f" and name[1:].isdigit()
+                                                and (upto is None or int(name[1:]) <= upto)):
+                out.append(np.asarray(v).dtype)
+        return out
 
 
 @dataclass
