@@ -228,10 +228,13 @@ def _summary(checks) -> str:
     bad = [x for x in checks if x.verdict == "fail"]
     err = [x.name for x in checks if x.verdict == "error"]
     parts = ["ok " + ", ".join(ok)] if ok else []
-    if bad:
-        parts.append("FAIL " + ", ".join(
-            x.name + (" (unfinished)" if x.unjudged else f" ({x.first_quoted[0]})"
-                      if x.first_quoted else "") for x in bad))
+    if bad:  # checks that first diverge at the same row are named together
+        by_row: dict = {}
+        for x in bad:
+            tag = "unfinished" if x.unjudged else x.first_quoted[0] if x.first_quoted else ""
+            by_row.setdefault(tag, []).append(x.name)
+        parts.append("FAIL " + "; ".join(", ".join(names) + (f" ({tag})" if tag else "")
+                                         for tag, names in by_row.items()))
     if err:
         parts.append("ERROR " + ", ".join(err))
     return "; ".join(parts)
