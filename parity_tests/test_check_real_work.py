@@ -367,3 +367,6 @@ def test_the_command_line_takes_helpers_verbose_and_repro(tmp_path, capsys):
     fixed = submission(tmp_path / "t", files={"layers.py": RELEASED_LAYERS["plain"]})
     assert main(["check", str(fixed), "--scenario", "square"]) == 0
     assert main(["check", str(fixed), "--scenario", "square", "--helpers", "count"]) == 1
+    nowhere = str(tmp_path / "missing" / "first.py")
+    assert main(["check", str(sub), "--scenario", "square", "--repro", nowhere]) == 2
+    assert "--repro: cannot write" in capsys.readouterr().err
