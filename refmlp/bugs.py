@@ -237,9 +237,9 @@ BUGS: dict[str, Bug] = _bugs(
         "forward(x, end={which}) returned {got} where h_{k} (the output of layer {which}) is due: "
         "a placeholder, not the layer's output."),
     Bug("forward_returns_column",
-        "forward{which} returned an array of shape {shape}, a column, where the course's forward "
-        "returns 1-D (shape ({m},)); its values are right. Return h.ravel(), or keep h 1-D: a "
-        "column makes y_est - y broadcast to a matrix in your own loss code."),
+        "{where} returned an array of shape {shape}: the course's forward returns a 1-D array "
+        "(h.ravel(), or keep h 1-D); a column breaks y_est - y in the loss code, which broadcasts "
+        "it to a matrix."),
     Bug("forward_end_returns_a",
         "forward{which} returned the pre-activation a_{k} where h_{k} = f_{k}(a_{k}) is due: "
         "return the layer's h, after its activation."),

@@ -586,7 +586,10 @@ def run_check(args) -> int:
     if args.repro:
         from .check.repro import write_repro
 
-        note = write_repro(report, args.repro)
+        try:
+            note = write_repro(report, args.repro)
+        except OSError as exc:
+            raise UsageError(f"--repro: cannot write {args.repro!r}: {exc.strerror}") from None
         print(note, file=sys.stderr)
     # the report says why it is an error (text and JSON alike): said once, not again on stderr
     emit(report.to_json() if args.json else report.to_text(verbose=args.verbose))

@@ -4,8 +4,8 @@ Entry point: :func:`diagnose` (first divergence -> {"key", "message"}), every ke
 bug catalogue :mod:`refmlp.bugs`. It reads what the judge recorded for the check holding the first
 divergence (``CheckResult.facts``: the arrays the sandbox sent back -- weights read at each
 operation, the a_k each f received, what forward returned, the worker's call sites -- the
-operations, and one record per step, :class:`Step`) and, where given, the submission's source text
-(read with ast, never imported). In this order:
+operations, the index of the one that raised, and one record per step, refmlp.check.kinds.Step)
+and, where given, the submission's source text (read with ast, never imported). In this order:
 
 1. **Direct signatures**: a timeout; an exception whose raising line is a transposition on
    non-square layers, or else located (which layers of the raising call were right, the layer
@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import ast
 import re
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import numpy as np
 
@@ -384,7 +384,10 @@ def diagnose(first, sc, results, inputs, source=None):
     if q == "stale_forward" and steps:
         s = steps[0]
         p = sc.name + "."
-        if _stale_matches(sc, s, inputs[f"{p}x6"], rtol):
+        from .kinds import KINDS
+
+        previous = KINDS["stale_forward"].samples[0]  # the forward call before the backward
+        if _stale_matches(sc, s, inputs[f"{p}x{previous}"], rtol):
             return message("stale_forward")
     if q == "sgd_run" and steps:
         scales = [_ratios(s) for s in steps]
@@ -410,44 +413,23 @@ def _policy_rtol(first) -> float:
     return POLICY[first.facts.get("dtype") or "float64"].rtol
 
 
-@dataclass(frozen=True)
-class Step:
-    """What one step of a check moved, as the judge records it (refmlp.check.judge.gradient_rows
-    appends one dict per step to ``facts["steps"]``: keys where, P0, P1, alpha, X, Y, W, b): the
-    weights the step started from and ended at (lists 1..L, (out, in) and (out,), float64), the
-    sample (1-D) or batch (2-D) and alpha, and the gradients recovered from the move."""
-
-    where: str
-    W0: list
-    b0: list
-    W1: list
-    b1: list
-    X: np.ndarray
-    Y: np.ndarray
-    alpha: float
-    W_derivs: list
-    b_derivs: list
-
-    @classmethod
-    def of(cls, d: dict) -> "Step":
-        return cls(d["where"], d["P0"][0], d["P0"][1], d["P1"][0], d["P1"][1], np.asarray(d["X"]),
-                   np.asarray(d["Y"]), d["alpha"], d["W"], d["b"])
-
-    def err(self, dtype: str, q: str, k: int):
-        """The rounding of the recovered gradient q_k ("W" or "b") per element, as
-        refmlp.check.judge.recovered bounds it; None when the step changed its shape."""
-        before, after = (self.W0[k], self.W1[k]) if q == "W" else (self.b0[k], self.b1[k])
-        if np.shape(before) != np.shape(after):
-            return None
-        eps_s = np.finfo(np.float32 if dtype == "float32" else np.float64).eps
-        return (eps_s * np.abs(after) + np.finfo(np.float64).eps * np.abs(before - after)) / self.alpha
+def _step_err(step, dtype: str, q: str, k: int):
+    """The rounding of the recovered gradient q_k ("W" or "b") of a step (the judge's record,
+    refmlp.check.kinds.Step) per element, as refmlp.check.judge.recovered bounds it; None when
+    the step changed its shape."""
+    i = 0 if q == "W" else 1
+    before, after = step["P0"][i][k], step["P1"][i][k]
+    if np.shape(before) != np.shape(after):
+        return None
+    eps_s = np.finfo(np.float32 if dtype == "float32" else np.float64).eps
+    return (eps_s * np.abs(after) + np.finfo(np.float64).eps * np.abs(before - after)) / step["alpha"]
 
 
 def _single_sample_steps(first, steps):
     """The steps of ``first`` made on one sample (a sum of samples is no outer product), whose
     rows fail."""
     failing = {w for _, r, w in first.rows if r.verdict == "fail"}
-    return [Step.of(st) for st in steps if np.ndim(st["X"]) == 1 and st["where"] in failing]
+    return [st for st in steps if np.ndim(st["X"]) == 1 and st["where"] in failing]
 
 
 def derive_gradient(sc, first, steps):
@@ -464,10 +446,11 @@ def derive_gradient(sc, first, steps):
     traces = []
     for st in chosen:
         try:
-            traces.append(derivation.sample_trace(sc.spec(), st.W0, st.b0, st.X, st.Y, rtol))
+            traces.append(derivation.sample_trace(sc.spec(), st["P0"][0], st["P0"][1], st["X"],
+                                                  st["Y"], rtol))
         except ValueError:
             return None
-    g_obs = [(st.b_derivs[k], derivation.g_candidates(t, k, rtol), st.err(dtype, "b", k))
+    g_obs = [(st["b"][k], derivation.g_candidates(t, k, rtol), _step_err(st, dtype, "b", k))
              for st, t in zip(chosen, traces)]
     if any(o[0] is None or o[2] is None for o in g_obs):
         return None
@@ -477,7 +460,7 @@ def derive_gradient(sc, first, steps):
             return None
         found = g
         W_right = all(r.verdict == "pass" for _, r, w in first.rows
-                      if r.quantity == "W_derivs" and r.layer == k and w in {st.where for st in chosen})
+                      if r.quantity == "W_derivs" and r.layer == k and w in {st["where"] for st in chosen})
         if W_right and g.term.cost > 0 and g.term.key != "bias_grad_summed":
             # the g that W_derivs_k uses is right: only the bias gradient's is not
             found = replace(g, term=replace(g.term, key="b_derivs_before_fprime" if g.term.key ==
@@ -486,7 +469,7 @@ def derive_gradient(sc, first, steps):
                 f"the step g *= f'_{k}(a_{k})" if "W_" in g.term.name else
                 f"W_derivs_{k} is right, so g_{k} is: b_derivs_{k} = g_{k}")))
     else:
-        W_obs = [(st.W_derivs[k], derivation.W_candidates(t, k, rtol), st.err(dtype, "W", k))
+        W_obs = [(st["W"][k], derivation.W_candidates(t, k, rtol), _step_err(st, dtype, "W", k))
                  for st, t in zip(chosen, traces)]
         if any(o[0] is None or o[2] is None for o in W_obs):
             return None
@@ -610,6 +593,11 @@ def _stale_matches(sc, s, x_prev, rtol):
 
 def forward_signature(sc, first, rtol):
     arrays, ops = first.facts.get("arrays", {}), first.facts.get("ops", [])
+    from .judge import COLUMN_RETURNED
+
+    quoted = getattr(first, "first_quoted", None)
+    if quoted and (quoted[1].problem or "").startswith(COLUMN_RETURNED):
+        return message("forward_returns_column", shape=tuple(quoted[1].shape), where=quoted[2])
     for lab, r, w in first.rows:
         if r.verdict == "fail" and r.quantity == "a" and r.problem and "shape" in r.problem:
             m = sc.layers[r.layer - 1][0]
@@ -743,11 +731,6 @@ def _derive_forward(sc, first, P):
             return message("forward_end_placeholder", which=layer, got=what, k=k1)
         return message("derived", which=f"forward{call} returned {what} where h_{k1} is due.")
     offset = k0 - 1
-    if out.ndim == 2 and 1 in out.shape:  # a column (or row): the values may still be right
-        ref = {f"h_{k1}": derivation.atom(f"h_{k1}", s.h[k1 - offset], s.M["h"][k1 - offset], cost=0)}
-        if derivation.explain("out", [(out.ravel(), ref, 0.0)], rtol, free_factor=False):
-            return message("forward_returns_column", which=call, shape=out.shape, m=out.size)
-        out = out.ravel()
     cands = {}
     if k0 == 1:
         cands["h_0"] = derivation.atom("h_0", x, 0.0, cost=1)

@@ -7,7 +7,8 @@ its expectations from those). Before every ``backward(x, y)`` the checks call ``
 same x, except stale_forward, whose point is ``forward(x1); backward(x2, y2)``.
 
 Alphas are powers of two, so alpha * gradient and (change) / alpha are exact in binary floating
-point: the only rounding in a recovered gradient is that of the subtraction W - alpha dW.
+point: the only rounding in a recovered gradient is that of the subtraction W - alpha dW. Each
+check kind's own calls and samples are its entry in refmlp.check.kinds.
 """
 
 from __future__ import annotations
@@ -21,9 +22,6 @@ STEP_ALPHAS = (0.125, 2.0)  # two more: a step with alpha ignored or squared mov
 SGD_ALPHA = 2.0 ** -5
 SGD_STEPS = 6
 N_GRADIENT_SAMPLES = 2
-
-CHECKS = ("forward", "gradients", "accumulation", "zero_grad", "step", "sgd_run", "stale_forward")
-"""Check kinds, in the order of the contract's first divergence."""
 
 
 def inputs_for(sc: Scenario, seed: int) -> dict:
@@ -45,78 +43,17 @@ def inputs_for(sc: Scenario, seed: int) -> dict:
     return out
 
 
-FORWARD_INPUTS = ("x0", "x1", "xzero", "xlarge", "zero")
-
-
-def ops_for(kind: str, sc: Scenario, api: str) -> list:
+def ops_for(kind: str, sc: Scenario, api: str) -> list | None:
     """The operations of one check (the worker's vocabulary: new, read, forward, backward, step,
-    zero_grad, descent)."""
-    p = sc.name + "."
-    if api == "NeuralNet":
-        return _neuralnet_ops(kind, sc)
+    zero_grad, descent), from the kind's entry in refmlp.check.kinds; None where the API has no
+    such check (NeuralNet: no accumulation, no zero_grad)."""
+    from .kinds import KINDS
 
-    def grad(i):
-        return [["forward", f"{p}x{i}", None, None], ["backward", f"{p}x{i}", f"{p}y{i}"]]
-
-    if kind == "forward":
-        ops = [["new"]]
-        ops += [["forward", "zero" if x == "zero" else p + x, None, None] for x in FORWARD_INPUTS]
-        ops += [["forward", f"{p}x0", None, name] for _, _, name in sc.layers[:-1]]
-        ops += [["forward", f"{p}z{k}", sc.layers[k - 1][2], None] for k in range(2, sc.L + 1)]
-        return ops
-    if kind == "gradients":
-        ops = []
-        for i in range(N_GRADIENT_SAMPLES):
-            ops += [["new"]] + grad(i) + [["step", ALPHA], ["read"]]
-        return ops
-    if kind == "accumulation":
-        return [["new"]] + grad(2) + grad(3) + [["step", ALPHA], ["read"]]
-    if kind == "zero_grad":  # two networks, one step each: after zero_grad, step moves nothing;
-        # and backward after zero_grad accumulates from zero
-        return ([["new"]] + grad(4) + [["zero_grad"], ["step", ALPHA], ["read"]]
-                + [["new"]] + grad(4) + [["zero_grad"]] + grad(5) + [["step", ALPHA], ["read"]])
-    if kind == "step":
-        ops = []
-        for alpha in STEP_ALPHAS:
-            ops += [["new"]] + grad(0) + [["step", alpha], ["read"]]
-        return ops
-    if kind == "sgd_run":
-        ops = [["new"]]
-        for t in range(SGD_STEPS):
-            ops += grad(10 + t) + [["step", SGD_ALPHA], ["zero_grad"], ["read"]]
-        return ops
-    if kind == "stale_forward":
-        return [["new"], ["forward", f"{p}x6", None, None], ["backward", f"{p}x7", f"{p}y7"],
-                ["step", ALPHA], ["read"]]
-    raise ValueError(f"unknown check {kind!r}")
-
-
-def _neuralnet_ops(kind: str, sc: Scenario) -> list | None:
-    """The old API: backprop_descent(x, y, alpha) = backward and step at once (no accumulation,
-    no zero_grad, no named layers)."""
-    p = sc.name + "."
-    if kind == "forward":
-        return [["new"]] + [["forward", "zero" if x == "zero" else p + x, None, None]
-                            for x in FORWARD_INPUTS]
-    if kind == "gradients":
-        ops = []
-        for i in range(N_GRADIENT_SAMPLES):
-            ops += [["new"], ["descent", f"{p}x{i}", f"{p}y{i}", ALPHA], ["read"]]
-        return ops
-    if kind == "step":
-        ops = []
-        for alpha in STEP_ALPHAS:
-            ops += [["new"], ["descent", f"{p}x0", f"{p}y0", alpha], ["read"]]
-        return ops
-    if kind == "sgd_run":
-        ops = [["new"]]
-        for t in range(SGD_STEPS):
-            ops += [["descent", f"{p}x{10 + t}", f"{p}y{10 + t}", SGD_ALPHA], ["read"]]
-        return ops
-    if kind == "stale_forward":
-        return [["new"], ["forward", f"{p}x6", None, None],
-                ["descent", f"{p}x7", f"{p}y7", ALPHA], ["read"]]
-    return None  # accumulation and zero_grad do not exist in this API
+    if kind not in KINDS:
+        raise ValueError(f"unknown check {kind!r}")
+    entry = KINDS[kind]
+    build = entry.neuralnet_ops if api == "NeuralNet" else entry.ops
+    return None if build is None else build(sc, entry)
 
 
 def build_checks(scenarios, api: str, cls: str, seed: int) -> tuple[list, dict]:
@@ -131,8 +68,10 @@ def build_checks(scenarios, api: str, cls: str, seed: int) -> tuple[list, dict]:
     }
     first = scenarios[0]
     checks.append(dict(base(first), id="load", kind="load", scenario=first.name, ops=[]))
+    from .kinds import KINDS
+
     for sc in scenarios:
-        for kind in CHECKS:
+        for kind in KINDS:
             ops = ops_for(kind, sc, api)
             if ops is not None:
                 checks.append(dict(base(sc), id=f"{sc.name}.{kind}", kind=kind, scenario=sc.name,

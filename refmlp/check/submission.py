@@ -119,7 +119,7 @@ def check_submission(path, *, scenarios=None, seed=0, timeout=None, adapter=None
     rep.unfinished = [u.say(module_file) for u in stubs]
     order = list(unfinished.METHODS.get(api, ()))
     for c in rep.checks:  # a check that calls an unwritten method: its figures stay, its advice goes
-        missing = written & uses(c.name, api)
+        missing = written & uses(c.name, rep.specs[c.scenario], api)
         if c.name == "forward" and calls:
             missing.add("forward")
         if missing:
@@ -170,16 +170,16 @@ NONE_RETURNED = "forward returned None"
 """The note the sandbox writes when forward(x) returns None (an unfinished forward)."""
 
 
-def uses(kind: str, api: str) -> set:
-    """The API methods a check of ``kind`` calls."""
-    if api == "NeuralNet":
-        return {"__init__", "add_layer", "forward"} | ({"backprop_descent"} if kind != "forward"
-                                                       else set())
-    base = {"__init__", "add_layer", "forward"}
-    if kind == "forward":
-        return base
-    return base | {"backward", "step"} | ({"zero_grad"} if kind in ("zero_grad", "sgd_run")
-                                          else set())
+OP_METHODS = {"new": ("__init__", "add_layer"), "forward": ("forward",), "backward": ("backward",),
+              "step": ("step",), "zero_grad": ("zero_grad",), "descent": ("backprop_descent",)}
+"""The API methods each operation of refmlp.check.plan calls."""
+
+
+def uses(kind: str, sc, api: str) -> set:
+    """The API methods a check of ``kind`` calls: those of its operations, and forward (a backward
+    runs it too)."""
+    return {"forward"} | {m for op in plan.ops_for(kind, sc, api) or ()
+                          for m in OP_METHODS.get(op[0], ())}
 
 
 def first_divergence(failing, chosen):
@@ -197,7 +197,9 @@ def first_divergence(failing, chosen):
 def judge_scenario(sc, by_check, outcomes, inputs, judge_check):
     """Every check of one scenario; square weights read as (out, in), or as (in, out) when that
     reading, and only it, makes every check pass (a submission storing W transposed)."""
-    kinds = [k for k in plan.CHECKS if f"{sc.name}.{k}" in by_check]
+    from .kinds import KINDS
+
+    kinds = [k for k in KINDS if f"{sc.name}.{k}" in by_check]
 
     def judge_all(transposed):
         return [judge_check(k, sc, outcomes[f"{sc.name}.{k}"], by_check[f"{sc.name}.{k}"]["ops"],
