@@ -27,3 +27,11 @@ def test_sensitivity_prints_a_threshold_for_every_dtype_batch_and_quantity():
         # three figures "1 + x", each a positive slack well below 1 (a real detection threshold)
         slacks = [float(x) for x in row[2:][2::3]]
         assert len(slacks) == 3 and all(0 < s < 0.01 for s in slacks), row
+
+
+def test_diagnosis_rate_help_names_the_catalogues_and_the_rates():
+    done = subprocess.run([sys.executable, SCRIPTS / "diagnosis_rate.py", "--help"],
+                          capture_output=True, text=True)
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    for word in ("buggy", "wip", "unseen", "named", "explained", "first divergence"):
+        assert word in done.stdout, word
