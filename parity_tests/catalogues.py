@@ -8,7 +8,8 @@ progress and ``wip/correct/``) and ``unseen`` (bugs in no list). A failing entry
 the scenario it names or, when its bug shows in every scenario ("scenario": null), on one picked
 by rotation along its catalogue, with a seed that rotates through 0, 1, 2 (``buggy`` rotates on
 its index in the whole of catalogue.json, as ``test_check_catalogue.py`` does, so both tests judge
-the same report). A passing entry runs every scenario on seed 0.
+the same report); an entry naming ``scenarios`` runs on those together (its ``scenario`` is the
+one whose numbers give the first divergence). A passing entry runs every scenario on seed 0.
 """
 
 from __future__ import annotations
@@ -58,6 +59,8 @@ def runs(name: str) -> list[Run]:
     for i, entry, folder in indexed:
         if entry["verdict"] == "pass":
             out.append(Run(entry, folder, SEEDS[0], None))
+        elif entry.get("scenarios"):
+            out.append(Run(entry, folder, SEEDS[i % len(SEEDS)], tuple(entry["scenarios"])))
         else:
             scenario = entry["scenario"] or SCENARIOS[i % len(SCENARIOS)]
             out.append(Run(entry, folder, SEEDS[i % len(SEEDS)], (scenario,)))

@@ -91,6 +91,8 @@ def test_wip_catalogue_covers_what_real_work_looks_like():
         fd = e["first_divergence"]
         assert fd["quantity"] in QUANTITIES, e["name"]
         assert fd["layer"] is None or e["scenario"] in SCENARIOS, e["name"]
+        assert set(e.get("scenarios", [])) <= set(SCENARIOS), e["name"]
+        assert not e.get("scenarios") or e["scenario"] in e["scenarios"], e["name"]
     for e in correct:
         assert e["first_divergence"] is None and e["diagnosis"] is None and not e["bugs"], e["name"]
     for e in entries:
