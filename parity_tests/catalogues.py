@@ -69,19 +69,28 @@ def runs(name: str) -> list[Run]:
 
 def check(run: Run) -> dict:
     """``check_submission``'s report (as a dict) for ``run``, computed once per process."""
-    return _check(run.folder, run.seed, run.scenarios, run.entry.get("adapter"),
-                  run.entry.get("timeout"))
+    return _check(run).to_dict()
+
+
+def report_text(run: Run) -> str:
+    """The text report a student reads for ``run`` (the same check as :func:`check`)."""
+    return _check(run).to_text()
+
+
+def _check(run: Run):
+    return _checked(run.folder, run.seed, run.scenarios, run.entry.get("adapter"),
+                    run.entry.get("timeout"))
 
 
 @functools.lru_cache(maxsize=None)
-def _check(folder, seed, scenarios, adapter, timeout) -> dict:
+def _checked(folder, seed, scenarios, adapter, timeout):
     from refmlp.check import check_submission
 
     kwargs = {"adapter": str(SUBMISSIONS / adapter)} if adapter else {}
     if timeout:
         kwargs["timeout"] = timeout
     return check_submission(str(SUBMISSIONS / folder), seed=seed,
-                            scenarios=list(scenarios) if scenarios else None, **kwargs).to_dict()
+                            scenarios=list(scenarios) if scenarios else None, **kwargs)
 
 
 def diagnosis_key(report: dict):

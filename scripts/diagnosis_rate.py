@@ -9,6 +9,8 @@ divergence and diagnosis key, then the rates per catalogue:
 
 - verdict, first divergence: the share of entries where the checker says what the entry expects;
 - named (buggy, wip): the share of failing entries whose diagnosis key is the first bug's;
+- report length: the lines of the text report a student reads, median and longest over the
+  failing entries (the target: one screen);
 - explained (unseen): the share whose diagnosis is neither missing, "unknown", "exception" nor the
   key of a listed bug (buggy and wip name them; an unseen bug is none of them, so such a key
   names a bug the submission does not have). An upper bound: whether the message says the right
@@ -30,7 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "parity_tests"))
 
-from catalogues import NAMES, check, diagnosis_key, runs  # noqa: E402
+from catalogues import NAMES, check, diagnosis_key, report_text, runs  # noqa: E402
 
 UNEXPLAINED = (None, "unknown", "exception")
 
@@ -59,7 +61,8 @@ def measure(name: str, progress) -> dict:
                "expected_first_divergence": e["first_divergence"],
                "first_divergence": report["first_divergence"],
                "expected_diagnosis": e.get("diagnosis"), "diagnosis": diagnosis_key(report),
-               "message": (report["diagnosis"] or {}).get("message")}
+               "message": (report["diagnosis"] or {}).get("message"),
+               "report_lines": len(report_text(run).splitlines())}
         if name == "unseen":
             row["bug"], row["derivation"] = e["bug"], e["derivation"]
         rows.append(row)
@@ -74,7 +77,9 @@ def measure(name: str, progress) -> dict:
         rates["explained"] = sum(r["diagnosis"] not in wrong for r in failing) / len(failing)
     else:
         rates["named"] = sum(r["diagnosis"] == r["expected_diagnosis"] for r in failing) / len(failing)
-    return {"rows": rows, "rates": rates, "entries": len(rows), "failing": len(failing)}
+    lines = sorted(r["report_lines"] for r in failing)
+    return {"rows": rows, "rates": rates, "entries": len(rows), "failing": len(failing),
+            "report_lines": {"median": lines[len(lines) // 2], "max": lines[-1]}}
 
 
 def to_text(name: str, result: dict) -> str:
@@ -92,6 +97,9 @@ def to_text(name: str, result: dict) -> str:
             lines.append(f"    said: {r['message']}")
     figures = ", ".join(f"{k} {v:.0%}" for k, v in result["rates"].items())
     lines.append(f"rates ({name}): {figures}")
+    rl = result["report_lines"]
+    lines.append(f"report length ({name}, failing entries, text before --verbose): median "
+                 f"{rl['median']} lines, longest {rl['max']}")
     return "\n".join(lines)
 
 
