@@ -29,10 +29,10 @@ WIP, UNSEEN = document("wip"), document("unseen")
 
 def _failing_checks(report: dict) -> str:
     lines = []
-    for c in report["checks"]:
-        if c["verdict"] != "pass":
-            lines.append(f"  {c['scenario']}/{c['name']}: {c['verdict']} "
-                         f"{json.dumps(c['details'], default=str)[:300]}")
+    for c in report.get("checks", []):  # only for the failure message: read defensively
+        if c.get("verdict") != "pass":
+            lines.append(f"  {c.get('scenario')}/{c.get('name')}: {c.get('verdict')} "
+                         f"{json.dumps(c.get('details'), default=str)[:300]}")
     return "\n".join(lines)
 
 
