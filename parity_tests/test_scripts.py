@@ -40,3 +40,11 @@ def test_isolation_benchmark_prints_every_mode_against_none():
             and not line.startswith("run")}
     assert sorted(rows) == sorted(confine.available()), done.stdout
     assert rows["none"][2:4] == ["+0.000s", "1.000"], done.stdout
+
+
+def test_diagnosis_rate_help_names_the_catalogues_and_the_rates():
+    done = subprocess.run([sys.executable, SCRIPTS / "diagnosis_rate.py", "--help"],
+                          capture_output=True, text=True)
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    for word in ("buggy", "wip", "unseen", "named", "explained", "first divergence"):
+        assert word in done.stdout, word
