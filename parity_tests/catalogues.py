@@ -29,6 +29,12 @@ QUANTITIES = ("a", "h", "b_derivs", "W_derivs", "accumulation", "zero_grad", "st
 NAMES = ("buggy", "wip", "unseen")
 
 
+def divergence(fd: dict | None) -> dict | None:
+    """The layer and quantity of a report's first divergence, what the catalogues record (the
+    report's JSON carries more: the scenario, the check, the row and its small arrays)."""
+    return None if fd is None else {"layer": fd.get("layer"), "quantity": fd.get("quantity")}
+
+
 @dataclass(frozen=True)
 class Run:
     entry: dict

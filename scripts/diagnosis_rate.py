@@ -32,7 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "parity_tests"))
 
-from catalogues import NAMES, check, diagnosis_key, report_text, runs  # noqa: E402
+from catalogues import NAMES, check, diagnosis_key, divergence, report_text, runs  # noqa: E402
 
 UNEXPLAINED = (None, "unknown", "exception")
 
@@ -59,7 +59,7 @@ def measure(name: str, progress) -> dict:
         e = run.entry
         row = {"id": run.id, "expected_verdict": e["verdict"], "verdict": report["verdict"],
                "expected_first_divergence": e["first_divergence"],
-               "first_divergence": report["first_divergence"],
+               "first_divergence": divergence(report["first_divergence"]),
                "expected_diagnosis": e.get("diagnosis"), "diagnosis": diagnosis_key(report),
                "message": (report["diagnosis"] or {}).get("message"),
                "report_lines": len(report_text(run).splitlines())}
