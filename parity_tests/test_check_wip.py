@@ -81,10 +81,9 @@ def test_wip_catalogue_covers_what_real_work_looks_like():
     assert sorted(e["path"] for e in correct) == [f"correct/{n}" for n in _folders(wip / "correct")]
     assert {(wip / e["path"] / "neuralnet.py").is_file() for e in correct} == {True, False}
 
-    from refmlp.check.diagnosis import MESSAGES
+    from refmlp.bugs import BUGS
 
-    known = set(MESSAGES) | set(WIP["new_diagnoses"])
-    assert not set(WIP["new_diagnoses"]) & set(MESSAGES), "a new key shadows a known one"
+    known = set(BUGS) | set(WIP["new_diagnoses"])
     for e in buggy:
         assert 2 <= len(e["bugs"]) <= 5, e["name"]
         assert e["diagnosis"] == e["bugs"][0]["key"], e["name"]
