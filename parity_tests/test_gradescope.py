@@ -80,7 +80,9 @@ def full_marks(doc) -> float:
 
 
 def check_gradescope(sub, out, capsys, *extra):
-    code = main(["check", str(sub), "--scenario", "disc", "--gradescope", str(out), *extra])
+    # --seed 0: Gradescope runs draw a seed of their own, and the rows quoted below depend on it
+    code = main(["check", str(sub), "--scenario", "disc", "--seed", "0", "--gradescope", str(out),
+                 *extra])
     capsys.readouterr()
     return code, validate(json.loads(out.read_text()))
 
@@ -131,6 +133,18 @@ def test_a_notebook_upload_is_graded_from_its_code_cells(tmp_path, capsys):
     code, doc = check_gradescope(sub, tmp_path / "r.json", capsys)
     assert code == 0 and doc["score"] == 100  # the experiment cell left out, as a class run does
     assert "HW6.ipynb" in doc["output"]
+
+
+def test_each_gradescope_run_draws_its_own_seed_and_says_it(tmp_path, capsys):
+    sub = submission(tmp_path / "s")
+    seeds = set()
+    for i in range(2):
+        assert main(["check", str(sub), "--scenario", "disc", "--gradescope",
+                     str(tmp_path / f"r{i}.json")]) == 0
+        text = json.loads((tmp_path / f"r{i}.json").read_text())["output"]
+        seeds.add(next(line for line in text.splitlines() if line.startswith("seed ")))
+    capsys.readouterr()
+    assert len(seeds) == 2  # two draws of 2**32 seeds: equal once in four billion runs
 
 
 def test_gradescope_takes_one_submission(tmp_path, capsys):
