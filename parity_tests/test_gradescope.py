@@ -174,7 +174,7 @@ def test_results_are_written_when_refmlp_itself_fails(tmp_path, monkeypatch):
 def bundle(tmp_path_factory):
     out = tmp_path_factory.mktemp("bundle") / "autograder.zip"
     assert main(["autograder", "--out", str(out), "--scenario", "disc", "--timeout", "20",
-                 "--student-timeout", "60"]) == 0
+                 "--student-timeout", "60", "--helpers", "count"]) == 0
     return out
 
 
@@ -217,7 +217,7 @@ def test_bundle_holds_what_gradescope_needs_at_its_root(bundle):
     assert f"numpy=={pins['numpy']}" in setup and f'"$SRC/{wheel}"' in setup
     assert "python3.11 -m venv /autograder/venv" in setup
     assert config["check_args"] == ["--scenario", "disc", "--timeout", "20.0",
-                                    "--student-timeout", "60.0"]
+                                    "--student-timeout", "60.0", "--helpers", "count"]
 
 
 def test_bundle_scripts_are_valid_bash(bundle, tmp_path):
