@@ -30,8 +30,8 @@ def klass(tmp_path):
 
 
 def test_each_grades_every_subfolder_with_the_worst_exit_code(klass, capsys):
-    code, out, _ = run(["--each", str(klass), "--scenario", "disc", "--timeout", "5", "--seed", "0",
-                        "--jobs", "1"], capsys)
+    code, out, _ = run(["--each", str(klass), "--scenario", "disc", "--timeout", "5",
+                        "--jobs", "1", "--seed", "0"], capsys)
     assert code == 2, out  # carol's is an error, and it did not stop the others
     lines = out.splitlines()
     rows = [ln for ln in lines[1:] if ln and not ln.startswith(" ")]
@@ -55,10 +55,10 @@ def test_several_paths_and_json(klass, capsys):
     assert [r["student"] for r in doc["reports"]] == ["alice", "bob"]
     assert doc["reports"][1]["diagnosis"]["key"] == "fprime_missing"
     assert all(r["seconds"] > 0 for r in doc["reports"])
-    assert doc["reports"][0]["score"] == doc["reports"][0]["max_score"] == 100
     # grading draws one secret seed for the whole run, and says it
     seed = doc["reports"][0]["seed"]
     assert isinstance(seed, int) and doc["reports"][1]["seed"] == seed
+    assert doc["reports"][0]["score"] == doc["reports"][0]["max_score"] == 100
     assert doc["summary"] == {"students": 2, "pass": 1, "fail": 1, "error": 0, "unchanged": 0,
                               "seconds": doc["summary"]["seconds"], "seed": seed}
 

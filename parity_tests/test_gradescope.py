@@ -110,7 +110,7 @@ def test_buggy_submission_loses_the_checks_it_fails_and_reads_why(tmp_path, caps
     gradients = next(t for t in doc["tests"] if t["name"] == "disc: gradients")
     assert gradients["status"] == "failed" and "b_derivs_2" in gradients["output"]
     assert "out of tolerance" in gradients["output"]
-    assert "(fprime_missing)" in doc["output"] and doc["visibility"] == "after_published"
+    assert "what to fix (fprime_missing)" in doc["output"] and doc["visibility"] == "after_published"
 
 
 def test_unloadable_submission_scores_zero_with_the_reason(tmp_path, capsys):

@@ -93,7 +93,8 @@ def _read(path: Path) -> str:
 def locate_submission(root, name: str | None = None) -> Submission:
     """The submission inside one student's folder ``root`` (see the module docstring)."""
     root = Path(root)
-    name = name or root.resolve().name or "submission"  # "." is named by the folder it is
+    if not name:  # "." and ".." are named by the folders they are; a link keeps its own name
+        name = (root.name if root.name not in ("", "..") else root.resolve().name) or "submission"
     files = sorted(_walk(root))
     adapters = [f for f in files if f.name == "adapter.py"]
     if len(adapters) > 1:
@@ -130,8 +131,9 @@ def find_class(parent) -> list[Submission] | str:
     p = Path(parent)
     if not p.is_dir():
         return f"--each {parent}: not a folder (give the folder that holds one subfolder per student)"
-    students = sorted((d for d in p.iterdir() if d.is_dir() and not d.is_symlink()
-                       and not d.name.startswith(".")), key=lambda d: d.name)
+    # a student's folder may be a symbolic link the instructor made; inside it, none is followed
+    students = sorted((d for d in p.iterdir() if d.is_dir() and not d.name.startswith(".")),
+                      key=lambda d: d.name)
     if not students:
         return f"--each {parent}: no subfolders (expected one subfolder per student)"
     return [locate_submission(d) for d in students]

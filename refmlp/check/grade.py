@@ -47,10 +47,10 @@ class Settings:
 
     scenarios: tuple = ()  # Scenario objects (refmlp.check.scenarios.select)
     seed: int = 0
+    helpers: str = "apart"  # the student's own layers.py / losses.py: refmlp.check.helpers.MODES
     timeout: float | None = None  # per check (None: the runner's default)
     student_timeout: float = DEFAULT_STUDENT_TIMEOUT
     adapter: str | None = None  # for every student without an adapter.py of their own
-    helpers: str = "apart"  # the student's own layers.py / losses.py: judged apart, or counted
     parallel: int = 2  # checks at once inside one student's sandbox
 
     def fingerprint(self) -> str:

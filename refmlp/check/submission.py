@@ -48,10 +48,10 @@ def check_submission(path, *, scenarios=None, seed=0, timeout=None, adapter=None
                      memory=None, helpers="apart", deadline=None, parallel=2) -> CheckReport:
     """Check a submission folder (or its mlp.py) on the scenarios (names or Scenario objects;
     all built-in ones by default). ``helpers="count"`` makes a failing shipped layers.py /
-    losses.py fail the submission (by default they are judged apart: refmlp.check.helpers).
-    ``deadline`` (time.monotonic()) ends the whole check, the checks not done by then reported as
-    timeouts; ``parallel`` checks run at once in the sandbox. See the package docstring for the
-    report."""
+    losses.py fail the submission (by default they are judged apart: refmlp.check.helpers). See
+    the package docstring for the report. ``deadline`` (time.monotonic()) ends the whole check,
+    the checks not done by then reported as timeouts; ``parallel`` checks run at once in the
+    sandbox."""
     from . import diagnosis
     from . import helpers as helper_files
     from .judge import judge_check
