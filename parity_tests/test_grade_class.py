@@ -260,6 +260,8 @@ def test_csv_gradebook_and_the_out_folder(klass, tmp_path, capsys):
     assert not list(out.rglob("*.tmp"))
     code, text, _ = run(["--each", str(klass), *DISC, "--csv", "-", "--jobs", "1"], capsys)
     assert text.splitlines()[0] == ",".join(CSV_COLUMNS) and len(text.splitlines()) == 4
+    code, text, err = run(["--each", str(klass), *DISC, "--csv", "-", "--json"], capsys)
+    assert code == 2 and not text and "would both write stdout" in err
 
 
 def test_resume_skips_unchanged_students_and_redoes_changed_ones(klass, tmp_path, capsys):
