@@ -177,6 +177,8 @@ def test_a_class_run_with_out_writes_the_pages_beside_the_reports(tmp_path, caps
     assert ("a", {"href": "report.txt"}) in ben.tags and (out / "ben" / "report.txt").is_file()
     text = " ".join(" ".join(ben.text).split())
     assert "fprime_missing" in text and "/ 100" in text  # the rubric's score
+    # the report carries the first divergence's arrays: the three heat maps of b_derivs_2
+    assert sum(t == "svg" for t, _ in ben.tags) == 3 and "b_derivs_2 in sample x0" in text
 
 
 def test_checks_are_a_table_of_scenarios_by_check_kind():

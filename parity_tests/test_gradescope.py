@@ -13,7 +13,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from check_fixtures import FPRIME_MISSING, submission
+from check_fixtures import CORRECT, FPRIME_MISSING, submission
 from refmlp.check import autograder, gradescope
 from refmlp.check.gradescope import ScoredTest
 from refmlp.cli import main
@@ -108,7 +108,7 @@ def test_buggy_submission_loses_the_checks_it_fails_and_reads_why(tmp_path, caps
     gradients = next(t for t in doc["tests"] if t["name"] == "disc: gradients")
     assert gradients["status"] == "failed" and "b_derivs_2" in gradients["output"]
     assert "out of tolerance" in gradients["output"]
-    assert "what to fix (fprime_missing)" in doc["output"] and doc["visibility"] == "after_published"
+    assert "(fprime_missing)" in doc["output"] and doc["visibility"] == "after_published"
 
 
 def test_unloadable_submission_scores_zero_with_the_reason(tmp_path, capsys):
@@ -118,6 +118,19 @@ def test_unloadable_submission_scores_zero_with_the_reason(tmp_path, capsys):
     code, doc = check_gradescope(sub, tmp_path / "r.json", capsys)
     assert code == 2 and doc["score"] == 0
     assert "could not be loaded" in doc["output"] and "SyntaxError" in doc["output"]
+
+
+def test_a_notebook_upload_is_graded_from_its_code_cells(tmp_path, capsys):
+    sub = tmp_path / "upload"
+    sub.mkdir()
+    cells = [CORRECT, "net = MLP(2, None)\nfor epoch in range(10**9):\n    pass\n"]
+    (sub / "HW6.ipynb").write_text(json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {},
+                                               "cells": [{"cell_type": "code", "metadata": {},
+                                                          "outputs": [], "execution_count": None,
+                                                          "source": c} for c in cells]}))
+    code, doc = check_gradescope(sub, tmp_path / "r.json", capsys)
+    assert code == 0 and doc["score"] == 100  # the experiment cell left out, as a class run does
+    assert "HW6.ipynb" in doc["output"]
 
 
 def test_gradescope_takes_one_submission(tmp_path, capsys):

@@ -4,11 +4,7 @@
     python scripts/screenshot_pages.py --demo --out shots/              # a small class, built here
 
 With ``--demo`` it first checks a few submissions of the catalogue (parity_tests/submissions, the
-``disc`` scenario) and writes their pages into OUT/pages. Where a report carries no arrays of its
-first divergence, the demo adds two students whose arrays are computed by refmlp itself on the
-course's disc network: one with W_derivs_1 stored transposed, one with f' missing at layer 1 (g_1
-without the leaky ReLU's slope), so that the heat maps have something to show; their pages say
-they are made up.
+``disc`` and ``square`` scenarios) and writes their pages into OUT/pages.
 
 Chromium comes from the system's packages (Debian: apt-get install chromium); pages are opened as
 file:// URLs, offline. Writes OUT/index.png and OUT/<student>.png for each student page (at most
@@ -52,54 +48,17 @@ def screenshot(chrome: str, page: Path, png: Path, width: int, height: int) -> b
     return True
 
 
-def made_up_students():
-    """Two students whose first-divergence arrays refmlp computes on the disc network."""
-    import numpy as np
-
-    from refmlp.check.pages import StudentResult
-    from refmlp.network import MLP, Spec
-
-    spec = Spec.build(2, [8, 2], 1, activation="leaky_relu", loss="logistic")
-    net = MLP(spec, seed=3)
-    rng = np.random.default_rng(0)
-    x, y = rng.standard_normal((1, 2)), np.array([[1.0]])
-    ref = net.backward(x, y, reduction="sum")
-    W1 = np.asarray(ref.W_derivs[1])  # (8, 2)
-    # f' missing at layer 1: g_1 lacks the leaky slope (0.01) where a_1 < 0, and W_derivs_1 =
-    # g_1 x^T carries it into every column
-    slope = np.where(np.asarray(ref.a[1])[0] > 0, 1.0, 0.01)
-    W1_no_fprime = (np.asarray(ref.g[1])[0] / slope)[:, None] * x[0][None, :]
-    out = []
-    for name, fd, key, msg in (
-            ("demo_transposed (made up)",
-             {"layer": 1, "quantity": "W_derivs", "expected": W1.tolist(), "actual": W1.T.tolist()},
-             "W_derivs_transposed", "the W gradient is stored transposed, h_{k-1} g^T: it must be "
-             "the outer product g h_{k-1}^T, of shape (out, in) like W_k."),
-            ("demo_fprime_missing (made up)",
-             {"layer": 1, "quantity": "W_derivs", "expected": W1.tolist(),
-              "actual": W1_no_fprime.tolist()},
-             "fprime_missing", "g is not multiplied by f'_k(a_k) at the hidden layers.")):
-        rep = {"verdict": "fail", "submission": name, "api": "MLP", "checks": [],
-               "first_divergence": fd, "diagnosis": {"key": key, "message": msg},
-               "message": "made up by scripts/screenshot_pages.py --demo: refmlp's own arrays "
-                          "with the bug put in, not a checked submission"}
-        out.append(StudentResult(name, rep, "(made-up demo student: no report)"))
-    return out
-
-
 def demo_pages(folder: Path) -> Path:
     from refmlp.check import check_submission
     from refmlp.check.pages import StudentResult, write_pages
 
     results = []
     for rel in DEMO:
-        rep = check_submission(CATALOGUE / rel, scenarios=["disc"])
+        # square: its W_k are square, so a transposed gradient has the right shape and numbers
+        rep = check_submission(CATALOGUE / rel, scenarios=["disc", "square"])
         print(f"checked {rel}: {rep.verdict}", file=sys.stderr)
         results.append(StudentResult(Path(rel).name, rep.to_dict(), rep.to_text(),
                                      seconds=None))
-    if not any((r.report.get("first_divergence") or {}).get("expected") is not None
-               for r in results):
-        results += made_up_students()
     return write_pages(folder, results)
 
 

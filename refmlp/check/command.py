@@ -13,7 +13,6 @@ import argparse
 import json
 import math
 import os
-import secrets
 import sys
 import time
 from pathlib import Path
@@ -42,13 +41,6 @@ EPILOG = (
 
 
 
-def cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
-
-
 def check_seed(text: str) -> int | str:
     """An integer >= 0 below 2^32 (numpy's global seed), or 'random'."""
     from ..cli import seed
@@ -59,6 +51,13 @@ def check_seed(text: str) -> int | str:
     if value >= 2**32:
         raise argparse.ArgumentTypeError(f"expected an integer below 2^32 or 'random', got {text!r}")
     return value
+
+
+def cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -78,7 +77,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                           "global generator before each network is built; 'random' draws one. "
                           "Default: 0 for one submission (the same report every run), random when "
                           "grading a class (no answer can be computed before the run; with --out "
-                          "the seed is kept in DIR/seed so that a resumed run uses it again). The "
+                          "the class's seed is kept in DIR, so a resumed run uses it again). The "
                           "report gives the seed: --seed N repeats a run")
     who.add_argument("--adapter", metavar="FILE",
                      help="a Python file defining class MLP with the released API (see README); "
@@ -145,10 +144,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    from ..cli import UsageError, emit
-    from .scenarios import SCENARIOS, ScenarioError, load_scenario_file, select
-
+    from ..cli import UsageError
     from .sandbox import confine
+    from .scenarios import SCENARIOS, ScenarioError, load_scenario_file, select
 
     try:
         isolation, _ = confine.choose()  # $REFMLP_ISOLATION checked before anything runs
@@ -160,6 +158,7 @@ def run(args) -> int:
             "no isolation (" + (f"{confine.ENV}=none" if os.environ.get(confine.ENV) else
                                 f"{sys.platform}: no user namespaces, Landlock or seccomp")
             + "): grade in a container or VM, or pass --allow-unisolated to accept the risk")
+
     # a finite floor: inf cannot become the sandbox's CPU limit, and below half a second even a
     # right submission cannot start (numpy's import alone takes ~0.1-0.3 s)
     if args.timeout is not None and not (math.isfinite(args.timeout) and args.timeout >= 0.5):
@@ -182,12 +181,12 @@ def run(args) -> int:
         if args.gradescope:
             return run_gradescope(args, chosen)
         if args.each or len(args.path) > 1 or args.out or args.csv or args.rubric:
+            if args.repro:
+                raise UsageError("--repro writes one submission's script: give one PATH")
             return run_class(args, chosen)
         if args.adapter_for_all or args.jobs or args.resume is not None:
             raise UsageError("--adapter-for-all, --jobs and --resume are for a class (--each, or "
                              "several paths)")
-        if args.seed == "random":
-            args.seed = secrets.randbelow(2**32)
         return run_one(args, chosen)
     except ModuleNotFoundError as exc:
         if exc.name != "torch":
@@ -199,16 +198,17 @@ def run(args) -> int:
 def run_one(args, chosen) -> int:
     from ..cli import emit
     from .grade import DEFAULT_STUDENT_TIMEOUT, one_torch_thread
-    from .repro import write_repro
     from .submission import check_submission
 
     budget = args.student_timeout or DEFAULT_STUDENT_TIMEOUT
+    seed = draw_seed() if args.seed == "random" else args.seed if args.seed is not None else 0
     with one_torch_thread():
-        report = check_submission(args.path[0], scenarios=chosen,
-                                  seed=0 if args.seed is None else args.seed,
+        report = check_submission(args.path[0], scenarios=chosen, seed=seed,
                                   timeout=args.timeout, adapter=args.adapter, helpers=args.helpers,
                                   deadline=time.monotonic() + budget)
     if args.repro:
+        from .repro import write_repro
+
         print(write_repro(report, args.repro), file=sys.stderr)
     # the report says why it is an error (text and JSON alike): said once, not again on stderr
     emit(report.to_json() if args.json else report.to_text(verbose=args.verbose))
@@ -232,17 +232,42 @@ def run_gradescope(args, chosen) -> int:
         rubric = rubrics.load(args.rubric)
     except rubrics.RubricError as exc:
         raise UsageError(str(exc)) from None
-    # a secret seed unless one is given: a student may submit again and again, and must not be
-    # able to learn the answers of a fixed one
-    seed = args.seed if isinstance(args.seed, int) else secrets.randbelow(2**32)
-    settings = Settings(scenarios=tuple(chosen), seed=seed, helpers=args.helpers,
-                        timeout=args.timeout,
+    # a seed drawn for the run unless --seed N, as for a class: no answer can be computed before
+    # the run (the report gives the seed, so --seed N repeats it)
+    settings = Settings(scenarios=tuple(chosen), seed=args.seed if isinstance(args.seed, int)
+                        else draw_seed(), timeout=args.timeout, helpers=args.helpers,
                         student_timeout=args.student_timeout or DEFAULT_STUDENT_TIMEOUT,
                         adapter=str(Path(args.adapter).resolve()) if args.adapter else None)
     graded = gradescope.grade(students(args)[0], args.gradescope, rubric, settings,
                               visibility=args.gradescope_visibility)
     emit(json.dumps(graded.report, indent=2) if args.json else graded.text)
     return EXIT[graded.verdict]
+
+
+def draw_seed() -> int:
+    import secrets
+
+    return secrets.randbelow(2**32)
+
+
+def class_seed(args, out: Path | None) -> int:
+    """The seed of a class: --seed N, else (for more than one submission) a secret one drawn for
+    the run (no answer can be computed before it), kept in DIR/seed with --out, so that resuming
+    the run checks the remaining students on the same networks and reuses the finished ones."""
+    if isinstance(args.seed, int):
+        return args.seed
+    if args.seed is None and not args.each and len(args.path) == 1:
+        return 0  # one submission (with --out or --csv): the same report every run, as without
+    kept = out / "seed" if out is not None else None
+    if kept is not None and args.seed is None and args.resume is not False:
+        try:
+            return check_seed(kept.read_text().strip())
+        except (OSError, argparse.ArgumentTypeError):
+            pass
+    seed = draw_seed()
+    if kept is not None:
+        _write(kept, f"{seed}\n")
+    return seed
 
 
 def students(args) -> list:
@@ -299,16 +324,10 @@ def run_class(args, chosen) -> int:
             out.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise UsageError(f"--out {args.out}: cannot create it ({exc.strerror})") from None
-    if args.repro:
-        raise UsageError("--repro writes the script of one submission's first divergence; "
-                         "give one PATH without --each")
     subs = students(args)
     jobs = args.jobs or cores()
-    # one submission (a single PATH with --out or --csv) keeps seed 0, the same report every run
-    one = not args.each and len(args.path) == 1 and args.seed is None
-    settings = Settings(scenarios=tuple(chosen),
-                        seed=0 if one else class_seed(args.seed, out, args.resume),
-                        helpers=args.helpers, timeout=args.timeout,
+    settings = Settings(scenarios=tuple(chosen), seed=class_seed(args, out), timeout=args.timeout,
+                        helpers=args.helpers,
                         student_timeout=args.student_timeout or DEFAULT_STUDENT_TIMEOUT,
                         adapter=str(Path(args.adapter).resolve()) if args.adapter else None,
                         # the jobs already fill the cores: one check at a time per student
@@ -341,22 +360,6 @@ def run_class(args, chosen) -> int:
         text = batch.summary_text(results, stop, len(subs), time.monotonic() - t0)
         print(("\n" if lines else "") + text, file=sys.stdout if lines else sys.stderr, flush=True)
     return EXIT_INTERRUPTED[stop] if stop is not None else class_exit(results)
-
-
-def class_seed(given, out: Path | None, resume) -> int:
-    """The seed of a class run: the one given; else, with --out, the one an earlier run kept in
-    DIR/seed (so that resuming reuses its reports); else a secret one, drawn now."""
-    if given is not None and given != "random":
-        return given
-    kept = out / "seed" if out is not None else None
-    if given is None and kept is not None and resume is not False and kept.is_file():
-        text = kept.read_text().strip()
-        if text.isdigit():
-            return int(text)
-    value = secrets.randbelow(2**32)
-    if kept is not None:
-        _write(kept, f"{value}\n")
-    return value
 
 
 def _write(path: Path, text: str) -> None:

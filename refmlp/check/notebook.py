@@ -62,9 +62,9 @@ def class_source(cls) -> str:
         raise TypeError(f"check_class takes the class itself (check_class(MLP), not an instance "
                         f"MLP(...)); got {type(cls).__name__} {cls!r:.80}")
     glob = _globals_of(cls)
-    parts, seen = {"imports": [], "constants": [], "defs": []}, set()
+    parts = {"imports": [], "constants": [], "defs": []}
     body = _source_of(cls)
-    _collect(cls, glob, parts, seen | {cls.__name__})
+    _collect(cls, glob, parts, seen={cls.__name__})
     text = "\n".join([*dict.fromkeys(parts["imports"]), *parts["constants"], "", *parts["defs"],
                       body])
     if cls.__name__ not in ("MLP", "NeuralNet"):

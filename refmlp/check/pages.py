@@ -443,7 +443,7 @@ def report_fragment(s: StudentResult, heading: str = "h2") -> str:
     rep = s.report
     fd = rep.get("first_divergence")
     diag = rep.get("diagnosis") or {}
-    cause = (f'<div class="cause"><b>Likely cause</b> (<code>{html.escape(diag["key"])}</code>): '
+    cause = (f'<div class="cause"><b>What to fix</b> (<code>{html.escape(diag["key"])}</code>): '
              f'{html.escape(diag.get("message") or "")}</div>' if diag.get("key") else "")
     message = f"<p>{html.escape(rep['message'])}</p>" if rep.get("message") else ""
     checks = checks_table(rep.get("checks") or ())

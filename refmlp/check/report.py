@@ -62,6 +62,12 @@ class CheckReport:
         key = f", diagnosis {self.diagnosis['key']}" if self.diagnosis else ""
         return f"<CheckReport {self.verdict} {self.submission!r}{where}{key}>"
 
+    def _repr_html_(self) -> str:
+        """The student's report as HTML, for Jupyter: what to fix, the picture, the text."""
+        from .pages import notebook_html
+
+        return notebook_html(self)
+
     @property
     def first_row(self):
         """(label, Row, where) of the first divergence, or None."""
@@ -82,12 +88,6 @@ class CheckReport:
                 ok = values is not None and np.size(values) <= VALUES_CAP
                 d[key] = np.asarray(values, dtype=np.float64).tolist() if ok else None
         return d
-
-    def _repr_html_(self) -> str:
-        """The student's report as HTML, for Jupyter: what to fix, the picture, the text."""
-        from .pages import notebook_html
-
-        return notebook_html(self)
 
     def to_dict(self) -> dict:
         helpers = self.helper_summary or {"verdict": None, "counted": False, "files": [],
