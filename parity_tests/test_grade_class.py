@@ -428,3 +428,12 @@ def test_the_class_seed_is_kept_with_out_so_a_rerun_resumes(klass, tmp_path, cap
     assert again["seed"] == first["seed"] and again["unchanged"] == 3
     fresh = json.loads(run([*args, "--no-resume"], capsys)[1])["summary"]
     assert fresh["unchanged"] == 0 and int((out / "seed").read_text()) == fresh["seed"]
+
+
+def test_the_progress_bar_stays_out_of_json_and_csv_output(klass, capsys, monkeypatch):
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)  # as on a terminal
+    code, out, err = run(["--each", str(klass), *DISC, "--jobs", "1"], capsys)
+    assert "grading [" in err and "3/3 students" in err and "grading [" not in out
+    for extra in (["--json"], ["--csv", "-"]):
+        code, out, err = run(["--each", str(klass), *DISC, "--jobs", "1", *extra], capsys)
+        assert "grading [" not in err + out
