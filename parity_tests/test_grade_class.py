@@ -5,7 +5,6 @@ limit on one student's time. Classes are small and use one scenario, to keep the
 import csv
 import io
 import json
-import os
 import shutil
 import signal
 import subprocess
