@@ -7,10 +7,12 @@
 
 The student's code runs only in a sandboxed subprocess (refmlp/check/sandbox/worker.py, numpy
 only); this process computes every expectation with refmlp and torch. Modules, one job each:
-scenarios (the networks), plan (the calls each check makes), runner (the sandbox from the judge's
-side), weights (the proof that every network ran on the checker's weights), judge (expectations
-and rows), diagnosis (which known bug the figures fit), helpers (the
-student's own layers.py / losses.py), report (text and JSON), submission (check_submission).
+scenarios (the networks), plan (the inputs and steps), kinds (each check kind's calls, samples and
+rows, one entry each), runner (the sandbox from the judge's side), weights (the proof that every network ran on
+the checker's weights), judge (expectations and rows),
+diagnosis (which known bug the figures fit), helpers (the student's own layers.py / losses.py,
+judged apart), unfinished (methods still stubs, read with ast), report (text and JSON), repro
+(--repro's script), submission (check_submission).
 """
 
 

@@ -196,7 +196,7 @@ def run(args) -> int:
 
 
 def run_one(args, chosen) -> int:
-    from ..cli import emit
+    from ..cli import UsageError, emit
     from .grade import DEFAULT_STUDENT_TIMEOUT, one_torch_thread
     from .submission import check_submission
 
@@ -209,7 +209,11 @@ def run_one(args, chosen) -> int:
     if args.repro:
         from .repro import write_repro
 
-        print(write_repro(report, args.repro), file=sys.stderr)
+        try:
+            note = write_repro(report, args.repro)
+        except OSError as exc:
+            raise UsageError(f"--repro: cannot write {args.repro!r}: {exc.strerror}") from None
+        print(note, file=sys.stderr)
     # the report says why it is an error (text and JSON alike): said once, not again on stderr
     emit(report.to_json() if args.json else report.to_text(verbose=args.verbose))
     return report.exit_code
