@@ -284,6 +284,8 @@ def test_a_wip_report_fits_on_one_screen_and_verbose_keeps_the_figures(tmp_path)
     assert text.splitlines()[1] == "verdict: FAIL"  # the verdict first, then what to fix
     assert "layers numbered from 1" in text and "if your lists start at 0" in text
     assert "comparisons within tolerance" in rep.to_text(verbose=True)
+    # the first divergence's figures are given once: an unknown diagnosis does not repeat them
+    assert "greatest absolute difference" not in text
     assert "\n" not in repr(rep) and "fail" in repr(rep)
 
 

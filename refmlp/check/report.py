@@ -261,7 +261,11 @@ def render(rep: CheckReport) -> str:
                                rep.scenarios.get(rep.first_scenario))
     if rep.diagnosis:
         lines.append(f"what to fix ({rep.diagnosis['key']}):")
-        lines += _wrap(rep.diagnosis["message"], "  ")
+        text = rep.diagnosis["message"]
+        if rep.diagnosis["key"] == "unknown" and rep.first_row is not None:
+            # its figures are the evidence just above: said once (--verbose and the JSON keep them)
+            text = text.split(":", 1)[0] + "; the numbers above show where yours first differ"
+        lines += _wrap(text, "  ")
     judged_fail = [c for c in rep.checks if c.verdict == "fail"]
     if fd and len(judged_fail) > 1:
         lines.append("  (checks failing after it may fail only as its consequence)")
