@@ -5,7 +5,6 @@ limit on one student's time. Classes are small and use one scenario, to keep the
 import csv
 import io
 import json
-import os
 import shutil
 import signal
 import subprocess
@@ -260,6 +259,8 @@ def test_csv_gradebook_and_the_out_folder(klass, tmp_path, capsys):
     assert not list(out.rglob("*.tmp"))
     code, text, _ = run(["--each", str(klass), *DISC, "--csv", "-", "--jobs", "1"], capsys)
     assert text.splitlines()[0] == ",".join(CSV_COLUMNS) and len(text.splitlines()) == 4
+    code, text, err = run(["--each", str(klass), *DISC, "--csv", "-", "--json"], capsys)
+    assert code == 2 and not text and "would both write stdout" in err
 
 
 def test_resume_skips_unchanged_students_and_redoes_changed_ones(klass, tmp_path, capsys):
@@ -426,3 +427,12 @@ def test_the_class_seed_is_kept_with_out_so_a_rerun_resumes(klass, tmp_path, cap
     assert again["seed"] == first["seed"] and again["unchanged"] == 3
     fresh = json.loads(run([*args, "--no-resume"], capsys)[1])["summary"]
     assert fresh["unchanged"] == 0 and int((out / "seed").read_text()) == fresh["seed"]
+
+
+def test_the_progress_bar_stays_out_of_json_and_csv_output(klass, capsys, monkeypatch):
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)  # as on a terminal
+    code, out, err = run(["--each", str(klass), *DISC, "--jobs", "1"], capsys)
+    assert "grading [" in err and "3/3 students" in err and "grading [" not in out
+    for extra in (["--json"], ["--csv", "-"]):
+        code, out, err = run(["--each", str(klass), *DISC, "--jobs", "1", *extra], capsys)
+        assert "grading [" not in err + out

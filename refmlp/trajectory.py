@@ -33,7 +33,7 @@ from .network import MLP, PATHS, REDUCTIONS, check_choice
 from .optim import gradients, make_optimizer, parameters
 
 TOLERANCE = {
-    # The brief's target. Measured (scripts/train_side_by_side.py, parity_tests/test_trajectory.py):
+    # The target. Measured (scripts/train_side_by_side.py, parity_tests/test_trajectory.py):
     # refmlp vs torch stays below about 1e-13 over 200 steps of every optimizer on moons, digits
     # and diabetes; each step's gradient agrees to ~1e-15 (the parity suite) and the update rules
     # are the same operations, so only rounding differences grow, and only slowly.

@@ -64,6 +64,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="wall-clock limit per check (default: refmlp check's)")
     parser.add_argument("--student-timeout", type=float, default=None, metavar="SECONDS",
                         help="limit on the whole check of a submission (default: refmlp check's)")
+    parser.add_argument("--helpers", choices=("apart", "count"), default=None,
+                        help="the student's own layers.py / losses.py: judged apart (refmlp "
+                             "check's default) or counted in the verdict")
     parser.add_argument("--limit", type=float, default=DEFAULT_LIMIT, metavar="SECONDS",
                         help="limit of the whole run, after which results.json says so with score "
                              f"0; keep it under Gradescope's own (default: {DEFAULT_LIMIT:g})")
@@ -80,7 +83,8 @@ def run(args) -> int:
     try:
         path = build(args.out, scenarios=args.scenario, scenario_file=args.scenario_file,
                      rubric=args.rubric, timeout=args.timeout,
-                     student_timeout=args.student_timeout, limit=args.limit,
+                     student_timeout=args.student_timeout, helpers=args.helpers,
+                     limit=args.limit,
                      visibility=args.visibility, torch_index=args.torch_index)
     except BundleError as exc:
         raise UsageError(str(exc)) from None
@@ -108,7 +112,8 @@ def pins() -> dict[str, str]:
     return out
 
 
-def _check_options(scenarios, scenario_file, rubric, timeout, student_timeout) -> list[str]:
+def _check_options(scenarios, scenario_file, rubric, timeout, student_timeout,
+                   helpers=None) -> list[str]:
     """The ``refmlp check`` options the container runs with; file paths relative to source/."""
     from .scenarios import SCENARIOS, ScenarioError, load_scenario_file
 
@@ -136,6 +141,8 @@ def _check_options(scenarios, scenario_file, rubric, timeout, student_timeout) -
             raise BundleError("--student-timeout must be a finite number of seconds >= 1; got "
                               f"{student_timeout}")
         args += ["--student-timeout", repr(float(student_timeout))]
+    if helpers is not None:
+        args += ["--helpers", helpers]
     return args
 
 
@@ -146,7 +153,7 @@ def bundled_name(kind: str, path) -> str:
 
 
 def build(out, *, scenarios=None, scenario_file=None, rubric=None, timeout=None,
-          student_timeout=None, limit=DEFAULT_LIMIT, visibility="visible",
+          student_timeout=None, helpers=None, limit=DEFAULT_LIMIT, visibility="visible",
           torch_index=TORCH_CPU_INDEX) -> Path:
     """Write the autograder zip to ``out``; returns its path."""
     out = Path(out)
@@ -156,7 +163,8 @@ def build(out, *, scenarios=None, scenario_file=None, rubric=None, timeout=None,
         raise BundleError(f"--limit must be a finite number of seconds >= 10; got {limit}")
     from . import rubric as rubrics
 
-    check_args = _check_options(scenarios, scenario_file, rubric, timeout, student_timeout)
+    check_args = _check_options(scenarios, scenario_file, rubric, timeout, student_timeout,
+                                helpers)
     try:
         total = rubrics.load(rubric).total
     except rubrics.RubricError as exc:

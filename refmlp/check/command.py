@@ -314,6 +314,8 @@ def run_class(args, chosen) -> int:
         raise UsageError("--adapter-for-all needs --adapter FILE")
     if args.adapter and not Path(args.adapter).is_file():
         raise UsageError(f"--adapter {args.adapter}: no such file")
+    if args.csv == "-" and args.json:
+        raise UsageError("--csv - and --json would both write stdout: give --csv a FILE")
     if args.resume and not args.out:
         raise UsageError("--resume reuses the reports of an earlier run: give its --out DIR")
     try:

@@ -87,10 +87,10 @@ class Found:
                 else f"{describe_factor(self.factor)} x {self.term.name}")
 
     def equation(self) -> str:
-        """ "your W_derivs_1 equals g_1 x^T (on this sample also ...)"."""
+        """ "your W_derivs_1 equals g_1 x^T (on these numbers also ...)"."""
         text = f"your {self.target} equals {self.formula()}"
         if self.also:
-            text += f" (on this sample also {', '.join(self.also)})"
+            text += f" (on these numbers also {', '.join(self.also)})"
         return text
 
     def say(self) -> str:

@@ -350,7 +350,7 @@ def diagnose(first, sc, results, inputs, source=None):
             if r.verdict == "fail" and r.quantity == "b_derivs" and len(r.shape) == 2 and (
                     r.problem or "").startswith("shape"):
                 m = sc.layers[r.layer - 1][0]
-                if m in r.shape:
+                if m > 1 and tuple(r.shape) == (m, m):  # (m, 1) + (m,) broadcasts to (m, m)
                     return message("bias_column_broadcast", k=r.layer, m=m, shape=tuple(r.shape),
                                    a="b")
         if fderiv_given_h(sc, first.facts.get("arrays", {}), first.facts.get("ops", [])):
@@ -601,7 +601,7 @@ def forward_signature(sc, first, rtol):
     for lab, r, w in first.rows:
         if r.verdict == "fail" and r.quantity == "a" and r.problem and "shape" in r.problem:
             m = sc.layers[r.layer - 1][0]
-            if len(r.shape) == 2 and m in r.shape:
+            if m > 1 and tuple(r.shape) == (m, m):  # (m, 1) + (m,) broadcasts to (m, m)
                 return message("bias_column_broadcast", k=r.layer, m=m, shape=tuple(r.shape),
                                a="a")
     from .judge import read_params
@@ -706,6 +706,15 @@ def _derive_forward(sc, first, P):
             f"forward{call} never calls the f given to add_layer for layer {k} (it returned an "
             f"output all the same): compute h_{k} = f_{k}(a_{k}) with the layer's own f, not a "
             "hard-coded activation."))
+    if row.quantity == "a" and f"{i}.f{row.layer}" in arrays and \
+            np.shape(arrays[f"{i}.f{row.layer}"]) == np.shape(W[row.layer]) and W[row.layer].ndim == 2 \
+            and W[row.layer].shape[1] > 1:
+        k = row.layer
+        return message("derived", which=(
+            f"a_{k} has the shape of W_{k}, {np.shape(W[k])}: W_{k} was multiplied elementwise (by "
+            f"a scalar, or broadcast against its input) where the matrix product W_{k} @ h_{k - 1} "
+            f"is due; check that h_{k - 1} is the previous layer's vector and that the product is @ "
+            "(or np.dot), not *."))
     if row.quantity == "a" and k0 == 1 and f"{i}.f{row.layer}" in arrays:
         k = row.layer
         cands = derivation.a_candidates(s, k, others=[arrays[f"{j}.x"] for j, _ in earlier],

@@ -317,6 +317,10 @@ def grade_class(submissions, rubric: rubrics.Rubric, settings: Settings, *, jobs
     except ValueError:  # not the main thread: the caller handles signals
         previous = {}
     try:
+        if jobs > 1:  # nothing to check: said at once, without waiting for a worker
+            for sub in [s for s in todo if s.problem]:
+                finish(grade_one(sub, rubric, settings))
+            todo = [s for s in todo if not s.problem]
         if jobs <= 1 or len(todo) <= 1:
             with one_torch_thread():
                 for sub in todo:
