@@ -1,0 +1,84 @@
+"""More of a hostile submission's attacks, on each OS isolation path: the calls the file-system
+locks do not see (a file's mode, owner, times and attributes, another process's limits and
+scheduling), and what the judge builds from a submission (its pages, its gradebook).
+
+As in test_check_attacks.py, each attack is a buggy homework (f' missing) whose backward turns
+correct when the attack works, every attack is bounded in time and size, and none contacts any
+address.
+"""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from test_check_attacks import attacked, isolation, needs, victim  # noqa: F401  fixtures
+
+
+def test_files_outside_the_scratch_keep_their_mode_owner_times_and_attributes(tmp_path, isolation):
+    # Landlock guards opening, creating and removing files, not chmod, chown, utime or xattrs:
+    # run as the files' owner (a user grading their class, or uid 0 without capabilities), a
+    # submission could make a classmate's file (or /etc/passwd) writable by all or unreadable
+    needs(isolation, "seccomp")
+    bob = tmp_path / "class" / "bob" / "mlp.py"
+    bob.parent.mkdir(parents=True)
+    bob.write_text("CANARY = 1\n")
+    bob.chmod(0o644)
+    os.utime(bob, (1_000_000, 1_000_000))
+    before = os.stat(bob)
+    attacked(tmp_path / "class" / "alice", '''
+done = []
+for name, call in (("chmod", lambda: os.chmod(P["bob"], 0o777)),
+                   ("utime", lambda: os.utime(P["bob"], (0, 0))),
+                   ("chown", lambda: os.chown(P["bob"], os.getuid(), os.getgid())),
+                   ("setxattr", lambda: os.setxattr(P["bob"], "user.refmlp", b"1")),
+                   ("removexattr", lambda: os.removexattr(P["bob"], "user.refmlp"))):
+    try:
+        call()
+        done.append(name)
+    except OSError as exc:
+        print("refused:", name, exc)
+print("done", done)
+return bool(done)
+''', bob=str(bob))
+    after = os.stat(bob)
+    assert (after.st_mode, after.st_uid, after.st_gid, after.st_mtime) == \
+        (before.st_mode, before.st_uid, before.st_gid, before.st_mtime)
+
+
+def limits(pid):
+    with open(f"/proc/{pid}/limits") as fh:
+        return fh.read()
+
+
+def test_the_limits_and_scheduling_of_processes_outside_the_check_are_out_of_reach(
+        tmp_path, isolation, victim):  # noqa: F811  the fixture
+    # a process of the same uid may set another's limits (prlimit): RLIMIT_CPU 0 kills it, and
+    # the judge is such a process; the victim stands in for it (the judge's own are only read)
+    needs(isolation, "seccomp")
+    before = limits(victim.pid), os.sched_getaffinity(victim.pid)
+    attacked(tmp_path / "sub", '''
+import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+class Limit(ctypes.Structure):
+    _fields_ = [("cur", ctypes.c_uint64), ("max", ctypes.c_uint64)]
+got = []
+old = Limit()
+for pid in (P["judge"], os.getppid()):
+    if libc.prlimit64(pid, 7, None, ctypes.byref(old)) == 0:  # RLIMIT_NOFILE, only read
+        got.append(("read", pid))
+one = Limit(1, 1)
+if libc.prlimit64(P["victim"], 0, ctypes.byref(one), None) == 0:  # RLIMIT_CPU 1 s
+    got.append("prlimit")
+try:
+    os.sched_setaffinity(P["victim"], {0})
+    got.append("affinity")
+except OSError as exc:
+    print("refused: affinity", exc)
+print("got", got, ctypes.get_errno())
+return bool(got)
+''', judge=os.getpid(), victim=victim.pid)
+    assert (limits(victim.pid), os.sched_getaffinity(victim.pid)) == before
+    assert victim.poll() is None
