@@ -82,3 +82,53 @@ return bool(got)
 ''', judge=os.getpid(), victim=victim.pid)
     assert (limits(victim.pid), os.sched_getaffinity(victim.pid)) == before
     assert victim.poll() is None
+
+
+# ---- what the judge reads of a class before any sandbox runs ---------------------------------------
+DEEP = "x = " + "-" * 100_000 + "1\n"  # parses to MemoryError, not SyntaxError ("too complex")
+
+
+def test_a_file_too_complex_to_parse_stops_neither_the_class_nor_its_owner(tmp_path):
+    import json
+
+    from check_fixtures import submission
+    from refmlp.check import find, unfinished
+
+    alice, bob = tmp_path / "class" / "alice", tmp_path / "class" / "bob"
+    submission(bob)
+    submission(alice, files={"util.py": DEEP})
+    nb = tmp_path / "class" / "carol" / "hw.ipynb"
+    nb.parent.mkdir()
+    nb.write_text(json.dumps({"cells": [{"cell_type": "code", "source": DEEP}]}))
+    found = find.find_class(tmp_path / "class")
+    assert [(s.name, s.file and s.file.name) for s in found] == \
+        [("alice", "mlp.py"), ("bob", "mlp.py"), ("carol", None)], found
+    assert "no submission found" in found[2].problem
+    assert unfinished.unwritten(DEEP, "MLP") == []
+    assert "# ---- cell 1 (does not parse)" in find.notebook_to_module(nb)[0]
+
+
+def sparse(path: Path, head: str, size: int) -> Path:
+    with open(path, "wb") as fh:
+        fh.write(head.encode())
+        fh.truncate(size)  # a hole: no disk used, but reading it yields ``size`` bytes
+    return path
+
+
+def test_an_oversized_candidate_or_notebook_is_not_read_whole(tmp_path):
+    import tracemalloc
+
+    from refmlp.check import find
+
+    size = 256 * 2**20  # a 256 MiB file, sparse: reading it whole would allocate twice that
+    (tmp_path / "alice").mkdir()
+    sparse(tmp_path / "alice" / "work.py", "class MLP:\n    pass\n#", size)
+    sparse(tmp_path / "alice" / "hw.ipynb", '{"cells": [{"cell_type": "code", "source": "', size)
+    tracemalloc.start()
+    try:
+        sub = find.locate_submission(tmp_path / "alice")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 64 * 2**20, f"{peak} bytes allocated to look for the homework"
+    assert sub.file is None and "no submission found" in sub.problem, sub
