@@ -7,13 +7,14 @@ correct when the attack works, every attack is bounded in time and size, and non
 address.
 """
 
+import csv
+import io
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from refmlp.check import batch
 from test_check_attacks import attacked, isolation, needs, victim  # noqa: F401  fixtures
 
 
@@ -84,6 +85,13 @@ return bool(got)
     assert victim.poll() is None
 
 
+def graded(name):
+    from refmlp.check.grade import Graded
+
+    return Graded(student=name, verdict="fail", score=-1.0, max_score=10.0, seconds=0.5,
+                  report={}, text="")
+
+
 # ---- what the judge reads of a class before any sandbox runs ---------------------------------------
 DEEP = "x = " + "-" * 100_000 + "1\n"  # parses to MemoryError, not SyntaxError ("too complex")
 
@@ -132,3 +140,22 @@ def test_an_oversized_candidate_or_notebook_is_not_read_whole(tmp_path):
         tracemalloc.stop()
     assert peak < 64 * 2**20, f"{peak} bytes allocated to look for the homework"
     assert sub.file is None and "no submission found" in sub.problem, sub
+
+
+@pytest.mark.parametrize("name", ['=HYPERLINK("http://127.0.0.1/x","grade")', "+1+cmd|' /C calc'!A0",
+                                  "-2+3", "@SUM(A1:A9)", "\t=1"])
+def test_a_folder_named_as_a_formula_is_text_in_the_gradebook(name):
+    row = list(csv.reader(io.StringIO(batch.to_csv([graded(name)]))))[1]
+    # a spreadsheet reads a cell starting with = + - @ (or a tab or CR before one) as a formula:
+    # the gradebook's cells of text start with a quote then, which shows the name as it is
+    assert row[0] == "'" + name, row
+    assert row[1] == "-1", "numbers stay numbers"
+
+
+def test_a_folder_name_holding_a_line_break_cannot_add_a_row_to_the_gradebook():
+    # the csv module leaves a lone CR unquoted (the lines end in LF), and spreadsheets break
+    # lines at a CR: this folder would add mallory with full marks
+    text = batch.to_csv([graded("x\rmallory,10,10,pass,,,0.1"), graded("y\nmallory,10,10,pass")])
+    assert len(text.splitlines()) == 3, repr(text)
+    assert [r[0] for r in csv.reader(io.StringIO(text))][1:] == ["x\\rmallory,10,10,pass,,,0.1",
+                                                                   "y\\nmallory,10,10,pass"]
