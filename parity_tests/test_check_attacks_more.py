@@ -159,3 +159,54 @@ def test_a_folder_name_holding_a_line_break_cannot_add_a_row_to_the_gradebook():
     assert len(text.splitlines()) == 3, repr(text)
     assert [r[0] for r in csv.reader(io.StringIO(text))][1:] == ["x\\rmallory,10,10,pass,,,0.1",
                                                                    "y\\nmallory,10,10,pass"]
+
+
+# ---- what outlives a check without being a file -----------------------------------------------------
+IPC_KEYS = {"shm": 0x52464D31, "msg": 0x52464D32, "sem": 0x52464D33}  # "RFM1".. chosen for this test
+
+
+def ipc_left():
+    """The System V objects of IPC_KEYS still there, removed (shmctl/msgctl/semctl IPC_RMID)."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    found = []
+    for kind, key in IPC_KEYS.items():
+        get = {"shm": lambda: libc.shmget(key, 0, 0), "msg": lambda: libc.msgget(key, 0),
+               "sem": lambda: libc.semget(key, 0, 0)}[kind]
+        ident = get()
+        if ident >= 0:
+            found.append(kind)
+            {"shm": libc.shmctl, "msg": libc.msgctl, "sem": libc.semctl}[kind](ident, 0, None)
+    return found
+
+
+def test_no_shared_memory_queue_or_semaphore_outlives_the_check(tmp_path, isolation):
+    # System V objects live until removed: a check's could hold memory after the run (a segment
+    # filled, then detached) or pass a message to a later student's check
+    needs(isolation, "seccomp")
+    assert ipc_left() == []
+    try:
+        attacked(tmp_path / "sub", '''
+import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+made = []
+ident = libc.shmget(P["keys"]["shm"], 2**20, 0o1600)  # IPC_CREAT | 0600, 1 MiB
+if ident >= 0:
+    made.append("shm")
+if libc.msgget(P["keys"]["msg"], 0o1600) >= 0:
+    made.append("msg")
+if libc.semget(P["keys"]["sem"], 1, 0o1600) >= 0:
+    made.append("sem")
+fd = libc.mq_open(b"/refmlp-attack", 0o100 | 2, 0o600, None)  # O_CREAT | O_RDWR
+if fd >= 0:
+    made.append("mqueue")
+print("made", made, ctypes.get_errno())
+return bool(made)
+''', keys=IPC_KEYS)
+    finally:
+        import ctypes
+
+        left = ipc_left()
+        had_mq = ctypes.CDLL(None).mq_unlink(b"/refmlp-attack") == 0
+    assert left == [] and not had_mq

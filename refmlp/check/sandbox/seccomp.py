@@ -20,6 +20,9 @@ What the filter refuses (errno EPERM, so the submission sees a PermissionError i
   removexattr families, which Landlock does not guard (run as the owner of the files, the
   instructor's or uid 0 without capabilities, a check could otherwise make any of them writable
   by all, or unreadable); a check never needs them, its scratch files are its own already;
+- System V shared memory, message queues and semaphores, and POSIX message queues: objects that
+  outlive the process (on the fallback path, the run: memory held after it, or a message left
+  for a later student's check), which Landlock does not see;
 - kernel facilities that have no place in a check and a history of holes: bpf, perf_event_open,
   userfaultfd, keyctl, add_key, request_key and io_uring (whose operations bypass this filter).
 
@@ -62,6 +65,9 @@ SYSCALLS = {
         fchownat=260, utime=132, utimes=235, futimesat=261, utimensat=280, setxattr=188,
         lsetxattr=189, fsetxattr=190, removexattr=197, lremovexattr=198, fremovexattr=199,
         setxattrat=463, removexattrat=466, setpriority=141, ioprio_set=251,
+        shmget=29, shmat=30, shmctl=31, shmdt=67, semget=64, semop=65, semctl=66, semtimedop=220,
+        msgget=68, msgsnd=69, msgrcv=70, msgctl=71, mq_open=240, mq_unlink=241, mq_timedsend=242,
+        mq_timedreceive=243, mq_notify=244, mq_getsetattr=245,
         clone=56, clone3=435, kill=62, tgkill=234, rt_sigqueueinfo=129, rt_tgsigqueueinfo=297,
         prlimit64=302, sched_setaffinity=203, sched_setscheduler=144, sched_setparam=142,
         sched_setattr=314, migrate_pages=256, move_pages=279),
@@ -77,6 +83,9 @@ SYSCALLS = {
         fchmod=52, fchmodat=53, fchmodat2=452, fchown=55, fchownat=54, utimensat=88, setxattr=5,
         lsetxattr=6, fsetxattr=7, removexattr=14, lremovexattr=15, fremovexattr=16,
         setxattrat=463, removexattrat=466, setpriority=140, ioprio_set=30,
+        shmget=194, shmat=196, shmctl=195, shmdt=197, semget=190, semop=193, semctl=191,
+        semtimedop=192, msgget=186, msgsnd=189, msgrcv=188, msgctl=187, mq_open=180,
+        mq_unlink=181, mq_timedsend=182, mq_timedreceive=183, mq_notify=184, mq_getsetattr=185,
         clone=220, clone3=435, kill=129, tgkill=131, rt_sigqueueinfo=138, rt_tgsigqueueinfo=240,
         prlimit64=261, sched_setaffinity=122, sched_setscheduler=119, sched_setparam=118,
         sched_setattr=274, migrate_pages=238, move_pages=239),
