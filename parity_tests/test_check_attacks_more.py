@@ -210,3 +210,36 @@ return bool(made)
         left = ipc_left()
         had_mq = ctypes.CDLL(None).mq_unlink(b"/refmlp-attack") == 0
     assert left == [] and not had_mq
+
+
+def test_a_check_writing_without_bound_is_stopped(
+        tmp_path, isolation, monkeypatch):
+    # on the fallback path the scratch is a folder on the judge's disk, each file capped by
+    # RLIMIT_FSIZE but not their total: a check writing file after file for its whole time
+    # limit (some deleted while kept open) would fill the disk, 35 checks' worth kept to the end
+    import time
+
+    from refmlp.check import runner
+
+    monkeypatch.setattr(runner, "SCRATCH_LIMIT", 32 * 2**20)  # the test's writes stay small
+    t0 = time.monotonic()
+    rep = attacked(tmp_path / "sub", '''
+import time
+block = b"\\1" * 2**20
+held, written, t0 = [], 0, time.monotonic()
+while written < P["total"] and time.monotonic() - t0 < 6:  # 96 MiB at most, 6 s at most
+    name = "fill-%d" % written
+    fh = open(name, "wb")
+    for _ in range(8):
+        fh.write(block)
+    written += 8 * 2**20
+    if len(held) < 2:  # kept open, deleted: invisible to a walk of the folder
+        os.unlink(name)
+        held.append(fh)
+    else:
+        fh.close()
+    time.sleep(0.05)
+return True
+''', total=96 * 2**20)
+    assert time.monotonic() - t0 < 60
+    assert "wrote more than 32 MiB" in rep.to_text(), rep.to_text()

@@ -29,6 +29,10 @@ WORKER = Path(__file__).with_name("sandbox") / "worker.py"
 DEFAULT_TIMEOUT = 10.0  # seconds per check; a check of the course's networks takes ~0.05 s
 DEFAULT_MEMORY = 2**30  # RLIMIT_AS per check; a check of the course's networks runs within 300 MB
 FILE_SIZE_LIMIT = 64 * 2**20  # RLIMIT_FSIZE: a submission may not fill the disk
+# What a check may hold in its scratch folder in all (its files, and the deleted ones it keeps
+# open): the namespace path's tmpfs size, watched by the worker on every path (on the fallback
+# path the scratch is on the judge's disk, whose only other bound would be the time limit)
+SCRATCH_LIMIT = confine.SCRATCH_SIZE
 # A check's result frame: the JSON header (notes, a traceback: small) plus the arrays its operations
 # read, each at most 8 bytes a number. RESULT_FLOOR covers the header and the helper checks; the
 # per-operation term is twice the numbers a correct network sends plus an (m, m) per layer (an
@@ -232,7 +236,8 @@ class Run:
             "module_file": module_file,
             "adapter": str(adapter) if adapter else None,
             "scratch_root": str(self.tmp / "scratch"),
-            "limits": {"timeout": timeout, "memory": memory, "fsize": FILE_SIZE_LIMIT},
+            "limits": {"timeout": timeout, "memory": memory, "fsize": FILE_SIZE_LIMIT,
+                       "scratch": SCRATCH_LIMIT},
             "checks": checks,
             "result_caps": {check["id"]: result_cap(check) for check in checks},
             "parallel": parallel,
