@@ -243,3 +243,36 @@ return True
 ''', total=96 * 2**20)
     assert time.monotonic() - t0 < 60
     assert "wrote more than 32 MiB" in rep.to_text(), rep.to_text()
+
+
+# ---- what reaches the instructor's terminal ----------------------------------------------------------
+# An escape sequence in a report printed to a terminal runs there: OSC 52 writes the clipboard,
+# cursor moves and erases redraw the lines above (a FAIL overwritten by a PASS)
+ESCAPES = "\x1b]52;c;aGVsbG8=\x07\x1b[1A\x1b[2K\rPASS \x9b2J\x08"
+
+
+def test_escape_sequences_in_a_traceback_or_message_do_not_reach_the_terminal(tmp_path, isolation):
+    from check_fixtures import submission
+    from refmlp.check import check_submission
+
+    sub = submission(tmp_path / "sub", extra=f"\nprint({ESCAPES!r})\nraise ValueError({ESCAPES!r})\n")
+    rep = check_submission(sub, scenarios=["disc"], timeout=10)
+    text = rep.to_text(verbose=True)
+    assert rep.verdict != "pass" and "ValueError" in text, text
+    assert not any(ch in text for ch in "\x1b\x07\x9b\x08\r"), repr(text)
+    assert "ValueError: \\x1b]52;c;" in text, "the sequence is shown, harmless, to the instructor"
+
+
+def test_escape_sequences_in_a_folder_name_do_not_reach_the_terminal():
+    out = batch.line(graded("alice" + ESCAPES))
+    assert not any(ch in out for ch in "\x1b\x07\x9b\x08\r"), repr(out)
+
+
+def test_escape_sequences_in_a_file_name_do_not_reach_the_terminal(tmp_path):
+    from refmlp.check import find
+
+    for name in ("mlp.py", "a" + ESCAPES.replace("\x08", "") + "/mlp.py"):
+        (tmp_path / "alice" / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "alice" / name).write_text("class MLP:\n    pass\n")
+    problem = find.locate_submission(tmp_path / "alice").problem
+    assert "2 files named mlp.py" in problem and "\x1b" not in problem, repr(problem)

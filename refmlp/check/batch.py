@@ -15,6 +15,7 @@ import time
 
 from ..compare import json_safe
 from .report import EXIT
+from .runner import printable
 
 CSV_COLUMNS = ("student", "score", "max_score", "verdict", "first_divergence", "diagnosis",
                "seconds")
@@ -28,12 +29,12 @@ def header() -> str:
 
 def line(g) -> str:
     """One student's row; an error's reason on a second line (a row cannot hold it)."""
-    cells = (g.student, g.verdict.upper(), f"{g.score:g}/{g.max_score:g}", g.first_divergence,
-             g.diagnosis)
+    cells = (printable(g.student), g.verdict.upper(), f"{g.score:g}/{g.max_score:g}",
+             g.first_divergence, g.diagnosis)
     text = "  ".join(c.ljust(w) for c, w in zip(cells, WIDTHS)) + "  " + (
         "(unchanged)" if g.resumed else f"{g.seconds:.1f}s")
     if g.verdict == "error" and g.message:
-        text += "\n    " + g.message.splitlines()[0]
+        text += "\n    " + printable(g.message.splitlines()[0])
     return text
 
 

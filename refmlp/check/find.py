@@ -27,6 +27,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from .runner import printable
 from .sandbox.files import Refused, read_regular
 
 MAX_DEPTH = 6  # student/HW6/final/src/mlp.py is depth 4; deeper is an unpacked environment
@@ -107,7 +108,7 @@ def locate_submission(root, name: str | None = None) -> Submission:
     adapters = [f for f in files if f.name == "adapter.py"]
     if len(adapters) > 1:
         return Submission(name, root, problem="several adapter.py files: "
-                          + ", ".join(str(a.relative_to(root)) for a in adapters)
+                          + ", ".join(printable(str(a.relative_to(root))) for a in adapters)
                           + " (keep one, beside the submission)")
     adapter = adapters[0] if adapters else None
     py = [f for f in files if f.suffix == ".py" and f.name.lower() not in NOT_CANDIDATES
@@ -124,7 +125,7 @@ def locate_submission(root, name: str | None = None) -> Submission:
         if len(found) == 1:
             return Submission(name, root, file=found[0], adapter=adapter)
         if found:
-            listed = ", ".join(str(f.relative_to(root)) for f in found)
+            listed = ", ".join(printable(str(f.relative_to(root))) for f in found)
             return Submission(name, root, adapter=adapter, problem=(
                 f"{len(found)} {what}: {listed}; the checker does not guess which one is the "
                 "homework: leave one"))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import select
 import shutil
 import signal
@@ -161,6 +162,17 @@ FIELDS = {"traceback": str, "message": str, "op": str, "op_index": int, "output"
           "seconds": (int, float), "limit": (int, float)}
 
 
+# The control characters of C0 (but tab and newline), DEL and C1: in a report printed to a
+# terminal, an escape sequence the submission prints or raises would run there (OSC 52 writes
+# the clipboard; cursor moves and erases redraw the lines above, a FAIL overwritten by a PASS)
+CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """``text`` with each control character CONTROLS matches written as its escape (``\\x1b``)."""
+    return CONTROLS.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
 def _outcome(head: dict, blob: bytes) -> Outcome:
     status = head.get("status", "died")
     if not isinstance(status, str) or status not in STATUSES:
@@ -174,6 +186,11 @@ def _outcome(head: dict, blob: bytes) -> Outcome:
             fields[key] = value
     if not all(isinstance(note, str) for note in fields.get("notes", [])):
         raise wire.MalformedFrame("a note is not a string")
+    for key, value in fields.items():
+        if isinstance(value, str):
+            fields[key] = printable(value)
+    if "notes" in fields:
+        fields["notes"] = [printable(note) for note in fields["notes"]]
     return Outcome(id=head["id"], status=status, arrays=wire.decode_arrays(head, blob), **fields)
 
 
