@@ -276,3 +276,33 @@ def test_escape_sequences_in_a_file_name_do_not_reach_the_terminal(tmp_path):
         (tmp_path / "alice" / name).write_text("class MLP:\n    pass\n")
     problem = find.locate_submission(tmp_path / "alice").problem
     assert "2 files named mlp.py" in problem and "\x1b" not in problem, repr(problem)
+
+
+# ---- what another user of the machine leaves in /tmp ------------------------------------------------
+@pytest.mark.parametrize("kind", ["fifo", "link"])
+def test_a_planted_stale_folder_neither_hangs_the_judge_nor_is_followed(tmp_path, kind):
+    # the judge removes /tmp/refmlp-check-* folders of dead runs, reading their judge.pid: any
+    # user may plant one, with a FIFO there (opening it blocks until a writer comes) or a link
+    import tempfile
+    import threading
+
+    from refmlp.check import runner
+
+    folder = Path(tempfile.mkdtemp(prefix="refmlp-check-", dir=tempfile.gettempdir()))
+    pid = folder / "judge.pid"
+    target = tmp_path / "pid"
+    target.write_text("999999999")  # no such process: a stale run's folder, were it followed
+    (os.mkfifo(pid) if kind == "fifo" else pid.symlink_to(target))
+    done = threading.Event()
+    thread = threading.Thread(target=lambda: (runner.remove_stale_folders(), done.set()), daemon=True)
+    try:
+        thread.start()
+        thread.join(10)
+        assert done.is_set(), "the judge hangs on a FIFO planted in /tmp"
+        assert folder.exists(), "a folder whose judge.pid is no regular file is not the judge's"
+    finally:
+        if kind == "fifo" and not done.is_set():  # a writer lets the blocked open return
+            os.close(os.open(pid, os.O_WRONLY | os.O_NONBLOCK))
+            thread.join(10)
+        pid.unlink()
+        folder.rmdir()

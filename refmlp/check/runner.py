@@ -215,11 +215,15 @@ def remove_stale_folders() -> None:
     SIGKILL runs no ``finally``): those whose judge.pid names no live process."""
     for folder in Path(tempfile.gettempdir()).glob("refmlp-check-*"):
         try:
-            pid = int((folder / "judge.pid").read_text())
+            # any user may plant such a folder: only this uid's are looked into, and judge.pid
+            # only as a small regular file (a FIFO there would block the open, a link be followed)
+            if folder.lstat().st_uid != os.getuid():
+                continue
+            pid = int(read_regular(os.path.join(folder, "judge.pid"), 32))
             os.kill(pid, 0)
         except ProcessLookupError:
             shutil.rmtree(folder, ignore_errors=True)
-        except (OSError, ValueError):
+        except (OSError, ValueError):  # Refused is a ValueError
             pass  # another user's, or one being set up: not ours to judge
 
 
