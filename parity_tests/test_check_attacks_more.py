@@ -306,3 +306,21 @@ def test_a_planted_stale_folder_neither_hangs_the_judge_nor_is_followed(tmp_path
             thread.join(10)
         pid.unlink()
         folder.rmdir()
+
+
+def test_the_interpreters_own_site_packages_is_out_of_reach(tmp_path, isolation):
+    # site-packages sits inside the standard library's folder (a python.org, pyenv or conda
+    # Python, the python Docker images): refmlp and torch installed there, without a venv, would
+    # be importable by a check that found them (and the reference called) were the folder bound
+    needs(isolation, "landlock")
+    attacked(tmp_path / "sub", '''
+found = []
+for name in ("site-packages", "dist-packages"):
+    where = os.path.join(os.path.dirname(os.__file__), name)
+    try:
+        found += os.listdir(where)
+    except OSError as exc:
+        print("refused:", where, exc)
+print("found", found[:5])
+return bool(found)
+''')
