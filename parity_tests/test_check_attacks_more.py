@@ -324,3 +324,30 @@ for name in ("site-packages", "dist-packages"):
 print("found", found[:5])
 return bool(found)
 ''')
+
+
+# ---- the output folder of a class run ---------------------------------------------------------------
+def test_student_folders_named_as_the_runs_files_or_alike_neither_crash_nor_collide(tmp_path, capsys):
+    # out/ holds the run's own seed, summary.json and index.html beside a folder per student: a
+    # student folder named "seed" crashed the run once the seed was kept, and "a\\b" shared its
+    # page with "a_b" (both were made "a_b"), one student's page showing the other's report
+    from check_fixtures import submission
+    from refmlp import cli
+    from refmlp.check import pages
+
+    names = ["seed", "summary.json", "index.html", "a_b", "a\\b", "~x", "alice"]
+    folders = [pages.safe_name(n) for n in names]
+    assert len(set(folders)) == len(names), folders
+    assert not {"seed", "summary.json", "index.html"} & set(folders[:3])
+    klass = tmp_path / "class"
+    for name in ("seed", "index.html", "a_b", "a\\b"):
+        submission(klass / name)
+    out = tmp_path / "out"
+    code = cli.main(["check", "--each", str(klass), "--scenario", "disc", "--jobs", "1",
+                     "--out", str(out)])
+    assert code == 0, capsys.readouterr()
+    assert (out / "seed").is_file() and (out / "index.html").is_file()
+    for name in ("seed", "index.html", "a_b", "a\\b"):
+        folder = out / pages.safe_name(name)
+        assert (folder / "report.json").is_file() and (folder / "index.html").is_file(), folder
+        assert name in (folder / "index.html").read_text().replace("&#x27;", "'"), name
