@@ -351,3 +351,27 @@ def test_student_folders_named_as_the_runs_files_or_alike_neither_crash_nor_coll
         folder = out / pages.safe_name(name)
         assert (folder / "report.json").is_file() and (folder / "index.html").is_file(), folder
         assert name in (folder / "index.html").read_text().replace("&#x27;", "'"), name
+
+
+# ---- the scripts the judge writes for the instructor to run -----------------------------------------
+def test_a_folder_name_cannot_put_code_into_the_repro_script(tmp_path):
+    # --repro writes a Python script naming the submission in its docstring: a folder named
+    # x""" + a line of code + """ ended the docstring there, and the instructor running the
+    # script ran the student's line
+    import subprocess
+    import sys
+
+    from check_fixtures import FPRIME_MISSING, submission
+    from refmlp.check import check_submission
+    from refmlp.check.repro import write_repro
+
+    mark = tmp_path / "injected"
+    folder = tmp_path / f'hw"""\nopen({str(mark)!r}, "w").close()\n"""\\'
+    rep = check_submission(submission(folder, replace=[FPRIME_MISSING]), scenarios=["disc"],
+                           timeout=10)
+    script = tmp_path / "repro.py"
+    assert "wrote" in write_repro(rep, script)
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          timeout=60, cwd=tmp_path)
+    assert not mark.exists(), "the script ran a line the folder's name held"
+    assert done.returncode == 0 and "largest difference" in done.stdout, done.stderr
