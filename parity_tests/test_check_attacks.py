@@ -488,9 +488,13 @@ def test_a_check_may_read_the_stdlib_numpy_and_the_sandbox_only(tmp_path):
     adapter = tmp_path / "adapter.py"
     adapter.write_text("")
     numpy_dir = os.path.dirname(os.path.realpath(numpy.__file__))
-    allowed = {os.path.realpath(os.path.dirname(os.__file__)), numpy_dir, numpy_dir + ".libs",
-               os.path.join(numpy_dir, ".libs"), os.path.dirname(os.path.realpath(confine.__file__)),
-               str(adapter.resolve())}
+    stdlib = os.path.dirname(os.__file__)
+    allowed = {os.path.realpath(os.path.join(stdlib, name)) for name in os.listdir(stdlib)} | {
+        numpy_dir, numpy_dir + ".libs", os.path.join(numpy_dir, ".libs"),
+        os.path.dirname(os.path.realpath(confine.__file__)), str(adapter.resolve())}
     trees = confine.read_trees(str(adapter))
     assert set(trees) <= allowed and str(adapter.resolve()) in trees, trees
-    assert not any(t.endswith(("site-packages", "dist-packages")) for t in trees)
+    assert os.path.realpath(os.path.join(stdlib, "json")) in trees, "the stdlib's packages are"
+    # the stdlib's folder itself is not a tree: it holds the interpreter's own site-packages
+    assert not any(t.endswith(("site-packages", "dist-packages")) or t == os.path.realpath(stdlib)
+                   for t in trees), trees

@@ -123,8 +123,8 @@ def test_index_counts_the_most_common_causes_and_draws_the_scores(pages):
 def test_student_names_are_escaped_and_folders_safe(pages):
     page = (pages / safe_name("dan <script>") / "index.html").read_text()
     assert "dan &lt;script&gt;" in page and "<script>" not in page
-    assert safe_name("../../etc") == ".._.._etc" and safe_name("..") == "_"
-    assert safe_name("") == "_" and safe_name("Ann Lee") == "Ann Lee"
+    assert safe_name("../../etc") == "~..%2F..%2Fetc" and safe_name("..") == "~.."
+    assert safe_name("") == "~" and safe_name("Ann Lee") == "Ann Lee"
 
 
 def test_every_student_page_parses_and_links_back(pages):

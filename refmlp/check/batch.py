@@ -15,6 +15,7 @@ import time
 
 from ..compare import json_safe
 from .report import EXIT
+from .runner import printable
 
 CSV_COLUMNS = ("student", "score", "max_score", "verdict", "first_divergence", "diagnosis",
                "seconds")
@@ -28,12 +29,12 @@ def header() -> str:
 
 def line(g) -> str:
     """One student's row; an error's reason on a second line (a row cannot hold it)."""
-    cells = (g.student, g.verdict.upper(), f"{g.score:g}/{g.max_score:g}", g.first_divergence,
-             g.diagnosis)
+    cells = (printable(g.student), g.verdict.upper(), f"{g.score:g}/{g.max_score:g}",
+             g.first_divergence, g.diagnosis)
     text = "  ".join(c.ljust(w) for c, w in zip(cells, WIDTHS)) + "  " + (
         "(unchanged)" if g.resumed else f"{g.seconds:.1f}s")
     if g.verdict == "error" and g.message:
-        text += "\n    " + g.message.splitlines()[0]
+        text += "\n    " + printable(g.message.splitlines()[0])
     return text
 
 
@@ -79,15 +80,27 @@ def to_json(results, interrupted=None, total=None) -> str:
                       indent=2, allow_nan=False)
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def as_text(cell: str) -> str:
+    """A cell of text a spreadsheet will not run nor split: one starting like a formula (a
+    student folder named ``=HYPERLINK(...)``) gets a leading quote, which spreadsheets show as
+    text; a line break in it is written as the two characters backslash, r (or n): the csv
+    module leaves a lone CR unquoted, and a spreadsheet would start a row there."""
+    cell = cell.replace("\r", "\\r").replace("\n", "\\n")
+    return "'" + cell if cell.startswith(FORMULA_STARTS) else cell
+
+
 def to_csv(results) -> str:
     """The gradebook: a row per student, sorted by name (columns: CSV_COLUMNS)."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(CSV_COLUMNS)
     for g in by_name(results):
-        w.writerow([g.student, f"{g.score:g}", f"{g.max_score:g}", g.verdict,
-                    "" if g.first_divergence == "-" else g.first_divergence,
-                    "" if g.diagnosis == "-" else g.diagnosis, f"{g.seconds:.2f}"])
+        w.writerow([as_text(g.student), f"{g.score:g}", f"{g.max_score:g}", g.verdict,
+                    "" if g.first_divergence == "-" else as_text(g.first_divergence),
+                    "" if g.diagnosis == "-" else as_text(g.diagnosis), f"{g.seconds:.2f}"])
     return buf.getvalue()
 
 

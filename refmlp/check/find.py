@@ -27,12 +27,22 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from .runner import printable
+from .sandbox.files import Refused, read_regular
+
 MAX_DEPTH = 6  # student/HW6/final/src/mlp.py is depth 4; deeper is an unpacked environment
 SKIP_DIRS = frozenset({"__pycache__", "venv", "env", "site-packages", "node_modules", "__MACOSX"})
 NOT_CANDIDATES = frozenset({"layers.py", "losses.py", "adapter.py", "tests.py", "conftest.py",
                             "setup.py"})
 CLASSES = ("MLP", "NeuralNet")
 HASH_WHOLE = 8 * 2**20  # files larger than this are hashed by size and mtime, not content
+# What is read to find the homework, before any sandbox: a .py file as much as the checker copies
+# (runner.SOURCE_CAP), a notebook 32 MiB (its outputs' images included; a course's is ~1 MB).
+# A file past its cap is no candidate: a sparse 2 GiB file would otherwise be read whole.
+PY_CAP, NOTEBOOK_CAP = 5 * 2**20, 32 * 2**20
+# What the parser raises besides SyntaxError: a null byte (ValueError), an expression nested
+# past its stack ("too complex": MemoryError, or RecursionError)
+UNPARSABLE = (SyntaxError, ValueError, MemoryError, RecursionError)
 
 
 @dataclass(frozen=True)
@@ -74,7 +84,7 @@ def defines_class(text: str) -> bool:
     does not parse, on a line of its own: the sandbox then reports the syntax error)."""
     try:
         tree = ast.parse(text)
-    except (SyntaxError, ValueError):
+    except UNPARSABLE:
         return re.search(rf"^class\s+({'|'.join(CLASSES)})\b", text, re.M) is not None
     return any(isinstance(node, ast.ClassDef) and node.name in CLASSES for node in tree.body)
 
@@ -83,10 +93,10 @@ def _is_test(name: str) -> bool:
     return name.startswith("test_") or name.endswith("_test.py")
 
 
-def _read(path: Path) -> str:
+def _read(path: Path, cap: int = PY_CAP) -> str:
     try:
-        return path.read_text(errors="replace")
-    except OSError:
+        return read_regular(os.fspath(path), cap).decode(errors="replace")
+    except Refused:
         return ""
 
 
@@ -99,7 +109,7 @@ def locate_submission(root, name: str | None = None) -> Submission:
     adapters = [f for f in files if f.name == "adapter.py"]
     if len(adapters) > 1:
         return Submission(name, root, problem="several adapter.py files: "
-                          + ", ".join(str(a.relative_to(root)) for a in adapters)
+                          + ", ".join(printable(str(a.relative_to(root))) for a in adapters)
                           + " (keep one, beside the submission)")
     adapter = adapters[0] if adapters else None
     py = [f for f in files if f.suffix == ".py" and f.name.lower() not in NOT_CANDIDATES
@@ -116,7 +126,7 @@ def locate_submission(root, name: str | None = None) -> Submission:
         if len(found) == 1:
             return Submission(name, root, file=found[0], adapter=adapter)
         if found:
-            listed = ", ".join(str(f.relative_to(root)) for f in found)
+            listed = ", ".join(printable(str(f.relative_to(root))) for f in found)
             return Submission(name, root, adapter=adapter, problem=(
                 f"{len(found)} {what}: {listed}; the checker does not guess which one is the "
                 "homework: leave one"))
@@ -167,8 +177,8 @@ LOADERS = re.compile(r"^(load|fetch|make_|read|open|train|fit|plot|show|savefig|
 def _cells(path: Path) -> list[str]:
     """The notebook's code cells as text ([] when it is not a notebook's JSON)."""
     try:
-        doc = json.loads(path.read_text(errors="replace"))
-    except (OSError, ValueError):
+        doc = json.loads(_read(path, NOTEBOOK_CAP))
+    except (ValueError, RecursionError):  # RecursionError: arrays nested past the parser's stack
         return []
     cells = doc.get("cells") if isinstance(doc, dict) else None
     if not isinstance(cells, list):  # nbformat 3 kept them under worksheets
@@ -255,7 +265,7 @@ def notebook_to_module(path) -> tuple[str, dict]:
     for i, (text, _) in enumerate(cells, start=1):
         try:
             tree = ast.parse(text)
-        except SyntaxError:
+        except UNPARSABLE:
             tree = None
         parsed.append((i, text, tree))
         for node in tree.body if tree else ():

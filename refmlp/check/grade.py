@@ -204,7 +204,9 @@ def _atomic_write(path: Path, text: str) -> None:
 def write_result(out: Path, g: Graded) -> None:
     """out/<student>/report.txt and report.json; report.json is written last, so that its
     presence means both are whole (resume reads only it)."""
-    folder = out / g.student
+    from .pages import safe_name
+
+    folder = out / safe_name(g.student)  # not the run's own files, never another student's
     folder.mkdir(parents=True, exist_ok=True)
     _atomic_write(folder / "report.txt", g.text + "\n")
     _atomic_write(folder / "report.json",
@@ -214,7 +216,9 @@ def write_result(out: Path, g: Graded) -> None:
 def stored(out: Path, sub: find.Submission, fingerprint: str) -> Graded | None:
     """The earlier run's result for ``sub`` when it still holds: same files, same settings."""
     try:
-        doc = json.loads((out / sub.name / "report.json").read_text())
+        from .pages import safe_name
+
+        doc = json.loads((out / safe_name(sub.name) / "report.json").read_text())
         g = Graded.from_dict(doc)
     except (OSError, ValueError, KeyError, TypeError):
         return None

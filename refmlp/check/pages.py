@@ -89,11 +89,18 @@ def write_pages(out_dir, results) -> Path:
     return index
 
 
+RUN_FILES = frozenset({"seed", "summary.json", "index.html"})  # the run's own, in the output
+
+
 def safe_name(name: str) -> str:
-    """A student's folder under the output: their name (a class run's folder name, where their
-    report.txt is too) unless it could leave the folder ("..", a separator) or is empty."""
-    clean = re.sub(r"[/\\\x00]", "_", name)
-    return "_" if clean in ("", ".", "..") else clean
+    """A student's folder under the output (report.txt, report.json, index.html): their name
+    (a class run's folder name) unless it could leave the folder ("..", a separator), is empty,
+    is one of the run's own files (RUN_FILES) or starts with "~"; such a name is "~" followed by
+    its percent-encoding, so that no two students share a folder ("a\\b" is not "a_b")."""
+    if name in ("", ".", "..") or name in RUN_FILES or name.startswith("~") or re.search(
+            r"[/\\\x00]", name):
+        return "~" + quote(name, safe="")
+    return name
 
 
 # ---- pieces -------------------------------------------------------------------------------------

@@ -124,6 +124,18 @@ def _param_paths(notes) -> dict:
                                  note[len("parameters: "):])}
 
 
+def _in_docstring(text) -> str:
+    """``text`` as it may stand inside the script's triple-quoted docstring: a folder named
+    ``x\"\"\" + a line of code`` would otherwise end the docstring and have that line run by
+    whoever runs the script. Backslashes doubled first, so none escapes what follows."""
+    return str(text).replace("\\", "\\\\").replace('"', '\\"')
+
+
+def _in_comment(text) -> str:
+    """``text`` on one comment line: a line break in it would start a line of code."""
+    return str(text).replace("\r", "\\r").replace("\n", "\\n")
+
+
 def _yours_block(rep, sc, paths) -> str:
     if not paths:
         return ""
@@ -140,7 +152,7 @@ def _yours_block(rep, sc, paths) -> str:
               "#     mine[...] = v if mine.shape == v.shape else (",
               "#         v.T if mine.shape == v.T.shape else v.reshape(mine.shape))"]
     for (kind, k), path in sorted(paths.items(), key=lambda t: (t[0][1], t[0][0])):
-        lines.append(f"# put({path}, {kind}[{k}])")
+        lines.append(f"# put({_in_comment(path)}, {kind}[{k}])")
     lines.append("# then call net.forward / net.backward / net.step as the check did: "
                  "net.forward(X[0]) ...")
     return "\n".join(lines) + "\n"
@@ -175,9 +187,10 @@ def write_repro(rep, path) -> str:
                   f'print("shapes differ:", yours.shape, "where", expected.shape, "was expected")')
     actual = row.actual_values if row.actual_values is not None else np.array([])
     text = TEMPLATE.format(
-        submission=rep.submission, scenario=sc.name, describe=sc.describe(),
-        check=rep.first_check.name, where=where, words=plain(rep.first_divergence),
-        name=Path(path).name, layers=[(a, n) for _, a, n in sc.layers], loss_deriv=sc.loss_deriv,
+        submission=_in_docstring(rep.submission), scenario=_in_docstring(sc.name),
+        describe=_in_docstring(sc.describe()), check=_in_docstring(rep.first_check.name),
+        where=_in_docstring(where), words=_in_docstring(plain(rep.first_divergence)),
+        name=_in_docstring(Path(path).name), layers=[(a, n) for _, a, n in sc.layers], loss_deriv=sc.loss_deriv,
         W=",\n".join(f"    np.array({_lit(w)})" for w in ctx["W"][1:]),
         b=",\n".join(f"    np.array({_lit(v)})" for v in ctx["b"][1:]),
         X=_lit(np.atleast_2d(ctx["X"])), Y=Y, compute=compute,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import select
 import shutil
 import signal
@@ -29,6 +30,10 @@ WORKER = Path(__file__).with_name("sandbox") / "worker.py"
 DEFAULT_TIMEOUT = 10.0  # seconds per check; a check of the course's networks takes ~0.05 s
 DEFAULT_MEMORY = 2**30  # RLIMIT_AS per check; a check of the course's networks runs within 300 MB
 FILE_SIZE_LIMIT = 64 * 2**20  # RLIMIT_FSIZE: a submission may not fill the disk
+# What a check may hold in its scratch folder in all (its files, and the deleted ones it keeps
+# open): the namespace path's tmpfs size, watched by the worker on every path (on the fallback
+# path the scratch is on the judge's disk, whose only other bound would be the time limit)
+SCRATCH_LIMIT = confine.SCRATCH_SIZE
 # A check's result frame: the JSON header (notes, a traceback: small) plus the arrays its operations
 # read, each at most 8 bytes a number. RESULT_FLOOR covers the header and the helper checks; the
 # per-operation term is twice the numbers a correct network sends plus an (m, m) per layer (an
@@ -157,6 +162,17 @@ FIELDS = {"traceback": str, "message": str, "op": str, "op_index": int, "output"
           "seconds": (int, float), "limit": (int, float)}
 
 
+# The control characters of C0 (but tab and newline), DEL and C1: in a report printed to a
+# terminal, an escape sequence the submission prints or raises would run there (OSC 52 writes
+# the clipboard; cursor moves and erases redraw the lines above, a FAIL overwritten by a PASS)
+CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """``text`` with each control character CONTROLS matches written as its escape (``\\x1b``)."""
+    return CONTROLS.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
 def _outcome(head: dict, blob: bytes) -> Outcome:
     status = head.get("status", "died")
     if not isinstance(status, str) or status not in STATUSES:
@@ -170,6 +186,11 @@ def _outcome(head: dict, blob: bytes) -> Outcome:
             fields[key] = value
     if not all(isinstance(note, str) for note in fields.get("notes", [])):
         raise wire.MalformedFrame("a note is not a string")
+    for key, value in fields.items():
+        if isinstance(value, str):
+            fields[key] = printable(value)
+    if "notes" in fields:
+        fields["notes"] = [printable(note) for note in fields["notes"]]
     return Outcome(id=head["id"], status=status, arrays=wire.decode_arrays(head, blob), **fields)
 
 
@@ -194,11 +215,15 @@ def remove_stale_folders() -> None:
     SIGKILL runs no ``finally``): those whose judge.pid names no live process."""
     for folder in Path(tempfile.gettempdir()).glob("refmlp-check-*"):
         try:
-            pid = int((folder / "judge.pid").read_text())
+            # any user may plant such a folder: only this uid's are looked into, and judge.pid
+            # only as a small regular file (a FIFO there would block the open, a link be followed)
+            if folder.lstat().st_uid != os.getuid():
+                continue
+            pid = int(read_regular(os.path.join(folder, "judge.pid"), 32))
             os.kill(pid, 0)
         except ProcessLookupError:
             shutil.rmtree(folder, ignore_errors=True)
-        except (OSError, ValueError):
+        except (OSError, ValueError):  # Refused is a ValueError
             pass  # another user's, or one being set up: not ours to judge
 
 
@@ -232,7 +257,8 @@ class Run:
             "module_file": module_file,
             "adapter": str(adapter) if adapter else None,
             "scratch_root": str(self.tmp / "scratch"),
-            "limits": {"timeout": timeout, "memory": memory, "fsize": FILE_SIZE_LIMIT},
+            "limits": {"timeout": timeout, "memory": memory, "fsize": FILE_SIZE_LIMIT,
+                       "scratch": SCRATCH_LIMIT},
             "checks": checks,
             "result_caps": {check["id"]: result_cap(check) for check in checks},
             "parallel": parallel,

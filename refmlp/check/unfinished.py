@@ -64,7 +64,7 @@ def unwritten(source: str, cls: str) -> list[Unwritten]:
     class."""
     try:
         tree = ast.parse(source)
-    except (SyntaxError, ValueError):
+    except (SyntaxError, ValueError, MemoryError, RecursionError):  # MemoryError: "too complex"
         return []
     node = next((n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == cls), None)
     if node is None:

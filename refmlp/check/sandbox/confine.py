@@ -43,6 +43,7 @@ NOBODY = 65534
 SCRATCH_SIZE = 256 * 2**20  # every check's copy of the submission plus what it writes (64 MiB a file)
 NPROC = 64  # processes and threads of the sandbox's uid: the worker, two checks and their threads
 DEVICES = ("/dev/null", "/dev/zero", "/dev/urandom")
+PACKAGE_FOLDERS = ("site-packages", "dist-packages")  # in the standard library's folder: left out
 
 CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
 CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x10000000, 0x20000000, 0x40000000
@@ -181,12 +182,17 @@ def describe(mode):
 # ---- what a check may read ------------------------------------------------------------------------
 @functools.lru_cache(maxsize=4)
 def read_trees(adapter=None):
-    """The folders and files a check may read: the standard library (and lib-dynload), numpy and
-    its bundled libraries, this sandbox's folder, and the adapter file. Cached: the worker asks
+    """The folders and files a check may read: the standard library (and lib-dynload) but its
+    site-packages, numpy and its bundled libraries, this sandbox's folder, and the adapter file. Cached: the worker asks
     first (:func:`prepare`), and its checks' children inherit the answer."""
     # the interpreter's own library, its extension modules and zip, nothing else of sys.path (a
-    # venv's lib/, or a system Python's dist-packages, would bring other packages along)
-    found = [os.path.dirname(os.__file__)]
+    # venv's lib/, or a system Python's dist-packages, would bring other packages along). The
+    # library's folder holds the interpreter's own site-packages (python.org, pyenv, conda, the
+    # python Docker images): refmlp and torch installed there without a venv would come along,
+    # so the folder is given entry by entry, without it
+    stdlib = os.path.dirname(os.__file__)
+    found = [os.path.join(stdlib, name) for name in sorted(os.listdir(stdlib))
+             if name not in PACKAGE_FOLDERS]
     found += [p for p in sys.path if os.path.basename(p) == "lib-dynload" or p.endswith(".zip")]
     numpy = sys.modules.get("numpy")
     if numpy is not None:

@@ -10,6 +10,7 @@ import ctypes
 import errno
 import functools
 import os
+import stat
 
 CREATE_RULESET, ADD_RULE, RESTRICT_SELF = 444, 445, 446  # the same numbers on every architecture
 CREATE_RULESET_VERSION = 1
@@ -76,7 +77,7 @@ def restrict(read, write, devices=()):
             except OSError:
                 continue
             try:
-                if not os.path.isdir(path):
+                if not stat.S_ISDIR(os.fstat(fd).st_mode):
                     rights &= FILE_RIGHTS
                 rule = _PathBeneath(rights & fs, fd)
                 if libc.syscall(ctypes.c_long(ADD_RULE), ctypes.c_int(ruleset),

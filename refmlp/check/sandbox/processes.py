@@ -13,8 +13,10 @@ Every check runs in a child of the worker which:
 - imports the submission, runs the check's operations (ops.py) and writes its result, a frame of
   wire.py, on a pipe of its own; then ``os._exit``.
 
-The worker kills a child (its whole process group) after the wall-clock timeout, and whatever
-the checks started and left behind (:func:`kill_strays`). Numpy only.
+The worker kills a child (its whole process group) after the wall-clock timeout or once it holds
+more than the request's ``limits["scratch"]`` bytes on disk (:meth:`Running.held`), and whatever
+the checks started and left behind (:func:`kill_strays`); it removes each check's scratch folder
+as the check ends. Numpy only.
 """
 
 import importlib
@@ -22,7 +24,9 @@ import importlib.util
 import os
 import resource
 import select
+import shutil
 import signal
+import stat
 import sys
 import tempfile
 import time
@@ -32,6 +36,8 @@ from . import confine, ops, tracebacks, wire
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUTPUT_KEEP = 16384
 RESULT_CAP = 8 * 2**20  # a check's result frame when the request gives no cap of its own
+SCRATCH_ENTRIES = 10_000  # files and folders a check's scratch may hold (a homework writes a few)
+HELD_EVERY = 0.05  # seconds between two looks at what a check holds on disk
 _exit = os._exit  # taken before any student code runs (see wire.py)
 
 
@@ -109,6 +115,8 @@ class Running:
 
     def __init__(self, check, request, files, inputs, limit):
         self.check, self.limit = check, limit
+        # made here, not in the child: the worker watches it and removes it when the check ends
+        self.scratch = tempfile.mkdtemp(prefix="check-", dir=request["scratch_root"])
         out_r, out_w = os.pipe()
         res_r, res_w = os.pipe()
         prog_r, prog_w = os.pipe()
@@ -118,7 +126,7 @@ class Running:
             os.close(res_r)
             os.close(prog_r)
             try:
-                child(check, request, files, inputs, out_w, res_w, prog_w)
+                child(check, request, files, inputs, self.scratch, out_w, res_w, prog_w)
             finally:
                 _exit(70)
         os.close(out_w)
@@ -130,9 +138,50 @@ class Running:
         self.deadline = self.started + limit
         self.output, self.n_output, self.result = bytearray(), 0, bytearray()
         self.open = {out_r, res_r, prog_r}
-        self.timed_out = self.oversize = False
+        self.timed_out = self.oversize = self.overfull = False
         self.status = None  # the child's wait status, once it has exited
         self.cap = request.get("result_caps", {}).get(check["id"], RESULT_CAP)
+        self.disk_cap = request["limits"].get("scratch")
+        self.next_look = self.started
+
+    def held(self):
+        """Bytes the check holds on disk: the blocks of its scratch folder's files (a walk of at
+        most SCRATCH_ENTRIES entries; more counts as over any cap) and of the deleted files it
+        keeps open, which no walk sees (from /proc/<pid>/fd, where the worker may read it)."""
+        total, seen, todo, n = 0, set(), [self.scratch], 0
+        while todo:
+            try:
+                with os.scandir(todo.pop()) as it:
+                    for entry in it:
+                        n += 1
+                        if n > SCRATCH_ENTRIES:
+                            return float("inf")
+                        st = entry.stat(follow_symlinks=False)
+                        if stat.S_ISDIR(st.st_mode):
+                            todo.append(entry.path)
+                        elif (st.st_dev, st.st_ino) not in seen:
+                            seen.add((st.st_dev, st.st_ino))
+                            total += st.st_blocks * 512
+            except OSError:
+                continue
+        try:
+            fds = os.listdir(f"/proc/{self.pid}/fd")
+        except OSError:  # no /proc, or a child the worker may not look into (namespaces: the
+            fds = []  # scratch is then a tmpfs, whose size counts the deleted files too)
+        for name in fds:
+            try:
+                st = os.stat(f"/proc/{self.pid}/fd/{name}")
+            except OSError:
+                continue
+            if stat.S_ISREG(st.st_mode) and st.st_nlink == 0 and (st.st_dev, st.st_ino) not in seen:
+                seen.add((st.st_dev, st.st_ino))
+                total += st.st_blocks * 512
+        return total
+
+    def watch_disk(self, now):
+        if self.disk_cap and now >= self.next_look and self.status is None:
+            self.next_look = now + HELD_EVERY
+            self.overfull = self.held() > self.disk_cap
 
     def read(self, fd):
         chunk = os.read(fd, 1 << 16)
@@ -167,8 +216,13 @@ class Running:
         status = self.status if self.status is not None else os.waitpid(self.pid, 0)[1]
         for fd in (self.out_r, self.res_r, self.prog_r):
             os.close(fd)
+        shutil.rmtree(self.scratch, ignore_errors=True)
         if self.timed_out:
             header, blob = {"status": "timeout", "limit": self.limit}, b""
+        elif self.overfull:
+            header, blob = {"status": "died", "message": (
+                f"the check wrote more than {self.disk_cap // 2**20} MiB to its scratch folder "
+                f"(or more than {SCRATCH_ENTRIES} files) and was stopped")}, b""
         elif self.oversize:
             header, blob = {"status": "died", "message": (
                 f"the check's result exceeded {self.cap} bytes, more than its arrays can take: "
@@ -233,7 +287,8 @@ def run_checks(request, files, inputs, emit, parallel=2):
         for r in list(running):
             if r.open and r.status is None and now >= r.deadline:
                 r.timed_out = True
-            if r.timed_out or r.oversize or not r.open or r.status is not None:
+            r.watch_disk(now)
+            if r.timed_out or r.oversize or r.overfull or not r.open or r.status is not None:
                 running.remove(r)
                 header, blob = r.finish()
                 kill_strays([other.pid for other in running])
@@ -248,7 +303,7 @@ def run_checks(request, files, inputs, emit, parallel=2):
                     return
 
 
-def child(check, request, files, inputs, out_w, res_w, prog_w):
+def child(check, request, files, inputs, scratch, out_w, res_w, prog_w):
     ops._progress["fd"] = prog_w
     os.setpgid(0, 0)
     prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # should the worker be killed, the check goes too
@@ -261,7 +316,6 @@ def child(check, request, files, inputs, out_w, res_w, prog_w):
     resource.setrlimit(resource.RLIMIT_FSIZE, (limits["fsize"], limits["fsize"]))
     resource.setrlimit(resource.RLIMIT_AS, (limits["memory"], limits["memory"]))
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a too-large write raises instead of killing
-    scratch = tempfile.mkdtemp(prefix="check-", dir=request["scratch_root"])
     for rel, data in files.items():
         path = os.path.join(scratch, rel)
         os.makedirs(os.path.dirname(path), exist_ok=True)

@@ -12,6 +12,17 @@ What the filter refuses (errno EPERM, so the submission sees a PermissionError i
   glibc fall back to clone, where the flags can be read (clone3 passes them in memory);
 - signals to anyone but itself: kill, tgkill, rt_sigqueueinfo and rt_tgsigqueueinfo only with the
   process's own pid, tkill never (glibc signals through tgkill);
+- another process's limits and scheduling: prlimit64, sched_setaffinity, sched_setscheduler,
+  sched_setparam, sched_setattr, migrate_pages and move_pages only with pid 0 (itself) or its own
+  pid (a process of the same uid may otherwise set the judge's RLIMIT_CPU to 0, which kills it);
+  setpriority and ioprio_set never (they also name a whole process group or user);
+- a file's mode, owner, times and extended attributes: the chmod, chown, utime and setxattr /
+  removexattr families, which Landlock does not guard (run as the owner of the files, the
+  instructor's or uid 0 without capabilities, a check could otherwise make any of them writable
+  by all, or unreadable); a check never needs them, its scratch files are its own already;
+- System V shared memory, message queues and semaphores, and POSIX message queues: objects that
+  outlive the process (on the fallback path, the run: memory held after it, or a message left
+  for a later student's check), which Landlock does not see;
 - kernel facilities that have no place in a check and a history of holes: bpf, perf_event_open,
   userfaultfd, keyctl, add_key, request_key and io_uring (whose operations bypass this filter).
 
@@ -50,7 +61,16 @@ SYSCALLS = {
         open_by_handle_at=304, fork=57, vfork=58, execve=59, execveat=322, tkill=200, bpf=321,
         perf_event_open=298, userfaultfd=323, keyctl=250, add_key=248, request_key=249,
         io_uring_setup=425, io_uring_enter=426, io_uring_register=427,
-        clone=56, clone3=435, kill=62, tgkill=234, rt_sigqueueinfo=129, rt_tgsigqueueinfo=297),
+        chmod=90, fchmod=91, fchmodat=268, fchmodat2=452, chown=92, fchown=93, lchown=94,
+        fchownat=260, utime=132, utimes=235, futimesat=261, utimensat=280, setxattr=188,
+        lsetxattr=189, fsetxattr=190, removexattr=197, lremovexattr=198, fremovexattr=199,
+        setxattrat=463, removexattrat=466, setpriority=141, ioprio_set=251,
+        shmget=29, shmat=30, shmctl=31, shmdt=67, semget=64, semop=65, semctl=66, semtimedop=220,
+        msgget=68, msgsnd=69, msgrcv=70, msgctl=71, mq_open=240, mq_unlink=241, mq_timedsend=242,
+        mq_timedreceive=243, mq_notify=244, mq_getsetattr=245,
+        clone=56, clone3=435, kill=62, tgkill=234, rt_sigqueueinfo=129, rt_tgsigqueueinfo=297,
+        prlimit64=302, sched_setaffinity=203, sched_setscheduler=144, sched_setparam=142,
+        sched_setattr=314, migrate_pages=256, move_pages=279),
     "aarch64": dict(
         ptrace=117, process_vm_readv=270, process_vm_writev=271, process_madvise=440, kcmp=272,
         pidfd_open=434, pidfd_getfd=438, pidfd_send_signal=424, socket=198, socketpair=199,
@@ -60,11 +80,22 @@ SYSCALLS = {
         open_by_handle_at=265, execve=221, execveat=281, tkill=130, bpf=280,
         perf_event_open=241, userfaultfd=282, keyctl=219, add_key=217, request_key=218,
         io_uring_setup=425, io_uring_enter=426, io_uring_register=427,
-        clone=220, clone3=435, kill=129, tgkill=131, rt_sigqueueinfo=138, rt_tgsigqueueinfo=240),
+        fchmod=52, fchmodat=53, fchmodat2=452, fchown=55, fchownat=54, utimensat=88, setxattr=5,
+        lsetxattr=6, fsetxattr=7, removexattr=14, lremovexattr=15, fremovexattr=16,
+        setxattrat=463, removexattrat=466, setpriority=140, ioprio_set=30,
+        shmget=194, shmat=196, shmctl=195, shmdt=197, semget=190, semop=193, semctl=191,
+        semtimedop=192, msgget=186, msgsnd=189, msgrcv=188, msgctl=187, mq_open=180,
+        mq_unlink=181, mq_timedsend=182, mq_timedreceive=183, mq_notify=184, mq_getsetattr=185,
+        clone=220, clone3=435, kill=129, tgkill=131, rt_sigqueueinfo=138, rt_tgsigqueueinfo=240,
+        prlimit64=261, sched_setaffinity=122, sched_setscheduler=119, sched_setparam=118,
+        sched_setattr=274, migrate_pages=238, move_pages=239),
 }
 SECCOMP = {"x86_64": 317, "aarch64": 277}  # the call that installs the filter
 SIGNALS = ("kill", "tgkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo")  # allowed to its own pid only
-JUDGED = ("clone", "clone3") + SIGNALS  # by their arguments; every other name is refused
+# another process's limits or scheduling: allowed with pid 0 (the caller) or its own pid only
+OWN = ("prlimit64", "sched_setaffinity", "sched_setscheduler", "sched_setparam", "sched_setattr",
+       "migrate_pages", "move_pages")
+JUDGED = ("clone", "clone3") + SIGNALS + OWN  # by their arguments; every other name is refused
 
 
 def machine():
@@ -117,6 +148,10 @@ def program(pid, arch=None):
     for name in SIGNALS:
         code += when(table[name], [
             _insn(LD_ABS, ARG0), _insn(JEQ, pid, 0, 1), _insn(RET, RET_ALLOW), _insn(RET, eperm)])
+    for name in OWN:
+        code += when(table[name], [
+            _insn(LD_ABS, ARG0), _insn(JEQ, 0, 1, 0), _insn(JEQ, pid, 0, 1), _insn(RET, RET_ALLOW),
+            _insn(RET, eperm)])
     return b"".join(code) + _insn(RET, RET_ALLOW)
 
 
