@@ -48,7 +48,8 @@ def notebook(source: str) -> str:
 
 def build_class(dest: Path) -> list[str]:
     """Write the class into ``dest``; the students' names."""
-    entries = [p for kind in ("correct", "buggy", "wip") if (CATALOGUE / kind).is_dir()
+    # the catalogues of one bug each (wip/ holds a folder of correct ones inside: not one student)
+    entries = [p for kind in ("correct", "buggy") if (CATALOGUE / kind).is_dir()
                for p in sorted((CATALOGUE / kind).iterdir()) if p.is_dir()]
     names = []
     for i, src in enumerate(entries):
