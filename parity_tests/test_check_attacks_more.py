@@ -311,18 +311,23 @@ def test_a_planted_stale_folder_neither_hangs_the_judge_nor_is_followed(tmp_path
 def test_the_interpreters_own_site_packages_is_out_of_reach(tmp_path, isolation):
     # site-packages sits inside the standard library's folder (a python.org, pyenv or conda
     # Python, the python Docker images): refmlp and torch installed there, without a venv, would
-    # be importable by a check that found them (and the reference called) were the folder bound
+    # be importable by a check that found them (and the reference called) were the folder bound.
+    # The fallback path lets a check list its names (Python's imports list the stdlib's folder)
     needs(isolation, "landlock")
     attacked(tmp_path / "sub", '''
-found = []
+read = []
 for name in ("site-packages", "dist-packages"):
-    where = os.path.join(os.path.dirname(os.__file__), name)
-    try:
-        found += os.listdir(where)
-    except OSError as exc:
-        print("refused:", where, exc)
-print("found", found[:5])
-return bool(found)
+    for top, dirs, files in os.walk(os.path.join(os.path.dirname(os.__file__), name)):
+        for f in files[:3]:
+            try:
+                with open(os.path.join(top, f), "rb") as fh:
+                    read.append(fh.read(64))
+            except OSError as exc:
+                print("refused:", f, exc)
+        if len(read) or top.count(os.sep) > 12:
+            break
+print("read", len(read))
+return bool(read)
 ''')
 
 

@@ -149,7 +149,11 @@ def uid_switch_blocker():
     could not read, or no such uid in this user namespace), or None."""
     if not _nobody_mapped():
         return f"uid {NOBODY} is not mapped in this user namespace"
-    for path in read_trees():
+    # the standard library judged as one folder, as a check uses it: a file of it private to
+    # root (Debian's EXTERNALLY-MANAGED) is nothing a check reads
+    stdlib = os.path.realpath(os.path.dirname(os.__file__))
+    trees = [stdlib] + [p for p in read_trees() if os.path.dirname(p) != stdlib]
+    for path in trees:
         p = os.path.abspath(path)
         while True:
             try:
@@ -190,9 +194,12 @@ def read_trees(adapter=None):
     # library's folder holds the interpreter's own site-packages (python.org, pyenv, conda, the
     # python Docker images): refmlp and torch installed there without a venv would come along,
     # so the folder is given entry by entry, without it
-    stdlib = os.path.dirname(os.__file__)
-    found = [os.path.join(stdlib, name) for name in sorted(os.listdir(stdlib))
-             if name not in PACKAGE_FOLDERS]
+    # (a link out of it, Debian's sitecustomize.py -> /etc/python3.X/, is left out as well: the
+    # folder bound whole never brought its target along either)
+    stdlib = os.path.realpath(os.path.dirname(os.__file__))
+    found = [p for p in (os.path.join(stdlib, name) for name in sorted(os.listdir(stdlib))
+                         if name not in PACKAGE_FOLDERS)
+             if os.path.realpath(p).startswith(stdlib + os.sep)]
     found += [p for p in sys.path if os.path.basename(p) == "lib-dynload" or p.endswith(".zip")]
     numpy = sys.modules.get("numpy")
     if numpy is not None:
@@ -394,6 +401,9 @@ def lock_check(mode, scratch, adapter=None):
     if mode == "namespaces":
         resource.setrlimit(resource.RLIMIT_NPROC, (NPROC, NPROC))
     if landlock.abi():
-        landlock.restrict(read_trees(adapter), [scratch], DEVICES)
+        # the standard library's folder listed: Python's import system lists it to find a module
+        # (its site-packages then shows names, none of its files readable)
+        landlock.restrict(read_trees(adapter), [scratch], DEVICES,
+                          listed=[os.path.realpath(os.path.dirname(os.__file__))])
     if seccomp.supported():
         seccomp.install(os.getpid())

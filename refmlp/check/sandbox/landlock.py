@@ -53,9 +53,10 @@ def abi():
     return max(int(version), 0)
 
 
-def restrict(read, write, devices=()):
+def restrict(read, write, devices=(), listed=()):
     """Restrict the calling thread (and what it starts) to reading the trees in ``read``, reading
-    and writing those in ``write``, and reading and writing the device files ``devices``.
+    and writing those in ``write``, reading and writing the device files ``devices``, and
+    listing the folders ``listed`` and those below them (their names, not their files).
     Call it single-threaded, after no_new_privs. Raises OSError if the kernel refuses a step."""
     version = abi()
     if not version:
@@ -70,7 +71,7 @@ def restrict(read, write, devices=()):
         raise OSError(err, f"landlock_create_ruleset: {os.strerror(err)}")
     try:
         rules = [(p, READ) for p in read] + [(p, fs) for p in write] + [
-            (p, READ_FILE | WRITE_FILE | TRUNCATE) for p in devices]
+            (p, READ_FILE | WRITE_FILE | TRUNCATE) for p in devices] + [(p, READ_DIR) for p in listed]
         for path, rights in rules:
             try:
                 fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
