@@ -43,8 +43,8 @@ MUTANTS = [
     ("h_k-for-h_k-1", "Workspace.backward", "h[k - 1], out=W_derivs[k]", "h[k], out=W_derivs[k]", "sum", ("W_derivs", L)),
     ("W-for-W^T", "Workspace.backward", "g[k], net.W[k], out=g[k - 1]", "g[k], net.W[k].T, out=g[k - 1]", "sum", ("g", L - 1)),
     ("b_derivs-mean", "Workspace.backward", "np.add.reduce(g[k], axis=0", "np.mean(g[k], axis=0", "sum", ("b_derivs", L)),
-    ("mean-not-divided", "Workspace.backward", "np.divide(g[L], Y.shape[0], out=g[L])", "pass", "mean", ("g", L)),
-    ("mean-not-divided", "_backward_per_sample", "lst[k] /= B", "pass", "mean", ("g", L)),
+    ("mean-not-divided", "Workspace.backward", "np.divide(g[L], divisor(reduction, *Y.shape), out=g[L])", "pass", "mean", ("g", L)),
+    ("mean-not-divided", "_backward_per_sample", "lst[k] /= n", "pass", "mean", ("g", L)),
 ]
 PATH = {"backprop": "per_sample", "_backward_per_sample": "per_sample", "forward_sample": "per_sample",
         "Workspace.backward": "batched", "Workspace.forward": "batched"}

@@ -29,8 +29,8 @@ def test_rows_follow_the_data_flow(case):
     labels = [r.label for r in report.rows]
     assert labels == [
         "a_1", "h_1", "a_2", "h_2", "a_3", "h_3", "loss",
-        "g_3", "W_derivs_3", "b_derivs_3", "g_2", "W_derivs_2", "b_derivs_2",
-        "g_1", "W_derivs_1", "b_derivs_1",
+        "g_3", "b_derivs_3", "W_derivs_3", "g_2", "b_derivs_2", "W_derivs_2",
+        "g_1", "b_derivs_1", "W_derivs_1",
     ]
     assert report.passed and report.first_divergence is None and report.hint is None
 
@@ -56,11 +56,11 @@ def test_shape_and_dtype_are_checked_before_values(case):
     mine, theirs = net.backward(X, Y), torch_trace(twin(net), X, Y)
     mine.W_derivs[2] = mine.W_derivs[2].T
     report = compare_traces(mine, theirs)
-    assert report.rows[11].problem == "shape (5, 4) where (4, 5) was expected"
+    assert report.rows[12].problem == "shape (5, 4) where (4, 5) was expected"
     assert "transposed" in report.hint
     mine.b_derivs[3] = mine.b_derivs[3].astype(np.float32)
     report = compare_traces(mine, theirs)
-    assert report.rows[9].problem == "dtype float32 where float64 was expected"
+    assert report.rows[8].problem == "dtype float32 where float64 was expected"
     assert report.first_divergence == {"layer": 3, "quantity": "b_derivs"}
     assert "float32" in report.hint
 

@@ -469,7 +469,8 @@ def run_train(args) -> int:
     from .compare import json_safe
     from .network import DTYPES, MLP
     from .optim import make_optimizer
-    from .trajectory import TOLERANCE_REASON, render_table, run, summary, verdict
+    from .tolerance import TRAINING
+    from .trajectory import render_table, run, summary, verdict
 
     data, loss, spec = build_problem(args)
     options = optimizer_options(args)
@@ -528,7 +529,7 @@ def run_train(args) -> int:
                      "dtype": args.dtype,
                      "init": args.init, "seed": args.seed, "metric": traj.metric},
             "tolerance": {"dtype": args.dtype, "rtol": traj.tolerance,
-                          "reason": TOLERANCE_REASON[args.dtype]},
+                          "reason": TRAINING[args.dtype].reason},
             "implementations": summary(traj),
             "unavailable": traj.unavailable,
             "diverged_at_step": traj.diverged_at,

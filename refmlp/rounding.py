@@ -47,11 +47,7 @@ import numpy as np
 
 from .losses import divisor, reduce_samples
 from .network import MLP, Trace
-
-
-# A branch choice moves the value by the whole jump; twice the jump keeps such an element off the
-# very edge of its tolerance, where the other roundings would decide.
-JUMP_ROOM = 2.0
+from .tolerance import JUMP_ROOM  # the room for a branch choice: its reason is there
 
 
 def _softmax_propagate(s: np.ndarray, M: np.ndarray) -> np.ndarray:

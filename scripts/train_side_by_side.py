@@ -29,7 +29,8 @@ from refmlp.activations import HIDDEN_ACTIVATIONS
 from refmlp.cli import DEFAULT_LOSS, comma_list, implementations, layer_sizes, positive_int
 from refmlp.data import load_dataset
 from refmlp.network import DTYPES, MLP, Spec
-from refmlp.trajectory import PRESETS, TOLERANCE, TOLERANCE_REASON, run, summary, verdict
+from refmlp.tolerance import TRAINING
+from refmlp.trajectory import PRESETS, run, summary, verdict
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -104,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
             name = f"curves_{dtype}.png"
             plot_curves([r for r in runs if r["dtype"] == dtype], args.out / name,
                         f"refmlp, torch and scikit-learn side by side, {dtype}, {args.steps} steps, "
-                        f"tolerance {TOLERANCE[dtype]:g}")
+                        f"tolerance {TRAINING[dtype].rtol:g}")
             figures.append(name)
     except PlotUnavailable as exc:
         print(exc, file=sys.stderr)
@@ -116,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{dtype}: no judged comparison ran")
             continue
         print(f"{dtype}: largest judged deviation {worst[0]:.2e} ({worst[3]}, {worst[1]}, {worst[2]}); "
-              f"tolerance {TOLERANCE[dtype]:g}")
+              f"tolerance {TRAINING[dtype].rtol:g}")
     print(f"{len(runs)} runs, {failed} out of tolerance, {elapsed:.0f} s; wrote runs.csv, curves.csv, "
           f"summary.md{''.join(', ' + f for f in figures)} into {args.out}")
     return 0 if failed == 0 else 1
@@ -151,7 +152,7 @@ def write_markdown(out: Path, runs: list[dict], elapsed: float) -> None:
              f"{len(runs)} runs in {elapsed:.0f} s. Deviation: max |w - w_refmlp| / max |w_refmlp| over "
              "each layer's W and b, the largest over every step and layer.\n"]
     for dtype in dict.fromkeys(r["dtype"] for r in runs):
-        lines += [f"\n## {dtype} (tolerance {TOLERANCE[dtype]:g}: {TOLERANCE_REASON[dtype]})\n",
+        lines += [f"\n## {dtype} (tolerance {TRAINING[dtype].rtol:g}: {TRAINING[dtype].reason})\n",
                   "| dataset | optimizer | implementation | max deviation | first step over | final loss | metric |",
                   "| --- | --- | --- | ---: | ---: | ---: | ---: |"]
         for r in (r for r in runs if r["dtype"] == dtype):
