@@ -1,7 +1,8 @@
 """refmlp: the MLP of the backprop lecture notes in numpy, checked layer by layer against torch.
 
 The numpy reference (activations, losses, network, data) and the comparison never import torch;
-``parity`` and ``assert_parity`` do, and are loaded on first use.
+``parity``, ``assert_parity`` (refmlp's own network against torch), ``gradients_report`` and
+``assert_gradients_match`` (yours against torch) do, and are loaded on first use.
 """
 
 from .activations import ACTIVATIONS, Activation, get_activation, make_leaky_relu
@@ -14,6 +15,8 @@ __version__ = "0.1.0"
 _LAZY = {
     "parity": "refmlp.oracle",
     "assert_parity": "refmlp.oracle",
+    "gradients_report": "refmlp.external",
+    "assert_gradients_match": "refmlp.external",
 }
 
 
@@ -27,6 +30,6 @@ def __getattr__(name):
 
 __all__ = [
     "ACTIVATIONS", "Activation", "LOSSES", "Layer", "Loss", "MLP", "Report", "Spec", "Trace",
-    "assert_parity", "compare_traces", "get_activation", "get_loss", "init_params",
+    "assert_gradients_match", "assert_parity", "compare_traces", "gradients_report", "get_activation", "get_loss", "init_params",
     "make_leaky_relu", "parity", "train",
 ]

@@ -112,7 +112,7 @@ class Report:
 
     def message(self) -> str:
         """A short failure message: the first divergence with its figures and what it means."""
-        skipped = (f" (not given, so not judged: {', '.join(self.skipped)})" if self.skipped else "")
+        skipped = f" (not given, so not judged: {skipped_summary(self)})" if self.skipped else ""
         if self.passed:
             what = "every quantity" if not skipped else "every quantity it gives"
             return f"{self.names[0]} matches {self.names[1]} on {what} at every layer{skipped}"
@@ -125,6 +125,21 @@ class Report:
         if skipped:
             lines.append("  " + skipped.strip(" ()"))
         return "\n".join(lines)
+
+
+def skipped_summary(report: Report) -> str:
+    """The quantities not judged, a whole quantity's layers as one range: 'a_1..a_3, loss, g_2'."""
+    parts = []
+    for q in dict.fromkeys(r.quantity for r in report.rows if r.verdict == "skip"):
+        layers = [r.layer for r in report.rows if r.quantity == q]
+        skipped = [r.layer for r in report.rows if r.quantity == q and r.verdict == "skip"]
+        if q == "loss":
+            parts.append("loss")
+        elif skipped == layers and len(layers) > 1:
+            parts.append(f"{q}_{min(layers)}..{q}_{max(layers)}")
+        else:
+            parts += [f"{q}_{k}" for k in skipped]
+    return ", ".join(parts)
 
 
 def json_safe(obj):
@@ -308,7 +323,7 @@ def diagnose(rows: list[Row], L: int) -> str:
     if first.problem and first.problem.startswith("shape"):
         if q == "W_derivs":
             return (f"W_derivs_{k} has the transposed shape or the wrong one: it must be "
-                    "g h_{k-1}^T, of shape (out, in) like W_k")
+                    f"g h_{{k-1}}^T, of W_{k}'s own shape {tuple(first.expected_shape)}")
         return f"{q} at layer {k} has the wrong shape: check the layout conventions"
     if q == "a":
         return ("a_1 = W_1 x + b_1 is wrong: the weights or the input differ" if k == 1 else
@@ -324,6 +339,11 @@ def diagnose(rows: list[Row], L: int) -> str:
         return (f"g_{k} is wrong although g_{k + 1} matches: passing g back, g = W_{k + 1}^T g "
                 f"(W instead of W^T?) or the derivative step g *= f'_{k}(a_{k}) (missing, or taken "
                 f"of h_{k} instead of a_{k}?)")
+    if q in ("W_derivs", "b_derivs") and any(r.label == f"g_{k}" and r.verdict == "skip" for r in rows):
+        return (f"{q}_{k} is the first quantity given that differs; g_{k} = dLoss/da_{k} was not "
+                f"given, so the error may be in g_{k} itself (the loss derivative or its "
+                f"reduction, f'_{k}, or passing g back with W^T) as well as in "
+                + (f"the outer product g h_{k - 1}^T" if q == "W_derivs" else "the sum of g over the batch"))
     if q == "W_derivs":
         return (f"W_derivs_{k} is wrong although g_{k} matches: it must be g h_{k - 1}^T, "
                 f"the outer product with this layer's input (h_{k} used instead of h_{k - 1}, or "
@@ -342,13 +362,14 @@ def render_table(report: Report) -> str:
     title = f"{a} vs {e}"
     if "spec" in meta:
         dataset = f"{meta['dataset']}: " if "dataset" in meta else ""
+        path = f"{meta['path']} backward, " if "path" in meta else ""
+        layout = f"layout {meta['layout']}, " if "layout" in meta else ""
         title = f"{dataset}{meta['spec']}\n{title}, " + (
-            f"{meta['dtype']}, reduction {meta['reduction']}, {meta['path']} backward, "
-            f"batch of {meta['batch']}"
+            f"{meta['dtype']}, reduction {meta['reduction']}, {path}{layout}batch of {meta['batch']}"
         )
     lines = [title, head, "-" * len(head)]
     for r in report.rows:
-        shape = "x".join(map(str, r.shape)) or "scalar"
+        shape = "-" if r.verdict == "skip" else "x".join(map(str, r.shape)) or "scalar"
         if r.problem:
             lines.append(f"{r.label:<12}{shape:<12}  {r.problem}  {r.verdict.upper()}")
             continue
