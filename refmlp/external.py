@@ -213,7 +213,7 @@ def convention_hint(report: Report, actual: Trace, expected: Trace, spec: Spec, 
     if not (np.isfinite(c) and c != 0 and np.allclose(ratios, c, rtol=1e-3)):
         return None
     B, n_out = actual.h[0].shape[0], spec.layers[-1].size
-    known = [  # the first factor that fits is named (B may equal 2 or n_L)
+    known = [  # every factor that fits is named: B may equal 2 or n_L
         (B, f"your gradients are B = {B} times torch's: your loss sums over the batch where "
             f"reduction={reduction!r} divides by B; pass reduction='sum'"),
         (1 / B, f"your gradients are 1/B = 1/{B} of torch's: your loss is a mean over the batch; "
@@ -230,9 +230,9 @@ def convention_hint(report: Report, actual: Trace, expected: Trace, spec: Spec, 
     ]
     if np.isclose(c, 1.0, rtol=1e-3):
         return None
-    for factor, text in known:
-        if np.isclose(c, factor, rtol=1e-3):
-            return text
+    fits = [text for factor, text in known if np.isclose(c, factor, rtol=1e-3)]
+    if fits:
+        return "; or ".join(fits)
     return (f"every gradient is torch's times {c:.6g}: a constant factor, so the backprop is right "
             "and the loss's scale or reduction differs")
 
