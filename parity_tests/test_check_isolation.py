@@ -1,6 +1,6 @@
 """A buggy, careless or result-forging submission can neither crash the checker, nor change another
 check's result, nor make a wrong gradient pass (refmlp check's sandbox:
-refmlp/check/sandbox/worker.py). It is no security boundary against code that attacks the checker
+refmlp/check/sandbox/). It is no security boundary against code that attacks the checker
 as the same user (signals, files on disk): see the README's "Isolation: guarantees and limits"."""
 
 import sys
@@ -148,15 +148,16 @@ def test_killing_the_worker_itself_is_reported_not_crashed(tmp_path):
 
 
 FORGE = '''
-import __main__
-_real_send = __main__.send_result
+import sys
+wire = sys.modules["_refmlp_sandbox.wire"]  # the worker's frame writer, the student's to replace
+_real_send = wire.send_result
 def _forged(fd, header, arrays):
     if header.get("status") != "ok" or not arrays:
         return _real_send(fd, header, arrays)
     H, B = dict(header, arrays=[]), b"\\0" * 8
     {body}
-    __main__.write_frame(fd, __main__._dumps(H).encode() if isinstance(H, dict) else H, B)
-__main__.send_result = _forged
+    wire.write_frame(fd, wire._dumps(H).encode() if isinstance(H, dict) else H, B)
+wire.send_result = _forged
 '''
 SPEC = 'dict(name="0.W1", dtype="<f8", shape=[1], offset=0, nbytes=8)'
 FORGERIES = {
@@ -171,8 +172,9 @@ FORGERIES = {
 
 @pytest.mark.parametrize("forgery", sorted(FORGERIES))
 def test_a_forged_result_frame_fails_its_check_not_the_checker(tmp_path, forgery):
-    # the child's result frame is the student's to write (``__main__`` is the worker): every field
-    # is validated, and a bad one makes that check fail as "died", never an internal error
+    # the child's result frame is the student's to write (the worker's modules are in its
+    # sys.modules): every field is validated, and a bad one makes that check fail as "died", never
+    # an internal error
     rep = check_submission(submission(tmp_path, extra=FORGE.replace("{body}", FORGERIES[forgery])),
                            **FAST)
     assert rep.verdict == "fail" and rep.exit_code == 1, rep.to_text()
@@ -184,12 +186,13 @@ def test_a_result_frame_larger_than_a_check_needs_fails_that_check(tmp_path):
     # 32 MiB of junk per check: the worker stops reading at the check's cap (a few MB at most, from
     # the scenario's sizes) and the judge never holds more than the sum of the caps
     rep = check_submission(submission(tmp_path, extra=(
-        "\nimport __main__, numpy\n_real_send = __main__.send_result\n"
+        "\nimport sys, numpy\nwire = sys.modules['_refmlp_sandbox.wire']\n"
+        "_real_send = wire.send_result\n"
         "def _big(fd, header, arrays):\n"
         "    if header.get('status') == 'ok' and arrays:\n"
         "        arrays['junk'] = numpy.zeros(2**22)\n"
         "    return _real_send(fd, header, arrays)\n"
-        "__main__.send_result = _big\n")), **FAST)
+        "wire.send_result = _big\n")), **FAST)
     assert rep.verdict == "fail" and rep.exit_code == 1
     grads = next(c for c in rep.checks if c.name == "gradients")
     assert grads.verdict == "fail" and "exceeded" in grads.message, rep.to_text()

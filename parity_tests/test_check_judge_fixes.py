@@ -162,10 +162,11 @@ def test_an_adapter_returning_too_few_params_is_an_error_not_a_pass(tmp_path, cu
 
 
 FORGE_EMPTY = '''
-import __main__
+import sys
+wire = sys.modules["_refmlp_sandbox.wire"]
 def _forged(fd, header, arrays):
-    __main__.write_frame(fd, __main__._dumps({"status": "ok", "notes": []}).encode(), b"")
-__main__.send_result = _forged
+    wire.write_frame(fd, wire._dumps({"status": "ok", "notes": []}).encode(), b"")
+wire.send_result = _forged
 '''
 
 

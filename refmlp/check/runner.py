@@ -2,14 +2,13 @@
 
 One worker process (``python -I refmlp/check/sandbox/worker.py``, numpy only) serves a whole
 submission; it forks one child per check (see the worker's docstring for the limits). What comes
-back is JSON plus raw array bytes, rebuilt here with ``np.frombuffer``: no pickle, no object the
-student's code made.
+back is JSON plus raw array bytes (sandbox/wire.py, the format both sides share), rebuilt here with
+``np.frombuffer``: no pickle, no object the student's code made.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import os
 import select
 import shutil
@@ -22,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from refmlp.check.sandbox import wire
 
 WORKER = Path(__file__).with_name("sandbox") / "worker.py"
 DEFAULT_TIMEOUT = 10.0  # seconds per check; a check of the course's networks takes ~0.05 s
@@ -87,88 +88,29 @@ class Outcome:
     limit: float | None = None  # the time limit it ran under, when it timed out
 
 
-def _frames(data: bytes):
-    pos = 0
-    while pos + 8 <= len(data):
-        n = int.from_bytes(data[pos:pos + 8], "little")
-        head = json.loads(data[pos + 8:pos + 8 + n])
-        pos += 8 + n
-        m = int.from_bytes(data[pos:pos + 8], "little")
-        yield head, data[pos + 8:pos + 8 + m]
-        pos += 8 + m
-
-
 # What a check's frame may carry. Every field comes from a process that ran the student's code, so
-# each is checked here; anything else makes that check "died" (a malformed result), never a crash.
-DTYPES = frozenset({"<f8", "<f4", "<f2", "<i8", "<i4", "<i2", "|i1", "<u8", "<u4", "<u2", "|u1",
-                    "|b1"})  # the numbers numpy arrays of a submission can hold, little-endian
+# each is checked here (its arrays by wire.decode_arrays); anything else makes that check "died"
+# (a malformed result), never a crash.
 STATUSES = frozenset({"ok", "exception", "discovery", "load_error", "timeout", "died"})
 FIELDS = {"traceback": str, "message": str, "op": str, "op_index": int, "output": str,
           "output_bytes": int, "notes": list, "exit_code": int, "signal": int,
           "seconds": (int, float), "limit": (int, float)}
 
 
-class MalformedFrame(ValueError):
-    pass
-
-
-def _complete(data: bytearray, pos: int, cap: int) -> tuple[int, int, str | None]:
-    """(position after the last complete frame from ``pos``, frames completed, what is wrong)."""
-    n = 0
-    while pos + 8 <= len(data):
-        size = int.from_bytes(data[pos:pos + 8], "little")
-        if size > cap:
-            return pos, n, f"a header of {size} bytes"
-        if pos + 16 + size > len(data):
-            break
-        blob = int.from_bytes(data[pos + 8 + size:pos + 16 + size], "little")
-        if blob > cap:
-            return pos, n, f"{blob} bytes of arrays"
-        if pos + 16 + size + blob > len(data):
-            break
-        pos, n = pos + 16 + size + blob, n + 1
-    return pos, n, None
-
-
-def _arrays(head: dict, blob: bytes) -> dict:
-    specs = head.get("arrays", [])
-    if not isinstance(specs, list):
-        raise MalformedFrame(f"arrays is a {type(specs).__name__}, not a list")
-    out = {}
-    for spec in specs:
-        if not isinstance(spec, dict):
-            raise MalformedFrame("an array spec is not an object")
-        name, dtype, shape = spec.get("name"), spec.get("dtype"), spec.get("shape")
-        start, n = spec.get("offset"), spec.get("nbytes")
-        if not isinstance(name, str) or not isinstance(dtype, str) or dtype not in DTYPES:
-            raise MalformedFrame(f"array {name!r}: dtype {dtype!r} is not one of {sorted(DTYPES)}")
-        if (not isinstance(shape, list) or len(shape) > 8
-                or not all(type(s) is int and 0 <= s for s in shape)):
-            raise MalformedFrame(f"array {name!r}: shape {shape!r} is not a list of sizes")
-        if type(start) is not int or type(n) is not int or start < 0 or n < 0 or start + n > len(blob):
-            raise MalformedFrame(f"array {name!r}: bytes {start!r}+{n!r} outside the {len(blob)} sent")
-        dt = np.dtype(dtype)
-        count = math.prod(shape)
-        if count * dt.itemsize != n:
-            raise MalformedFrame(f"array {name!r}: shape {shape} of {dtype} is not {n} bytes")
-        out[name] = np.frombuffer(blob, dtype=dt, count=count, offset=start).reshape(shape)
-    return out
-
-
 def _outcome(head: dict, blob: bytes) -> Outcome:
     status = head.get("status", "died")
     if not isinstance(status, str) or status not in STATUSES:
-        raise MalformedFrame(f"status {status!r}")
+        raise wire.MalformedFrame(f"status {status!r}")
     fields = {}
     for key, kind in FIELDS.items():
         value = head.get(key)
         if value is not None and not isinstance(value, kind):
-            raise MalformedFrame(f"{key} is a {type(value).__name__}")
+            raise wire.MalformedFrame(f"{key} is a {type(value).__name__}")
         if value is not None:
             fields[key] = value
     if not all(isinstance(note, str) for note in fields.get("notes", [])):
-        raise MalformedFrame("a note is not a string")
-    return Outcome(id=head["id"], status=status, arrays=_arrays(head, blob), **fields)
+        raise wire.MalformedFrame("a note is not a string")
+    return Outcome(id=head["id"], status=status, arrays=wire.decode_arrays(head, blob), **fields)
 
 
 def kill_marked(mark: bytes) -> None:
@@ -282,7 +224,7 @@ class Run:
                         err = (err + chunk)[-8192:]  # the worker's own failure: its tail says it
                     else:
                         out += chunk
-                pos, n, bad = _complete(out, pos, frame_cap)
+                pos, n, bad = wire.complete(out, pos, frame_cap)
                 if n:
                     last = time.monotonic()
                 if bad:
@@ -305,12 +247,12 @@ class Run:
         outcomes = {}
         ids = {check["id"] for check in self.checks}
         try:
-            for head, blob in _frames(out):
+            for head, blob in wire.frames(out):
                 if not isinstance(head, dict) or head.get("id") not in ids:
                     continue  # no check to charge it to: that check is reported as died below
                 try:
                     outcomes[head["id"]] = _outcome(head, blob)
-                except MalformedFrame as exc:
+                except wire.MalformedFrame as exc:
                     outcomes[head["id"]] = Outcome(
                         id=head["id"], status="died",
                         message=f"the check's process sent a malformed result ({exc})")
