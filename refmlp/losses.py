@@ -320,6 +320,9 @@ LOSSES: dict[str, Loss] = {
 }
 """Every loss by name."""
 
+DEFAULT_FOR_TASK = {"binary": "logistic", "multiclass": "cross_entropy", "regression": "squared"}
+"""The loss a dataset's task gets when none is named (``--loss auto``)."""
+
 PAIRINGS = tuple((loss.name, output) for loss in LOSSES.values() for output in loss.outputs)
 """Every valid (loss, output activation) pair."""
 

@@ -144,6 +144,22 @@ class Trajectory:
     def steps(self) -> int:
         return len(self.loss["refmlp"])
 
+    def to_dict(self, meta: dict | None = None) -> dict:
+        """The run as JSON-ready data (``json_safe`` turns non-finite figures into strings):
+        verdict, meta (what was run, given by the caller, with the step count and metric),
+        tolerance and its reason, each implementation's summary, the ones unavailable and why,
+        the step of a divergence, and the per-epoch evaluations."""
+        tol = TRAINING[self.dtype]
+        return {
+            "verdict": verdict(self),
+            "meta": {**(meta or {}), "steps": self.steps, "metric": self.metric},
+            "tolerance": {"dtype": self.dtype, "rtol": self.tolerance, "reason": tol.reason},
+            "implementations": summary(self),
+            "unavailable": self.unavailable,
+            "diverged_at_step": self.diverged_at,
+            "epochs": self.epochs,
+        }
+
     def max_deviation(self, name: str) -> float:
         dev = self.deviation[name]
         return float(max(dev.max(initial=0.0), self.loss_deviation[name].max(initial=0.0)))

@@ -26,7 +26,9 @@ import time
 from pathlib import Path
 
 from refmlp.activations import HIDDEN_ACTIVATIONS
-from refmlp.cli import DEFAULT_LOSS, comma_list, implementations, layer_sizes, positive_int
+from refmlp.commands.options import choice_list, comma_list, layer_sizes, positive_int
+from refmlp.commands.train import PEERS
+from refmlp.losses import DEFAULT_FOR_TASK as DEFAULT_LOSS
 from refmlp.data import load_dataset
 from refmlp.network import DTYPES, MLP, Spec
 from refmlp.tolerance import TRAINING
@@ -48,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--activation", choices=HIDDEN_ACTIVATIONS, default="tanh",
                         help="hidden activation (default: tanh, which scikit-learn also has)")
     parser.add_argument("--batch", type=positive_int, default=32, help="mini-batch size (default: 32)")
-    parser.add_argument("--compare", type=implementations, default=["torch", "sklearn"],
+    parser.add_argument("--compare", type=choice_list(PEERS, allow_empty=True), default=["torch", "sklearn"],
                         help="default: torch,sklearn")
     args = parser.parse_args(argv)
     unknown = [o for o in args.optimizers if o not in PRESETS]
