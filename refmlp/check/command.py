@@ -31,7 +31,7 @@ EPILOG = (
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from ..cli import seed
+    from ..commands.options import seed
 
     parser.description, parser.epilog = DESCRIPTION, EPILOG
     parser.add_argument("path", nargs="+",
@@ -57,7 +57,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    from ..cli import UsageError, emit
+    from ..commands.options import UsageError, emit
     from .scenarios import SCENARIOS, ScenarioError, load_scenario_file, select
     from .submission import check_submission
 
@@ -92,7 +92,7 @@ def run(args) -> int:
 
 def run_batch(args, options) -> int:
     """Several submissions (the PATHs, or with --each their subfolders): a line each, a count."""
-    from ..cli import UsageError, emit
+    from ..commands.options import UsageError, emit
     from . import batch
 
     paths = []

@@ -88,6 +88,8 @@ def compare_implementation(args, spec, X, y):
     from ..implementation import run as run_implementation
 
     X = np.asarray(X, dtype=args.dtype)
+    if np.issubdtype(np.asarray(y).dtype, np.floating):  # targets in the dtype the run is in
+        y = np.asarray(y, dtype=args.dtype)
     try:
         params, given = run_implementation(args.impl, spec.sizes, args.dtype, X, y, args.timeout)
         report = gradients_report(params, lambda X_, y_: given, X, y,
