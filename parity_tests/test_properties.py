@@ -50,7 +50,7 @@ def test_per_sample_and_batched_backward_agree(case):
     # against one product g^T H; g = W^T g as a matrix-vector product against g @ W; the forward
     # pass W x + b against x @ W^T + b. So they differ by rounding only, a few eps times the scale
     # of each quantity, and the package's own float64 tolerance (rtol 1e-10 of that scale, the
-    # one the parity check uses, with its reason in refmlp.compare.POLICY) applies as it is.
+    # one the parity check uses, with its reason in refmlp.tolerance.POLICY) applies as it is.
     report = compare_traces(per_sample, batched, "float64", names=("per_sample", "batched"))
     assert report.passed, f"{report.message()}\n{case!r}"
 

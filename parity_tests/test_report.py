@@ -182,3 +182,15 @@ def test_parity_of_an_mlp_refuses_settings_it_would_ignore(case):
         parity(net, X, Y, dtype="float32", seed=3)
     report = parity(net.spec, X, Y, dtype="float32", init="torch", seed=3)
     assert report.meta["dtype"] == "float32" and report.passed
+
+
+def test_compare_traces_given_the_network_computes_the_error_scales(case):
+    """The same verdicts and rule as parity's, which passes the scales in itself."""
+    net, X, Y = case
+    mine, theirs = net.backward(X, Y), torch_trace(twin(net), X, Y)
+    report = compare_traces(mine, theirs, net=net, y=Y)
+    expected = parity(net, X, Y)
+    assert "running error analysis" in report.tolerance["rule"] == expected.tolerance["rule"]
+    assert [r.tolerance_used for r in report.rows] == [r.tolerance_used for r in expected.rows]
+    with pytest.raises(ValueError, match="given net but not y"):
+        compare_traces(mine, theirs, net=net)
