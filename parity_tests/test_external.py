@@ -110,7 +110,7 @@ def test_float32_is_judged_by_float32_and_a_dtype_slip_fails():
 
 @pytest.mark.parametrize("call, fragment", [
     (dict(params=[(np.zeros((4, 3)), np.zeros(4)), (np.zeros((2, 5)), np.zeros(2))]),
-     "layer 2: W_2 of shape (2, 5)"),
+     "layer 2: W_2 of shape (2, 5) and b_2 of shape (2,) do not fit after layer 1's 4 outputs"),
     (dict(layout="rows"), "layout must be one of out_in, in_out; got 'rows'"),
     (dict(reduction="average"), "unknown reduction 'average'"),
     (dict(activations=["tanh"]), "one activation per layer, 2 of them"),

@@ -70,13 +70,17 @@ def spec_from_params(params, activations, loss: Loss, layout: str) -> tuple[Spec
         W.append(Wk if layout == "out_in" else Wk.T)
         b.append(np.asarray(bk).reshape(-1))
     sizes = [W[1].shape[1]] + [Wk.shape[0] for Wk in W[1:]]
+
+    def after(k):
+        return "" if k == 1 else f" after layer {k - 1}'s {sizes[k - 1]} outputs"
+
     for k in range(1, len(W)):
         if W[k].shape[1] != sizes[k - 1] or b[k].shape != (sizes[k],):
             shape = params[k - 1][0].shape if hasattr(params[k - 1][0], "shape") else None
             want = (sizes[k], sizes[k - 1]) if layout == "out_in" else (sizes[k - 1], sizes[k])
             raise ValueError(
-                f"layer {k}: W_{k} of shape {shape} and b_{k} of {np.shape(params[k - 1][1])} do not "
-                f"follow layer {k - 1}'s {sizes[k - 1]} outputs; with layout={layout!r} W_{k} must "
+                f"layer {k}: W_{k} of shape {shape} and b_{k} of shape {np.shape(params[k - 1][1])} do "
+                f"not fit{after(k)}; with layout={layout!r} W_{k} must "
                 f"be {want} and b_{k} hold {sizes[k]} numbers"
             )
     L = len(W) - 1

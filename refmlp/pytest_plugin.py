@@ -25,12 +25,3 @@ def gradient_parity():
 
     return assert_gradients_match
 
-
-def pytest_assertrepr_compare(op, left, right):
-    """``assert report.verdict == "pass"`` and ``assert report == ...`` show the report's message."""
-    from .compare import Report
-
-    for side in (left, right):
-        if isinstance(side, Report):
-            return [f"{left!r} {op} {right!r}", *side.message().splitlines()]
-    return None
