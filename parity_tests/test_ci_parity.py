@@ -21,8 +21,7 @@ class Net:
         hs = [X]
         for i, (W, b) in enumerate(self.params):
             hs.append(hs[-1] @ W + b if i == len(self.params) - 1 else np.tanh(hs[-1] @ W + b))
-        g = {"sum": 2, "mean": 2 / len(X), "half": 1 / len(X), "mse": 2 / Y.size}[self.loss] * (hs[-1] - Y)
-        out = []
+        g, out = {"sum": 2, "mean": 2 / len(X), "half": 1 / len(X), "mse": 2 / Y.size}[self.loss] * (hs[-1] - Y), []
         for i in reversed(range(len(self.params))):
             out.insert(0, (hs[i].T @ g, g.sum(axis=0)))
             g = (g @ self.params[i][0].T) * (1 - hs[i] ** 2)
