@@ -188,6 +188,7 @@ def step_rounding(after, change, alpha: float, dtype: str):
 VARIANT_RTOL = {"float64": 1e-6, "float32": 1e-3}
 CLEARLY_CLOSER = 10.0
 SIGNATURE_RTOL = 1e-6
+EXACT_RTOL = 1e-12
 
 
 # ---- scikit-learn -------------------------------------------------------------------------------
@@ -262,6 +263,10 @@ REASONS: dict[str, str] = {
     "clearly closer": (f"and only when they sit at least {fig(CLEARLY_CLOSER)} times closer to the "
                        "variant than to the reference: a variant that coincides with the reference "
                        "on the sample explains nothing"),
+    "exact": (f"{fig(EXACT_RTOL)} relative (about {EXACT_RTOL / EPS['float64']:.0f} float64 eps): two "
+              "float64 evaluations of the same formula on the same numbers, or a factor that must "
+              "be 0 (a bias that did not move), agree to a few eps, and anything else differs by "
+              "far more"),
     "signature": (f"a step's signature (gradients scaled by -1, or by a factor changing with alpha) "
                   f"is read within {fig(SIGNATURE_RTOL)} relative: the recovered gradients are exact "
                   "to a few eps"),
