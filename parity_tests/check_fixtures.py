@@ -6,6 +6,8 @@ behaviour to it through ``submission(tmp_path, extra=..., replace=...)``.
 
 from pathlib import Path
 
+import pytest
+
 CORRECT = '''
 import numpy as np
 from layers import *
@@ -71,3 +73,22 @@ def submission(folder: Path, *, extra: str = "", replace=(), files=None) -> Path
     for name, text in (files or {}).items():
         (folder / name).write_text(text)
     return folder
+
+
+ISOLATION = ("namespaces", "fallback", "none")  # refmlp/check/sandbox/confine.py, strongest first
+
+
+def force_isolation(monkeypatch, mode: str) -> str:
+    """Make the checker run in isolation ``mode`` ($REFMLP_ISOLATION), or skip the test saying why
+    this machine cannot (user namespaces refused, no Landlock or seccomp, not Linux)."""
+    from refmlp.check.sandbox import confine
+
+    found = confine.available()
+    if mode not in found:
+        pytest.skip(f"isolation {mode!r} is not available on this machine (available: "
+                    f"{', '.join(found)}): " + {
+                        "namespaces": "user namespaces are refused (a container's profile or "
+                                      "a sysctl)",
+                        "fallback": "the kernel has neither Landlock nor seccomp filters"}[mode])
+    monkeypatch.setenv(confine.ENV, mode)
+    return mode

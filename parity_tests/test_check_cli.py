@@ -23,7 +23,7 @@ def run(argv, capsys):
 def test_correct_submission_exits_0_with_a_readable_report(tmp_path, capsys):
     code, out, _ = run([str(submission(tmp_path)), "--scenario", "square"], capsys)
     assert code == 0
-    assert "verdict: PASS" in out and "scenario square" in out and "gradients" in out
+    assert "verdict: PASS" in out and "square: all 7 checks ok" in out
 
 
 def test_buggy_submission_exits_1_and_json_follows_the_contract(tmp_path, capsys):
@@ -34,10 +34,13 @@ def test_buggy_submission_exits_1_and_json_follows_the_contract(tmp_path, capsys
     assert set(doc) >= {"verdict", "submission", "api", "checks", "first_divergence",
                         "diagnosis", "helpers"}
     assert doc["verdict"] == "fail" and doc["api"] == "MLP"
-    assert doc["first_divergence"] == {"layer": 2, "quantity": "b_derivs"}
+    fd = doc["first_divergence"]
+    assert (fd["layer"], fd["quantity"], fd["scenario"], fd["check"]) == (2, "b_derivs", "disc",
+                                                                          "gradients")
+    assert len(fd["expected"]) == len(fd["actual"]) == 2  # layer 2 of disc has 2 units
     assert doc["diagnosis"]["key"] == "fprime_missing" and doc["diagnosis"]["message"]
     for check in doc["checks"]:
-        assert set(check) == {"name", "scenario", "verdict", "details", "traceback"}
+        assert set(check) == {"name", "scenario", "verdict", "judged", "details", "traceback"}
         assert check["verdict"] in ("pass", "fail", "error")
     grads = next(c for c in doc["checks"] if c["name"] == "gradients")
     assert grads["verdict"] == "fail"
@@ -50,7 +53,7 @@ def test_exception_is_a_failed_check_with_the_students_traceback(tmp_path, capsy
                                          "    def step(self, alpha):\n        raise KeyError('oops')\n")])
     code, out, _ = run([str(sub), "--scenario", "disc"], capsys)
     assert code == 1
-    assert "first divergence: exception" in out and "KeyError: 'oops'" in out
+    assert "first divergence: your code raised an exception" in out and "KeyError: 'oops'" in out
     assert "mlp.py" in out and "in step" in out
 
 
@@ -110,7 +113,8 @@ def test_scenario_file_adds_a_network(tmp_path, capsys):
                         "--scenario", "tiny_disc", "--json"], capsys)
     doc = json.loads(out)
     assert code == 1 and {c["scenario"] for c in doc["checks"]} == {"tiny_disc"}
-    assert doc["first_divergence"] == {"layer": 2, "quantity": "b_derivs"}
+    fd = doc["first_divergence"]
+    assert (fd["layer"], fd["quantity"], fd["scenario"]) == (2, "b_derivs", "tiny_disc")
 
 
 @pytest.mark.parametrize("text, needle", [
@@ -175,13 +179,13 @@ class MLP:
         return x
 
     def backward(self, x, y):
-        pass
+        self.seen = (x, y)
 
     def step(self, alpha):
-        pass
+        self.alpha = alpha
 
     def zero_grad(self):
-        pass
+        self.seen = None
 '''
     (tmp_path / "mlp.py").write_text(hidden)
     code, out, _ = run([str(tmp_path), "--scenario", "square", "--json"], capsys)

@@ -50,8 +50,11 @@ def test_several_paths_and_json(klass, capsys):
     assert [r["verdict"] for r in doc["reports"]] == ["pass", "fail"]
     assert doc["reports"][1]["diagnosis"]["key"] == "fprime_missing"
     assert all(r["seconds"] > 0 for r in doc["reports"])
+    # grading draws one secret seed for the whole run, and says it
+    seed = doc["reports"][0]["seed"]
+    assert isinstance(seed, int) and doc["reports"][1]["seed"] == seed
     assert doc["summary"] == {"submissions": 2, "pass": 1, "fail": 1, "error": 0,
-                              "seconds": doc["summary"]["seconds"]}
+                              "seconds": doc["summary"]["seconds"], "seed": seed}
 
 
 def test_each_on_a_folder_without_submissions_is_a_usage_error(tmp_path, capsys):

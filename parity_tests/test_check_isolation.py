@@ -1,17 +1,24 @@
 """A buggy, careless or result-forging submission can neither crash the checker, nor change another
 check's result, nor make a wrong gradient pass (refmlp check's sandbox:
-refmlp/check/sandbox/). It is no security boundary against code that attacks the checker
-as the same user (signals, files on disk): see the README's "Isolation: guarantees and limits"."""
+refmlp/check/sandbox/), on every isolation path this machine has; where the OS isolates the
+worker, what it refuses (a signal to the worker, a fork) fails only the checks that try it. Attacks
+on the checker, the files and the classmates: test_check_attacks.py."""
 
 import sys
 
 import numpy as np
 import pytest
 
-from check_fixtures import FPRIME_MISSING, submission
+from check_fixtures import FPRIME_MISSING, ISOLATION, force_isolation, submission
 from refmlp.check import check_submission, runner
 
 FAST = dict(scenarios=["disc"], timeout=10)  # generous: the machine may be loaded
+
+
+@pytest.fixture(autouse=True, params=ISOLATION)
+def isolation(request, monkeypatch):
+    """Every test on every isolation path this machine has (the others skip, saying why)."""
+    return force_isolation(monkeypatch, request.param)
 
 
 def verdicts(report):
@@ -100,9 +107,12 @@ import sys, types
 # check would cost seconds, and patching it in the sandbox reaches no further than this does)
 sys.modules["torch"] = types.SimpleNamespace(allclose=lambda *a, **k: True,
                                              testing=types.SimpleNamespace(assert_close=print))
-import refmlp.compare
-refmlp.compare.compare_arrays = lambda *a, **k: None
-refmlp.compare.POLICY.clear()
+try:  # refmlp is out of the sandbox's reach when the OS isolates it
+    import refmlp.compare
+    refmlp.compare.compare_arrays = lambda *a, **k: None
+    refmlp.compare.POLICY.clear()
+except (ImportError, PermissionError):
+    pass
 '''
 
 
@@ -132,14 +142,21 @@ def test_a_syntax_error_is_an_error_not_a_crash(tmp_path):
     assert np.all([c.verdict != "pass" for c in rep.checks])
 
 
-def test_killing_the_worker_itself_is_reported_not_crashed(tmp_path):
+def test_killing_the_worker_itself_is_reported_not_crashed(tmp_path, isolation):
     # the submission kills its parent, the sandbox worker: the checks that did not report are
-    # failures of the submission ("died"), and the checker still answers
+    # failures of the submission ("died"), and the checker still answers; isolated, the signal
+    # is refused and only the checks calling zero_grad fail
     rep = check_submission(submission(tmp_path, extra="\nimport os, signal\n", replace=[(
         "    def zero_grad(self):\n",
         "    def zero_grad(self):\n        os.kill(os.getppid(), signal.SIGKILL)\n")]), **FAST)
     assert rep.verdict == "fail" and rep.exit_code == 1
     v = verdicts(rep)
+    if isolation != "none":
+        assert v["zero_grad"] == v["sgd_run"] == "fail"
+        assert v["forward"] == v["gradients"] == v["accumulation"] == v["step"] == "pass"
+        zero_grad = next(c for c in rep.checks if c.name == "zero_grad")
+        assert "PermissionError" in zero_grad.traceback, rep.to_text()
+        return
     # two checks run at a time, so zero_grad starts only once two of the three before it have
     # reported; the third may still be running when the worker dies (which one depends on load)
     assert v["zero_grad"] == "fail"
@@ -198,7 +215,7 @@ def test_a_result_frame_larger_than_a_check_needs_fails_that_check(tmp_path):
     assert grads.verdict == "fail" and "exceeded" in grads.message, rep.to_text()
 
 
-def test_a_stopped_worker_is_killed_within_the_limit_plus_a_grace(tmp_path):
+def test_a_stopped_worker_is_killed_within_the_limit_plus_a_grace(tmp_path, isolation):
     # SIGSTOP on the worker (the child's parent): before, the judge waited n_checks x timeout + 30 s
     import time
 
@@ -209,6 +226,9 @@ def test_a_stopped_worker_is_killed_within_the_limit_plus_a_grace(tmp_path):
     elapsed = time.monotonic() - t0
     assert elapsed < 1 + runner.GRACE + 5, elapsed  # 5 s: start-up and judging on a loaded machine
     assert rep.verdict in ("fail", "error") and rep.exit_code != 0
+    if isolation != "none":  # the signal is refused: importing the submission fails
+        assert rep.verdict == "error" and "PermissionError" in rep.traceback, rep.to_text()
+        return
     assert "sent nothing" in (rep.message or "") + " ".join(c.message or "" for c in rep.checks)
 
 
@@ -233,14 +253,19 @@ def alive(pid):
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="strays are found through /proc")
-def test_processes_escaping_the_process_group_are_killed(tmp_path):
-    # they hold the check's pipes open too: the check must still end when its own process does
+def test_processes_escaping_the_process_group_are_killed(tmp_path, isolation):
+    # they hold the check's pipes open too: the check must still end when its own process does;
+    # isolated, fork is refused: importing the submission fails and nothing is started
     pids = tmp_path / "pids"
     pids.mkdir()
     sub = tmp_path / "sub"
     sub.mkdir()
     rep = check_submission(submission(sub, extra=DAEMON.replace("{pids!r}", repr(str(pids)))),
                            **FAST)
+    if isolation != "none":
+        assert rep.verdict == "error" and "PermissionError" in rep.traceback, rep.to_text()
+        assert not list(pids.iterdir())
+        return
     assert rep.verdict == "pass", rep.to_text()
     started = [int(p.name) for p in pids.iterdir()]
     assert len(started) >= len(rep.checks)  # one per check at least (the load check's too)

@@ -19,33 +19,21 @@ import numpy as np
 import pytest
 
 import refmlp.network
+from refmlp.bugs import BUGS, with_mutations
 from refmlp.compare import compare_traces
 from refmlp.mirror import torch_trace, twin
 
 L = 3
-# (id, function, line as written, line as broken, reduction, expected first divergence (quantity, layer))
-MUTANTS = [
-    ("W^T-in-forward", "forward_sample", "self.W[k] @ h[k - 1]", "self.W[k].T @ h[k - 1]", "sum", ("a", 1)),
-    ("h-is-a", "forward_sample", "h.append(self.f[k](a[k]))", "h.append(a[k])", "sum", ("h", 1)),
-    ("drop-fprime", "backprop", "g = g * self.fprime[k](a[k])", "g = g", "sum", ("g", L - 1)),
-    ("fprime-at-last-layer", "backprop", "if k < L:", "if k <= L:", "sum", ("g", L)),
-    ("fprime-of-h", "backprop", "self.fprime[k](a[k])", "self.fprime[k](h[k])", "sum", ("g", L - 1)),
-    ("transpose-W_derivs", "backprop", "np.outer(g, h[k - 1])", "np.outer(h[k - 1], g)", "sum", ("W_derivs", L)),
-    ("h_k-for-h_k-1", "backprop", "np.outer(g, h[k - 1])", "np.outer(g, h[k])", "sum", ("W_derivs", L)),
-    ("W-for-W^T", "backprop", "g = self.W[k].T @ g", "g = self.W[k] @ g", "sum", ("g", L - 1)),
-    ("b_derivs-scaled", "backprop", "b_derivs[k] = g", "b_derivs[k] = 2 * g", "sum", ("b_derivs", L)),
-    ("W-in-forward", "Workspace.forward", "net.W[k].T, out=a[k]", "net.W[k], out=a[k]", "sum", ("a", 1)),
-    ("bias-dropped", "Workspace.forward", "np.add(a[k], net.b[k], out=a[k])", "np.add(a[k], 0, out=a[k])", "sum", ("a", 1)),
-    ("drop-fprime", "Workspace.backward", "self.fprime_mul[k](g[k], a[k], self.fprimes[k])", "pass", "sum", ("g", L - 1)),
-    ("fprime-at-last-layer", "Workspace.backward", "if k < L:", "if k <= L:", "sum", ("g", L)),
-    ("fprime-of-h", "Workspace.backward", "g[k], a[k], self.fprimes[k]", "g[k], h[k], self.fprimes[k]", "sum", ("g", L - 1)),
-    ("transpose-W_derivs", "Workspace.backward", "np.matmul(g[k].T, h[k - 1]", "np.matmul(h[k - 1].T, g[k]", "sum", ("W_derivs", L)),
-    ("h_k-for-h_k-1", "Workspace.backward", "h[k - 1], out=W_derivs[k]", "h[k], out=W_derivs[k]", "sum", ("W_derivs", L)),
-    ("W-for-W^T", "Workspace.backward", "g[k], net.W[k], out=g[k - 1]", "g[k], net.W[k].T, out=g[k - 1]", "sum", ("g", L - 1)),
-    ("b_derivs-mean", "Workspace.backward", "np.add.reduce(g[k], axis=0", "np.mean(g[k], axis=0", "sum", ("b_derivs", L)),
-    ("mean-not-divided", "Workspace.backward", "np.divide(g[L], divisor(reduction, *Y.shape), out=g[L])", "pass", "mean", ("g", L)),
-    ("mean-not-divided", "_backward_per_sample", "lst[k] /= n", "pass", "mean", ("g", L)),
-]
+MUTANTS = [(bug.key, m) for bug, m in with_mutations()]
+"""(bug key, mutation) for every mutation of the bug catalogue (refmlp.bugs)."""
+
+
+def expected_divergence(first: str) -> tuple[str, int]:
+    """ "g_L-1" -> ("g", L - 1) for this file's network of L layers."""
+    quantity, _, layer = first.rpartition("_")
+    return quantity, eval(layer, {"L": L})  # noqa: S307 -- our own registry's "L", "L-1", "1"
+
+
 PATH = {"backprop": "per_sample", "_backward_per_sample": "per_sample", "forward_sample": "per_sample",
         "Workspace.backward": "batched", "Workspace.forward": "batched"}
 
@@ -94,21 +82,33 @@ def test_unbroken_network_passes(dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize(
-    "function,old,new,reduction,expected",
-    [pytest.param(*m[1:], id=f"{PATH[m[1]]}-{m[0]}") for m in MUTANTS],
-)
-def test_broken_line_is_found_where_it_is(function, old, new, reduction, expected, dtype):
-    report = run_mutant(function, old, new, reduction, dtype)
+@pytest.mark.parametrize("key,mutation", [pytest.param(key, m, id=f"{PATH[m.function]}-{key}")
+                                          for key, m in MUTANTS])
+def test_broken_line_is_found_where_it_is(key, mutation, dtype):
+    report = run_mutant(mutation.function, mutation.old, mutation.new, mutation.reduction, dtype)
     assert not report.passed
-    quantity, layer = expected
+    quantity, layer = expected_divergence(mutation.first)
     assert report.first_divergence == {"quantity": quantity, "layer": layer}, report.message()
     assert f"layer {layer}, {quantity}" in report.message()
+    # the parity hint is the catalogue's: the bug put in is among the ones it names
+    at = "g_L" if (quantity, layer) == ("g", L) else quantity
+    assert at in BUGS[key].shows_at, (key, at)
+    assert BUGS[key].hint_at(layer) in report.hint, report.hint
+
+
+def test_every_mutation_sits_in_one_function_once():
+    """Each mutation's line occurs exactly once in its function (mutant_module asserts it), so the
+    mutant is the bug and nothing else; and every catalogued bug with a hint is exercised."""
+    for _, m in MUTANTS:
+        mutant_module(m.function, m.old, m.new)
+    hinted = {b.key for b in BUGS.values() if b.hint}
+    assert hinted <= {key for key, _ in MUTANTS}, hinted - {key for key, _ in MUTANTS}
 
 
 if __name__ == "__main__":
-    for name, function, old, new, reduction, _ in MUTANTS:
-        report = run_mutant(function, old, new, reduction)
-        print(f"== {PATH[function]} ({function}), reduction {reduction}: {name}: {old!r} -> {new!r}")
+    for name, m in MUTANTS:
+        report = run_mutant(m.function, m.old, m.new, m.reduction)
+        print(f"== {PATH[m.function]} ({m.function}), reduction {m.reduction}: {name}: "
+              f"{m.old!r} -> {m.new!r}")
         print(report.message(), end="\n\n")
     sys.exit(0)

@@ -27,3 +27,16 @@ def test_sensitivity_prints_a_threshold_for_every_dtype_batch_and_quantity():
         # three figures "1 + x", each a positive slack well below 1 (a real detection threshold)
         slacks = [float(x) for x in row[2:][2::3]]
         assert len(slacks) == 3 and all(0 < s < 0.01 for s in slacks), row
+
+
+def test_isolation_benchmark_prints_every_mode_against_none():
+    done = subprocess.run([sys.executable, SCRIPTS / "isolation_benchmark.py", "--runs", "1",
+                           "--scenario", "disc"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    from refmlp.check.sandbox import confine
+
+    rows = {line.split()[0]: line.split() for line in done.stdout.splitlines()
+            if line.split()[:1] and line.split()[0] in confine.MODES and line.split()[1].endswith("s")
+            and not line.startswith("run")}
+    assert sorted(rows) == sorted(confine.available()), done.stdout
+    assert rows["none"][2:4] == ["+0.000s", "1.000"], done.stdout

@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from .bugs import hints
 from .network import Trace
 from .tolerance import POLICY, Tolerance  # noqa: F401  (re-exported: the policy's old home)
 from .tolerance import SCALES_ANALYSIS, SCALES_COARSE, allowed, coarse_floor, parity_tolerance, rule
@@ -326,19 +327,20 @@ def diagnose(rows: list[Row], L: int) -> str:
                     f"g h_{{k-1}}^T, of W_{k}'s own shape {tuple(first.expected_shape)}")
         return f"{q} at layer {k} has the wrong shape: check the layout conventions"
     if q == "a":
-        return ("a_1 = W_1 x + b_1 is wrong: the weights or the input differ" if k == 1 else
-                f"a_{k} = W_{k} h_{k-1} + b_{k} is wrong although h_{k-1} matches: W_{k} or b_{k} differ")
+        return (("a_1 = W_1 x + b_1 is wrong: the weights or the input differ" if k == 1 else
+                 f"a_{k} = W_{k} h_{k-1} + b_{k} is wrong although h_{k-1} matches: W_{k} or "
+                 f"b_{k} differ") + _likely("a", k))
     if q == "h":
-        return f"h_{k} = f_{k}(a_{k}) is wrong although a_{k} matches: the activation f_{k} differs"
+        return (f"h_{k} = f_{k}(a_{k}) is wrong although a_{k} matches: the activation f_{k} differs"
+                + _likely("h", k))
     if q == "loss":
         return "every activation matches but the loss value does not: the loss or its reduction differs"
     if q == "g" and k == L:
         return ("g_L = dLoss/da_L is wrong although the forward pass matches: the loss derivative "
-                "(est_lossderiv), its reduction (sum vs mean), or f'_L applied or skipped wrongly")
+                "(est_lossderiv), its reduction (sum vs mean), or f'_L" + _likely("g_L", k))
     if q == "g":
-        return (f"g_{k} is wrong although g_{k + 1} matches: passing g back, g = W_{k + 1}^T g "
-                f"(W instead of W^T?) or the derivative step g *= f'_{k}(a_{k}) (missing, or taken "
-                f"of h_{k} instead of a_{k}?)")
+        return (f"g_{k} is wrong although g_{k + 1} matches: g_{k} = f'_{k}(a_{k}) * "
+                f"(W_{k + 1}^T g_{k + 1})" + _likely("g", k))
     if q in ("W_derivs", "b_derivs") and any(r.label == f"g_{k}" and r.verdict == "skip" for r in rows):
         return (f"{q}_{k} is the first quantity given that differs; g_{k} = dLoss/da_{k} was not "
                 f"given, so the error may be in g_{k} itself (the loss derivative or its "
@@ -346,11 +348,17 @@ def diagnose(rows: list[Row], L: int) -> str:
                 + (f"the outer product g h_{k - 1}^T" if q == "W_derivs" else "the sum of g over the batch"))
     if q == "W_derivs":
         return (f"W_derivs_{k} is wrong although g_{k} matches: it must be g h_{k - 1}^T, "
-                f"the outer product with this layer's input (h_{k} used instead of h_{k - 1}, or "
-                f"transposed?)")
+                f"the outer product with this layer's input" + _likely("W_derivs", k))
     if q == "b_derivs":
-        return f"b_derivs_{k} is wrong although g_{k} matches: it must be g itself (summed over the batch)"
+        return (f"b_derivs_{k} is wrong although g_{k} matches: it must be g itself (summed over "
+                "the batch)" + _likely("b_derivs", k))
     return f"{q} differs at layer {k}"
+
+
+def _likely(at: str, k: int) -> str:
+    """The catalogued bugs that show first at ``at`` (refmlp.bugs), as the hint's question."""
+    found = hints(at, k)
+    return f" ({', or '.join(found)}?)" if found else ""
 
 
 def render_table(report: Report) -> str:

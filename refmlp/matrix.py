@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from typing import Iterator
 
 from .activations import HIDDEN_ACTIVATIONS
-from .compare import POLICY, Report, compare_traces
+from .compare import Report, compare_traces
+from .tolerance import POLICY
 from .data import list_datasets, load_dataset
 from .losses import LOSSES
 from .mirror import torch_trace, twin

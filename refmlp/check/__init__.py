@@ -7,7 +7,8 @@
 The student's code runs only in a sandboxed subprocess (refmlp/check/sandbox/worker.py, numpy
 only); this process computes every expectation with refmlp and torch. Modules, one job each:
 scenarios (the networks), plan (the calls each check makes), runner (the sandbox from the judge's
-side), judge (expectations and rows), diagnosis (which known bug the figures fit), helpers (the
+side), weights (the proof that every network ran on the checker's weights), judge (expectations
+and rows), diagnosis (which known bug the figures fit), helpers (the
 student's own layers.py / losses.py), report (text and JSON), submission (check_submission).
 """
 

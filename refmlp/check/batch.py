@@ -63,8 +63,10 @@ def _divergence(rep: CheckReport) -> str:
 
 def summary(results) -> dict:
     counts = {v: sum(r.verdict == v for r, _ in results) for v in EXIT}
+    seeds = {r.seed for r, _ in results if r.seed is not None}
     return {"submissions": len(results), **counts,
-            "seconds": round(sum(s for _, s in results), 2)}
+            "seconds": round(sum(s for _, s in results), 2),
+            "seed": seeds.pop() if len(seeds) == 1 else None}
 
 
 def to_text(results) -> str:
@@ -83,6 +85,11 @@ def to_text(results) -> str:
     lines.append("")
     lines.append(f"{s['submissions']} submissions: {s['pass']} pass, {s['fail']} fail, "
                  f"{s['error']} error ({s['seconds']:.1f}s)")
+    if s["seed"] is not None:
+        lines.append(f"seed {s['seed']} (samples, weights, step sizes; --seed {s['seed']} repeats this run)")
+    isolations = sorted({r.isolation for r, _ in results if r.isolation})
+    if isolations:
+        lines.append("isolation: " + "; ".join(isolations))
     return "\n".join(lines)
 
 

@@ -30,9 +30,19 @@ EPILOG = (
 )
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
+def check_seed(text: str) -> int | str:
+    """An integer >= 0 below 2^32 (numpy's global seed), or 'random'."""
     from ..commands.options import seed
 
+    if text == "random":
+        return text
+    value = seed(text)
+    if value >= 2**32:
+        raise argparse.ArgumentTypeError(f"expected an integer below 2^32 or 'random', got {text!r}")
+    return value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description, parser.epilog = DESCRIPTION, EPILOG
     parser.add_argument("path", nargs="+",
                         help="the submission folder, or its mlp.py (or neuralnet.py); several paths "
@@ -46,14 +56,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="run this scenario (repeatable; default: all, plus the file's)")
     parser.add_argument("--scenario-file", metavar="FILE",
                         help="TOML or JSON file of extra scenarios (see the epilog)")
-    parser.add_argument("--seed", type=seed, default=0,
-                        help="seed of the samples and of numpy's global generator before each "
-                             "network is built (default: 0)")
+    parser.add_argument("--seed", type=check_seed, default=None,
+                        help="seed of the samples, the checker's weights, the step sizes and numpy's "
+                             "global generator before each network is built; 'random' draws one. "
+                             "Default: 0 for one submission (the same report every run), random when "
+                             "grading several (--each or several PATHs: no answer can be computed "
+                             "before the run). The report gives the seed: --seed N repeats a run")
     parser.add_argument("--adapter", metavar="FILE",
                         help="a Python file defining class MLP with the released API (see README)")
     parser.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
                         help="wall-clock limit per check, at least 0.5 (default: 10)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument("--allow-unisolated", action="store_true",
+                        help="let --each grade a class where the OS offers no isolation (not Linux, "
+                             "or neither namespaces, Landlock nor seccomp: every report then says "
+                             "'isolation: none' and a student's code can reach the others' files); "
+                             "REFMLP_ISOLATION=namespaces|fallback|none forces a mode")
+    parser.add_argument("--helpers", choices=("apart", "count"), default="apart",
+                        help="the submission's own layers.py / losses.py are judged apart by their "
+                             "values and, by default (apart), never change the verdict; 'count' "
+                             "makes a failing helper fail the submission (students who wrote their "
+                             "own helpers). The course's released files are named as such")
+    parser.add_argument("--verbose", action="store_true",
+                        help="every check's figures and notes, before the one-screen summary")
+    parser.add_argument("--repro", metavar="FILE",
+                        help="write a short numpy-only script reproducing the first divergence "
+                             "(the check's weights, x, y, the reference's numbers and yours)")
 
 
 def run(args) -> int:
@@ -61,6 +89,21 @@ def run(args) -> int:
     from .scenarios import SCENARIOS, ScenarioError, load_scenario_file, select
     from .submission import check_submission
 
+    import os
+    import sys
+
+    from .sandbox import confine
+
+    try:
+        isolation, _ = confine.choose()  # $REFMLP_ISOLATION checked before anything runs
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if args.each and isolation == "none" and not args.allow_unisolated:
+        raise UsageError(
+            "--each runs every student's code next to the others' files, and this machine offers "
+            "no isolation (" + (f"{confine.ENV}=none" if os.environ.get(confine.ENV) else
+                                f"{sys.platform}: no user namespaces, Landlock or seccomp")
+            + "): grade in a container or VM, or pass --allow-unisolated to accept the risk")
     # a finite floor: inf cannot become the sandbox's CPU limit, and below half a second even a
     # right submission cannot start (numpy's import alone takes ~0.1-0.3 s)
     if args.timeout is not None and not (math.isfinite(args.timeout) and args.timeout >= 0.5):
@@ -75,9 +118,16 @@ def run(args) -> int:
         chosen = select(names, extra)
     except ScenarioError as exc:
         raise UsageError(str(exc)) from None
-    options = dict(scenarios=chosen, seed=args.seed, timeout=args.timeout, adapter=args.adapter)
+    grading = args.each or len(args.path) > 1
+    seed = args.seed if args.seed is not None else "random" if grading else 0
+    if seed == "random":
+        import secrets
+
+        seed = secrets.randbelow(2**32)
+    options = dict(scenarios=chosen, seed=seed, timeout=args.timeout, adapter=args.adapter,
+                   helpers=args.helpers)
     try:
-        if args.each or len(args.path) > 1:
+        if grading:
             return run_batch(args, options)
         report = check_submission(args.path[0], **options)
     except ModuleNotFoundError as exc:
@@ -85,8 +135,14 @@ def run(args) -> int:
             raise
         raise UsageError("refmlp check needs torch, the oracle, and it is not installed: "
                          "pip install torch") from None
+    if args.repro:
+        import sys
+
+        from .repro import write_repro
+
+        print(write_repro(report, args.repro), file=sys.stderr)
     # the report says why it is an error (text and JSON alike): said once, not again on stderr
-    emit(report.to_json() if args.json else report.to_text())
+    emit(report.to_json() if args.json else report.to_text(verbose=args.verbose))
     return report.exit_code
 
 

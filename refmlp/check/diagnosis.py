@@ -17,64 +17,15 @@ forward passes, of a column bias broadcasting a_k to (m, m), of an exception or 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .. import activations as act
-
-MESSAGES = {
-    "fprime_missing": "g is not multiplied by f'_k(a_k) at the hidden layers: in backward, after "
-                      "passing g back to layer k < L, do g = g * fderiv_k(a_k) before using it.",
-    "fprime_at_last_layer": "f' is applied at the last layer too: est_lossderiv already gives "
-                            "dLoss/da_L, so skip g *= f'_L(a_L) for k = L.",
-    "fprime_of_h": "f' is evaluated at h_k instead of a_k: call fderiv on the pre-activation a_k "
-                   "(it only shows where f'(h) != f'(a), e.g. the logistic 'latent' layer).",
-    "W_derivs_transposed": "the W gradient is stored transposed, h_{k-1} g^T: it must be the outer "
-                           "product g h_{k-1}^T, of shape (out, in) like W_k.",
-    "W_instead_of_WT": "g is passed back with W_k instead of W_k^T: use g = W_k^T g (W.T @ g).",
-    "h_k_for_h_k_minus_1": "W_derivs_k uses this layer's output h_k: it must use the layer's input "
-                           "h_{k-1} (x for the first layer): W_derivs_k += g h_{k-1}^T.",
-    "gradients_overwritten": "backward assigns the gradients (=) instead of accumulating them (+=): "
-                             "two backward calls must add up, zero_grad is what resets them.",
-    "zero_grad_partial": "zero_grad does not reset every gradient: {which} still moved after "
-                         "zero_grad(); step(). Reset every W and b gradient of every layer.",
-    "lossderiv_arguments_swapped": "est_lossderiv is called as est_lossderiv(y, y_est): the "
-                                   "course's order is est_lossderiv(y_est, y) (the network's output "
-                                   "first, the target second); swapped, every gradient changes sign.",
-    "step_wrong_sign": "step ascends: the weights moved by +alpha x gradient. Use W -= alpha * dW "
-                       "and b -= alpha * db.",
-    "step_skips_biases": "step does not move the biases (or backward never accumulates their "
-                         "gradient): b -= alpha * db for every layer.",
-    "step_wrong_scale": "step does not move by exactly alpha x gradient: {which}. Use "
-                        "W -= alpha * dW and b -= alpha * db, nothing else.",
-    "stale_forward": "backward uses the a_k / h_k stored by the previous forward call instead of "
-                     "running its own forward pass on x: call self.forward(x) at its start.",
-    "bias_column_broadcast": "{a}_{k} has shape {shape} instead of ({m},): an (m, 1) array added to "
-                             "an (m,) vector broadcasts to (m, m). Keep b 1-D (shape (m,)) or reshape "
-                             "x to a column consistently.",
-    "mean_vs_sum": "the gradient is {which}: a mean where the course sums (a sample's loss is a "
-                   "sum over outputs, a batch gradient the sum over samples).",
-    "relu_for_leaky": "the network uses plain ReLU (0 for u <= 0) where leaky ReLU is meant; use "
-                      "the f / fderiv given to add_layer.",
-    "wrong_leaky_slope": "the leaky ReLU derivative uses slope {which} for u <= 0 where the notes "
-                         "(and torch) use 0.01; use the fderiv given to add_layer.",
-    "forward_W_transposed": "the forward pass uses W^T h: a_k = W_k h_{k-1} + b_k with W_k of shape "
-                            "(out, in).",
-    "forward_bias_missing": "the forward pass drops the bias: a_k = W_k h_{k-1} + b_k.",
-    "exception": "{which}. The traceback below shows the line of your code that raised.",
-    "timeout": "your code did not finish a check within the time limit: look for a loop that "
-               "never ends {which}.",
-    "unknown": "the figures fit no known bug: {which}",
-}
-
+from .. import bugs
 
 def message(key, **kw):
-    """The diagnosis record; {which}, {k}, {m}, {shape} in the text are filled from ``kw`` (plain
-    replacement: the notes' h_{k-1} stays as it is)."""
-    text = MESSAGES[key]
-    for name, value in {"which": "", **kw}.items():
-        text = text.replace("{" + name + "}", str(value))
-    return {"key": key, "message": text}
+    """The diagnosis record of a catalogued bug (refmlp.bugs.message)."""
+    return bugs.message(key, **kw)
 
 
 def _close(x, y, rtol):
@@ -86,68 +37,23 @@ def _close(x, y, rtol):
 
 # ---- the reference with one bug put in ----------------------------------------------------------
 def _fns(name):
-    if name == "softmax":
-        return act.softmax, None
-    a = act.get_activation(name)
-    return a.f, a.fprime
+    return bugs.activation_fns(name)
 
 
 def variant(sc, W, b, x, y, bug):
-    """(a list, W_derivs list, b_derivs list) of one sample, with ``bug`` in; W_derivs_k is what a
-    step would subtract from W_k (broadcast to its shape), None where the bug raises instead."""
-    L = sc.L
-    acts = [None] + [_fns(name) for _, name, _ in sc.layers]
-    if bug == "relu_for_leaky":
-        acts = [None] + [(act.relu, act.relu_deriv) if name == "leaky_relu" else _fns(name)
-                         for _, name, _ in sc.layers]
-    if bug.startswith("slope="):  # the forward pass right, f' of the hidden leaky layers hard-coded
-        slope = float(bug[6:])
-        acts = [None] + [(act.leaky_relu, lambda u, s=slope: np.where(u > 0, 1.0, s))
-                         if name == "leaky_relu" else _fns(name) for _, name, _ in sc.layers]
-    h, a = [np.asarray(x, dtype=float)], [None]
-    for k in range(1, L + 1):
-        Wk = W[k].T if bug == "forward_W_transposed" else W[k]
-        if Wk.shape[1] != h[-1].shape[0]:
-            return None
-        a.append(Wk @ h[-1] + (0 if bug == "forward_bias_missing" else b[k]))
-        h.append(acts[k][0](a[k]))
-    y = np.asarray(y, dtype=float)
-    loss = sc.loss
-    g = 2 * (h[L] - y) if loss in ("squared", "course_squared_on_logistic") else (
-        np.sign(h[L] - y) if loss == "absolute" else h[L] - y)
-    if bug == "mean_vs_sum":
-        g = g / g.size
-    Wd, bd = [None] * (L + 1), [None] * (L + 1)
-    for k in range(L, 0, -1):
-        fprime = acts[k][1]
-        if k < L and bug != "fprime_missing":
-            g = g * fprime(h[k] if bug == "fprime_of_h" else a[k])
-        if k == L and bug == "fprime_at_last_layer" and fprime is not None:
-            g = g * fprime(a[k])
-        bd[k] = g
-        if bug == "W_derivs_transposed":
-            dW = np.outer(h[k - 1], g)
-        elif bug == "h_k_for_h_k_minus_1":
-            dW = np.outer(g, h[k])
-        else:
-            dW = np.outer(g, h[k - 1])
-        try:
-            Wd[k] = np.broadcast_to(dW, W[k].shape)
-        except ValueError:
-            return None
-        back = W[k] if bug == "W_instead_of_WT" else W[k].T
-        if back.shape[1] != g.shape[0]:
-            return None
-        g = back @ g
-    return a, Wd, bd
+    """(a list, W_derivs list, b_derivs list) of one sample with the catalogued bug ``bug`` in
+    ("none": the reference), None where the bug raises instead (refmlp.bugs.variant_trace)."""
+    v = bugs.REFERENCE if bug == "none" else bugs.get(bug).variant
+    out = bugs.variant_trace(v, [name for _, name, _ in sc.layers], sc.loss, W, b, x, y)
+    return None if out is None else (out[0], out[2], out[3])
 
 
-SLOPES = (0.0, 0.1, 0.001, 0.2, 0.02, 0.05, 0.3, 0.5, 1.0)
-"""Leaky slopes tried for a hard-coded f' (0: ReLU's)."""
-BACKWARD_BUGS = ("fprime_missing", "fprime_at_last_layer", "fprime_of_h", "W_derivs_transposed",
-                 "W_instead_of_WT", "h_k_for_h_k_minus_1", "mean_vs_sum", "relu_for_leaky",
-                 "forward_W_transposed", "forward_bias_missing") + tuple(f"slope={s}" for s in SLOPES)
-FORWARD_BUGS = ("forward_W_transposed", "forward_bias_missing", "relu_for_leaky")
+BACKWARD_BUGS = tuple(key for key, bug in bugs.BUGS.items() if bug.variant is not None)
+"""Every catalogued bug with a numpy variant, in catalogue order."""
+FORWARD_BUGS = tuple(key for key in BACKWARD_BUGS
+                     if bugs.BUGS[key].variant.forward_W != "W" or bugs.BUGS[key].variant.bias != "before"
+                     or bugs.BUGS[key].variant.hidden_f)
+"""The variants that change the forward pass."""
 
 
 def _totals(sc, step, bug):
@@ -235,11 +141,13 @@ def step_signature(sc, results, step):
     """step_wrong_sign / step_skips_biases / step_wrong_scale / mean_vs_sum from the scale of the
     recovered gradients, read across the gradients and step checks (different alphas)."""
     r = _ratios(step)
+    L = sc.L
     if not r or any(c is None for c in r.values()):
         bs = [c for (q, _), c in r.items() if q == "b"]
-        Ws = [c for (q, _), c in r.items() if q == "W"]
-        if bs and all(c is not None and abs(c) < 1e-12 for c in bs) and all(
-                c is not None and abs(c - 1) < 1e-6 for c in Ws):
+        # every bias unmoved (exactly) while the last layer's W moved right: the biases are
+        # skipped, whatever else is wrong further down
+        if bs and len(bs) == L and all(c is not None and abs(c) < 1e-12 for c in bs) and \
+                r.get(("W", L)) is not None and abs(r[("W", L)] - 1) < 1e-6:
             return message("step_skips_biases")
         return None
     cs = np.array(list(r.values()))
@@ -251,7 +159,11 @@ def step_signature(sc, results, step):
         return message("step_skips_biases")
     # the scale at the step check's other alphas
     step_check = next((c for c in results if c.name == "step"), None)
-    other = [_ratios(s) for s in (step_check.facts.get("steps", []) if step_check else [])]
+    step_steps = step_check.facts.get("steps", []) if step_check else []
+    inside = step_inside_backward([step] + list(step_steps))
+    if inside:
+        return inside
+    other = [_ratios(s) for s in step_steps]
     for o in other:
         for key, c in r.items():
             c2 = o.get(key)
@@ -266,11 +178,43 @@ def step_signature(sc, results, step):
     return None
 
 
+def step_inside_backward(steps):
+    """backward itself moving the weights by alpha_s x gradient: after backward; step(alpha) the
+    weights moved by (alpha_s + alpha) x gradient (by alpha_s alone when backward also resets
+    the gradients), so the recovered gradient is c x the reference with (c - c0) alpha the same
+    alpha_s at every alpha (c0 = 1, or 0), on every parameter."""
+    seen = []
+    for st in steps:
+        r = _ratios(st)
+        if not r or any(c is None for c in r.values()):
+            return None
+        cs = np.array(list(r.values()))
+        if not np.allclose(cs, cs[0], rtol=1e-8):  # one scale on every parameter, to rounding
+            return None
+        seen.append((st["alpha"], float(cs[0])))
+    if len({alpha for alpha, _ in seen}) < 2:
+        return None  # one alpha cannot tell a factor from an inner step
+    for c0, also in ((1.0, ""), (0.0, " It then resets the gradients too (zero_grad inside "
+                                      "backward), so step(alpha) moves nothing more.")):
+        inner = [(c - c0) * alpha for alpha, c in seen]
+        # an inner step of at least 1e-4 alpha (far beyond the ratios' rounding, ~1e-10), the
+        # same at every alpha to the precision that rounding leaves (1e-10 / 1e-4)
+        if all(abs(c - c0) >= 1e-4 for _, c in seen) and inner[0] > 0 and np.allclose(
+                inner, inner[0], rtol=1e-5):
+            d = message("step_inside_backward", which=f"{inner[0]:g}")
+            d["message"] += also
+            return d
+    return None
+
+
 def exception_signature(sc, text):
     """A transposition on non-square layers raises a shape error rather than giving wrong numbers;
     read the line of the student's code that raised (the last frame of the traceback) and its
     function: outer(h, g) is W_derivs transposed, W^T h in forward is a transposed forward pass,
     W @ g (no transpose) in backward passes g back with W instead of W^T."""
+    if text and "'NoneType' object is not callable" in text.strip().splitlines()[-1] and re.search(
+            r"in (backward|backprop\w*)\n[^\n]*\n[^\n]*$", text.strip()):
+        return "fprime_at_last_layer"  # the only None the checker hands over: the last fderiv
     if not text or not re.search(r"shape|align|broadcast|dimension|size", text.splitlines()[-1]):
         return None
     frames = re.findall(r'File "[^"]*", line \d+, in (\w+)\n\s+(.*)', text)
@@ -306,18 +250,24 @@ def diagnose(first, sc, results, inputs):
         if key:
             return message(key)
         text = first.message or f"your code raised in the {first.name} check"
-        d = message("exception", which=text[0].upper() + text[1:])
-        if not first.traceback:
-            d["message"] = d["message"].replace(". The traceback below shows the line of your code "
-                                                "that raised.", ".")
-        return d
+        located = locate_exception(sc, first, inputs)
+        text = f"{located}; {text}" if located else text
+        line = raising_line(first.traceback)
+        text = text[0].upper() + text[1:] + "."
+        if line:
+            text += f" It raised at {line}."
+        elif first.traceback:
+            text += " The traceback below shows the line of your code that raised."
+        return message("exception", which=text)
     if q in ("a", "h"):
         return forward_signature(sc, first, rtol)
     if lossderiv_swapped(first.facts.get("arrays", {}), first.facts.get("ops", []), inputs):
         return message("lossderiv_arguments_swapped")
     if q in ("b_derivs", "W_derivs"):
-        step = next((s for s in steps if any(
-            r.verdict == "fail" for _, r, w in first.rows if w == s["where"])), None)
+        quoted = getattr(first, "first_quoted", None)  # the step of the first divergence's row
+        step = next((s for s in steps if quoted and s["where"] == quoted[2]), None) or next(
+            (s for s in steps if any(r.verdict == "fail" for _, r, w in first.rows
+                                     if w == s["where"])), None)
         if step is None:
             return message("unknown", which=f"{first.name} differs")
         for lab, r, w in first.rows:  # step (or backward) turned b_k into (m, m): a column bias
@@ -330,12 +280,10 @@ def diagnose(first, sc, results, inputs):
         if fderiv_given_h(sc, first.facts.get("arrays", {}), first.facts.get("ops", [])):
             return message("fprime_of_h")
         bug = match_gradients(sc, step, rtol)
-        if bug and bug.startswith("slope="):
-            slope = float(bug[6:])
-            bug = "relu_for_leaky" if slope == 0 else bug
-            if slope != 0:
-                return message("wrong_leaky_slope", which=f"{slope:g}")
+        if bug in bugs.SLOPE_KEYS:
+            return message(bug, which=bug.partition("=")[2])
         return (step_signature(sc, results, step) or (message(bug) if bug else None)
+                or derive_gradient(sc, first, steps)
                 or message("unknown", which=_figures(first)))
     if q == "accumulation" and steps:
         s = steps[0]
@@ -370,6 +318,129 @@ def diagnose(first, sc, results, inputs):
                 return d
         return message("step_wrong_scale", which="the recovered gradient depends on alpha")
     return message("unknown", which=_figures(first))
+
+
+# ---- the derivation: which formula the numbers equal -------------------------------------------
+def _policy_rtol(first) -> float:
+    from ..compare import POLICY
+
+    return POLICY[first.facts.get("dtype") or "float64"].rtol
+
+
+@dataclass(frozen=True)
+class Step:
+    """What one step of a check moved, as the judge records it (refmlp.check.judge.gradient_rows
+    appends one dict per step to ``facts["steps"]``: keys where, P0, P1, alpha, X, Y, W, b): the
+    weights the step started from and ended at (lists 1..L, (out, in) and (out,), float64), the
+    sample (1-D) or batch (2-D) and alpha, and the gradients recovered from the move."""
+
+    where: str
+    W0: list
+    b0: list
+    W1: list
+    b1: list
+    X: np.ndarray
+    Y: np.ndarray
+    alpha: float
+    W_derivs: list
+    b_derivs: list
+
+    @classmethod
+    def of(cls, d: dict) -> "Step":
+        return cls(d["where"], d["P0"][0], d["P0"][1], d["P1"][0], d["P1"][1], np.asarray(d["X"]),
+                   np.asarray(d["Y"]), d["alpha"], d["W"], d["b"])
+
+    def err(self, dtype: str, q: str, k: int):
+        """The rounding of the recovered gradient q_k ("W" or "b") per element, as
+        refmlp.check.judge.recovered bounds it; None when the step changed its shape."""
+        before, after = (self.W0[k], self.W1[k]) if q == "W" else (self.b0[k], self.b1[k])
+        if np.shape(before) != np.shape(after):
+            return None
+        eps_s = np.finfo(np.float32 if dtype == "float32" else np.float64).eps
+        return (eps_s * np.abs(after) + np.finfo(np.float64).eps * np.abs(before - after)) / self.alpha
+
+
+def _single_sample_steps(first, steps):
+    """The steps of ``first`` made on one sample (a sum of samples is no outer product), whose
+    rows fail."""
+    failing = {w for _, r, w in first.rows if r.verdict == "fail"}
+    return [Step.of(st) for st in steps if np.ndim(st["X"]) == 1 and st["where"] in failing]
+
+
+def derive_gradient(sc, first, steps):
+    """The formula the first divergence's gradient equals (refmlp.check.derivation), said in the
+    notes' words, or None when the search finds none."""
+    from . import derivation
+
+    q, k = first.first["quantity"], first.first["layer"]
+    chosen = _single_sample_steps(first, steps)
+    if not chosen or k is None:
+        return None
+    dtype = first.facts.get("dtype") or "float64"
+    rtol = _policy_rtol(first)
+    traces = []
+    for st in chosen:
+        try:
+            traces.append(derivation.sample_trace(sc.spec(), st.W0, st.b0, st.X, st.Y, rtol))
+        except ValueError:
+            return None
+    g_obs = [(st.b_derivs[k], derivation.g_candidates(t, k, rtol), st.err(dtype, "b", k))
+             for st, t in zip(chosen, traces)]
+    if any(o[0] is None or o[2] is None for o in g_obs):
+        return None
+    g = derivation.explain(f"b_derivs_{k}", g_obs, rtol)
+    if q == "b_derivs":
+        if g is None or g.is_reference:
+            return None
+        found = g
+        W_right = all(r.verdict == "pass" for _, r, w in first.rows
+                      if r.quantity == "W_derivs" and r.layer == k and w in {st.where for st in chosen})
+        if W_right and g.term.cost > 0 and g.term.key != "bias_grad_summed":
+            # the g that W_derivs_k uses is right: only the bias gradient's is not
+            found = replace(g, term=replace(g.term, key="b_derivs_before_fprime" if g.term.key ==
+                            "fprime_missing" else None, advice=(
+                f"W_derivs_{k} is right, so g_{k} is: take b_derivs_{k} = g from the same g, after "
+                f"the step g *= f'_{k}(a_{k})" if "W_" in g.term.name else
+                f"W_derivs_{k} is right, so g_{k} is: b_derivs_{k} = g_{k}")))
+    else:
+        W_obs = [(st.W_derivs[k], derivation.W_candidates(t, k, rtol), st.err(dtype, "W", k))
+                 for st, t in zip(chosen, traces)]
+        if any(o[0] is None or o[2] is None for o in W_obs):
+            return None
+        found = derivation.explain(f"W_derivs_{k}", W_obs, rtol)
+        if found is None or found.is_reference:
+            return None
+    d = derived_message(found)
+    where = backward_site(sc, first, k)
+    if where:
+        d["message"] += f" {where}"
+    return d
+
+
+def backward_site(sc, first, k):
+    """Where the submission's backward calls fderiv for layer k (est_lossderiv for k = L): the
+    line next to the wrong one, read from the worker's call sites."""
+    arrays, ops = first.facts.get("arrays", {}), first.facts.get("ops", [])
+    key, what = (("lossderiv", "est_lossderiv") if k == sc.L
+                 else (f"fd{k}", f"layer {k}'s fderiv"))
+    for i, op in enumerate(ops):
+        if op[0] in ("backward", "descent"):
+            where = site(arrays, f"{i}.{key}")
+            if where:
+                return f"(Your backward calls {what} at {where.replace(':', ' line ')}.)"
+    return None
+
+
+def derived_message(found):
+    """A catalogued bug's message with the formula found, or the formula itself ("derived")."""
+    said = found.say()
+    if found.term.cost == 0 and found.factor != 1.0:
+        return message("gradient_scaled", which=f"{found.target} = {found.formula()}")
+    if found.term.key and found.factor == 1.0:
+        d = message(found.term.key, k=found.target.rpartition("_")[2])
+        d["message"] += f" ({found.equation()}.)"
+        return d
+    return message("derived", which=said[0].upper() + said[1:] + ".")
 
 
 def lossderiv_swapped(arrays, ops, inputs):
@@ -454,7 +525,229 @@ def forward_signature(sc, first, rtol):
                 if v is not None and clearly_closer(got, v[0][1:], ref, rtol):
                     return message(bug)
             break
-    return message("unknown", which=_figures(first))
+    return derive_forward(sc, first, P) or message("unknown", which=_figures(first))
+
+
+def _quoted(first):
+    """(label, Row, where) of the first divergence: the row the judge quotes, else the first
+    failing row of the earliest kind."""
+    n = getattr(first, "first_row", None)
+    if n is not None:
+        return first.rows[n]
+    fd = first.first or {}
+    return next(((lab, r, w) for lab, r, w in first.rows if r.verdict == "fail"
+                 and r.quantity == fd.get("quantity") and r.layer == fd.get("layer")),
+                next(((lab, r, w) for lab, r, w in first.rows if r.verdict == "fail"), None))
+
+
+def _forward_where(op) -> str:
+    """The 'where' the judge gives a forward op's rows (refmlp.check.judge.forward_rows)."""
+    label = op[1].split(".", 1)[-1]
+    return f"forward({label}" + (f", start={op[2]!r}" if op[2] else "") + (
+        f", end={op[3]!r}" if op[3] else "") + ")"
+
+
+def derive_forward(sc, first, P):
+    """What a wrong a_k, or a wrong output of forward (also with start= or end=), equals: another
+    layer's a or h, the pre-activation, another call's output, a placeholder (0, None), W^T, a
+    dropped bias, another input (refmlp.check.derivation)."""
+    from . import derivation
+    from .judge import sub_spec
+
+    quoted = _quoted(first)
+    arrays, ops = first.facts.get("arrays", {}), first.facts.get("ops", [])
+    if quoted is None:
+        return None
+    _, row, where = quoted
+    found_op = next(((i, op) for i, op in enumerate(ops) if op[0] == "forward"
+                     and f"{i}.x" in arrays and _forward_where(op) == where), None)
+    if found_op is None:
+        return None
+    i, op = found_op
+    names = {name: k for k, (_, _, name) in enumerate(sc.layers, start=1)}
+    k0, k1 = names.get(op[2], 1), names.get(op[3], sc.L)
+    W, b = P
+    x = np.asarray(arrays[f"{i}.x"], dtype=np.float64)
+    rtol = _policy_rtol(first)
+    spec = sub_spec(sc, k0)
+    n_out = spec.layers[-1].size
+    y = np.eye(n_out)[0] if spec.loss.name == "cross_entropy" else np.zeros(n_out)
+    try:
+        s = derivation.sample_trace(spec, [None] + W[k0:], [None] + b[k0:], x, y, rtol)
+    except ValueError:
+        return None
+    earlier = [(j, o) for j, o in enumerate(ops[:i]) if o[0] == "forward" and f"{j}.x" in arrays]
+    call = where[len("forward"):]
+    if op[2]:
+        return derive_start(sc, P, arrays, i, op, k0, rtol)
+    if row.quantity == "a" and k0 == 1 and f"{i}.f{row.layer}" in arrays:
+        k = row.layer
+        cands = derivation.a_candidates(s, k, others=[arrays[f"{j}.x"] for j, _ in earlier])
+        found = derivation.explain(f"a_{k}", [(arrays[f"{i}.f{k}"], cands, 0.0)], rtol)
+        if found is None or found.is_reference:
+            return None
+        if found.term.key == "forward_input_not_x":
+            return message("forward_input_not_x", which=found.term.advice)
+        return derived_message(found)
+    if row.quantity != "h" or f"{i}.out" not in arrays:
+        return None
+    out = np.asarray(arrays[f"{i}.out"], dtype=np.float64)
+    layer = f"{op[3]!r}" if op[3] else ""
+    if out.ndim == 0 and np.isnan(out):
+        what = "None"
+    elif out.size and not np.any(out):
+        what = "0" if out.ndim == 0 else "an array of zeros"
+    else:
+        what = None
+    if what:
+        if op[3]:
+            return message("forward_end_placeholder", which=layer, got=what, k=k1)
+        return message("derived", which=f"forward{call} returned {what} where h_{k1} is due.")
+    cands = {}
+    offset = k0 - 1
+    for j in range(1, spec.L + 1):
+        for q in ("h", "a"):
+            name = f"{q}_{j + offset}"
+            cands[name] = derivation.atom(name, getattr(s, q)[j], s.M[q][j], cost=1)
+    for j, o in earlier:
+        if f"{j}.out" in arrays:
+            name = f"the output of an earlier call, forward{_forward_where(o)[len('forward'):]}"
+            cands.setdefault(name, derivation.atom(name, arrays[f"{j}.out"], 0.0, cost=2))
+    ref_name = f"h_{k1}"
+    found = derivation.explain(f"the output of forward{call}", [(out, cands, 0.0)], rtol,
+                               free_factor=False)
+    if found is None or found.term.name == ref_name:
+        return None
+    got = found.term.name
+    if got == f"a_{k1}":
+        return message("forward_end_returns_a", which=call, k=k1)
+    if got.startswith("the output of an earlier call"):
+        key = "forward_end_placeholder" if op[3] else "derived"
+        if key == "derived":
+            return message(key, which=f"forward{call} returned {got}: a stale array, not h_{k1} "
+                                      "of this call.")
+        return message(key, which=layer, got=f"{got} (a stale array)", k=k1)
+    j = int(got.split("_")[1])
+    if op[3] and got == f"h_{sc.L}":
+        ran = [m for m in range(k1 + 1, sc.L + 1) if f"{i}.f{m}" in arrays]
+        why = f" (layers {k1 + 1}..{sc.L} ran too)" if ran else ""
+        return message("forward_end_ignored", which=layer, why=why)
+    if op[3]:
+        why = ("one layer off: a 0-based list index used as the 1-based layer number, or the "
+               "reverse" if abs(j - k1) == 1 else "the wrong layer's output")
+        if got.startswith("a_"):
+            why = f"the pre-activation of layer {j}, " + why
+        return message("forward_end_wrong_layer", which=layer, got=got, why=why, k=k1)
+    return message("derived", which=f"forward{call} returned {got} where h_{k1} is due.")
+
+
+def derive_start(sc, P, arrays, i, op, k0, rtol):
+    """forward(z, start=name_k) that does not feed z into layer k: nothing computed (None), layers
+    before k run (their f was called), or the output of the network from another layer on z."""
+    from . import derivation
+    from .judge import sub_spec
+
+    call = _forward_where(op)[len("forward"):]
+    ran = [j for j in range(1, sc.L + 1) if f"{i}.f{j}" in arrays]
+    out = arrays.get(f"{i}.out")
+    name = f"{op[2]!r}"
+    if not ran and (out is None or (np.ndim(out) == 0 and np.isnan(out))):
+        return message("unfinished", which=f"forward{call} computes nothing and returns None: the "
+                                           "start= branch is not written yet.")
+    early = [j for j in ran if j < k0]
+    if early:
+        return message("forward_start_ignored", which=name, k=k0,
+                       why=f"layer {early[0]}'s f was called, so the pass started before layer "
+                           f"{k0}" + (", at layer 1, feeding z into it" if early[0] == 1 else ""))
+    if out is None:
+        return None
+    W, b = P
+    z = np.asarray(arrays[f"{i}.x"], dtype=np.float64)
+    cands = {}
+    for j in range(1, sc.L + 1):
+        if j != k0 and sc.sizes[j - 1] == z.shape[0]:
+            spec = sub_spec(sc, j)
+            n_out = spec.layers[-1].size
+            y = np.eye(n_out)[0] if spec.loss.name == "cross_entropy" else np.zeros(n_out)
+            t = derivation.sample_trace(spec, [None] + W[j:], [None] + b[j:], z, y, rtol)
+            cands[f"layer {j}"] = derivation.atom(f"layer {j}", t.h[-1], t.M["h"][-1], cost=1)
+    found = derivation.explain("out", [(np.asarray(out, dtype=np.float64), cands, 0.0)], rtol,
+                               free_factor=False)
+    if found is None:
+        return None
+    return message("forward_start_ignored", which=name, k=k0, why=f"it fed z into {found.term.name}")
+
+
+def site(arrays, key):
+    """ "file:line" the submission called a recording function from (the worker's "<key>.site")."""
+    v = arrays.get(key + ".site")
+    if v is None:
+        return None
+    text = bytes(np.asarray(v, dtype=np.uint8)[:300]).decode("utf-8", "replace")
+    return text if re.fullmatch(r"[^\n]+:\d+", text) else None
+
+
+def raising_line(tb):
+    """ "file line N (in function): code" of the submission's last frame in a traceback (frames
+    of numpy and of the checker's course helpers are skipped), or None."""
+    if not tb:
+        return None
+    frames = re.findall(r'File "([^"]*)", line (\d+), in (\S+)\n\s+(.*)', tb)
+    own = [f for f in frames if "site-packages" not in f[0] and "/numpy/" not in f[0]
+           and "sandbox/course" not in f[0]]
+    if not own:
+        return None
+    path, line, func, code = own[-1]
+    return f"{path.rsplit('/', 1)[-1]} line {line} (in {func}): {code.strip()}"
+
+
+def locate_exception(sc, first, inputs):
+    """Which layers of the raising call ran right before it raised: "layer 1 is right (a_1 =
+    W_1 x + b_1); layer 2 raised before its f was called", from the a_k the course's f received
+    during that very call (the worker keeps what the raising operation recorded)."""
+    arrays, ops = first.facts.get("arrays", {}), first.facts.get("ops", [])
+    i = first.facts.get("op_index")
+    if i is None or not (0 <= i < len(ops)) or ops[i][0] not in ("forward", "backward", "descent"):
+        return None
+    op = ops[i]
+    x = arrays.get(f"{i}.x")
+    if x is None and op[0] != "forward":
+        x = inputs.get(op[1])
+    from .judge import read_params
+
+    start = max((j for j in range(i) if ops[j][0] == "new"), default=None)
+    P = read_params(arrays, str(start), sc.sizes, first.facts.get("transposed", False)) \
+        if start is not None else None
+    if x is None or P is None or (op[0] == "forward" and (op[2] or op[3])):
+        return None
+    ran = [k for k in range(1, sc.L + 1) if f"{i}.f{k}" in arrays]
+    if ran != list(range(1, len(ran) + 1)):
+        return None
+    ref = variant(sc, P[0], P[1], x, np.zeros(sc.layers[-1][0]), "none")
+    if ref is None:
+        return None
+    right = []
+    for k in ran:
+        if not _close(np.ravel(arrays[f"{i}.f{k}"]), ref[0][k], 1e-6):
+            break
+        right.append(k)
+    call = {"forward": "forward(x)", "backward": "backward(x, y)",
+            "descent": "backprop_descent(x, y, alpha)"}[op[0]]
+    if len(right) < len(ran):
+        k = len(right) + 1
+        return (f"in {call}, a_{k} (what f_{k} received) is already wrong"
+                + (f" although layers 1..{k - 1} are right" if k > 1 else ""))
+    if len(ran) == sc.L:
+        if op[0] == "forward":
+            return f"in {call}, every layer's a_k is right: it raised after the last layer's f"
+        return (f"in {call}, the forward pass is right (every a_k is): it raised in the backward "
+                "pass")
+    k = len(ran) + 1
+    done = (f"layer 1 is right (a_1 = W_1 x + b_1)" if len(ran) == 1 else
+            f"layers 1..{len(ran)} are right" if ran else "")
+    return f"in {call}, " + (f"{done}; " if done else "") + (
+        f"it raised in layer {k}'s forward step, before f_{k} was called (computing a_{k} = "
+        f"W_{k} h_{k - 1} + b_{k} from h_{k - 1}: check its shape and where it comes from)")
 
 
 def _figures(res):
@@ -463,5 +756,5 @@ def _figures(res):
     bad = [(lab, r, w) for lab, r, w in res.rows if r.verdict == "fail"]
     if not bad:
         return res.message or "no figures"
-    lab, r, w = bad[0]
+    lab, r, w = getattr(res, "first_quoted", None) or bad[0]  # the row of the first divergence
     return f"{lab} in {w}: {describe_mismatch(r)}"

@@ -1,11 +1,20 @@
-"""The submission's own layers.py / losses.py, checked apart from its MLP class.
+"""The submission's own layers.py / losses.py, judged apart from its MLP class.
 
-The MLP class is always judged with the checker's own (correct) helper functions. When a
-submission ships its own helper files, each function the course defines that the file defines
-too is run in the sandbox on fixed inputs (0, negative values, |u| up to 1000, a softmax of large
-logits) and compared with the reference here: refmlp's activations, and the course's loss
-formulas (a sample's loss is a sum over outputs). Warnings (overflow in exp) count against
-logistic and softmax, whose job is to be stable; for the others they are noted.
+The MLP class is always judged with the checker's own (correct) helper functions, and by default
+what the helper files do never changes the class's verdict (``mode="count"`` makes a failing helper
+fail the submission: for a class whose students wrote their own helpers). When a submission ships
+helper files, each function the course defines that the file defines too is run in the sandbox on
+fixed inputs a network meets (0, negative values, |u| up to 1000, a softmax of large logits) and
+compared with the reference here: refmlp's activations, and the course's loss formulas (a sample's
+loss is a sum over outputs). Only values count: a wrong number, nan or inf. numpy's overflow
+warning in 1 / (1 + exp(-u)) at u = -1000 is no defect (exp(1000) = inf gives exactly 0): it is
+noted, never failed.
+
+**The course's released files** are recognised by behaviour, not by text: a file is the released
+one when it defines every function of the release and each behaves as the release does, its known
+defects included (:data:`RELEASED`: leaky_relu's forward pass is a plain ReLU, leaky_relu_deriv is
+0 at u == 0, softmax overflows for large inputs). Such a file is reported as the course's, its
+defects listed, "not counted".
 
 Known signatures named: relu_for_leaky (the released leaky_relu zero-fills, so its forward pass
 is a plain ReLU), leaky_deriv_at_zero (0 at u == 0), wrong_leaky_slope, unstable_logistic,
@@ -71,6 +80,24 @@ CASES += [
 ]
 STABILITY = {"logistic": "unstable_logistic", "logistic_deriv": "unstable_logistic",
              "softmax": "unstable_softmax"}
+MODES = ("apart", "count")
+"""How helper failures weigh: apart (reported, the class's verdict stands) or count."""
+
+RELEASED = {
+    "layers": {"logistic": None, "logistic_deriv": None, "leaky_relu": "relu_for_leaky",
+               "leaky_relu_deriv": "leaky_deriv_at_zero", "softmax": "unstable_softmax"},
+    "losses": {fn: None for fn in (
+        "logistic_est_loss", "logistic_est_loss_deriv", "logistic_loss_deriv",
+        "softmax_est_crossentropy_loss", "softmax_est_crossentropy_deriv", "squared_loss",
+        "squared_loss_deriv", "abs_loss", "abs_loss_deriv")},
+}
+"""The course's released helper files as they behave: per function, the known defect its values
+show (a key of :data:`MESSAGES`) or None where it is right (COURSE_API.md)."""
+DEFECTS = {
+    "relu_for_leaky": "leaky_relu's forward pass is a plain ReLU (0 for u < 0)",
+    "leaky_deriv_at_zero": "leaky_relu_deriv gives 0 at u == 0 (the notes: the slope)",
+    "unstable_softmax": "softmax overflows (nan) for large inputs",
+}
 
 
 def build(folder: Path, seed: int):
@@ -108,7 +135,8 @@ def _diag(key, f, s=0.0, why=""):
 
 
 def judge(checks, outcomes, inputs) -> list[dict]:
-    """One entry per helper function the submission defines, in the contract's order."""
+    """One entry per helper function the submission defines, in the contract's order, judged by
+    its values only (module docstring)."""
     if not checks:
         return []
     out = outcomes.get("helpers")
@@ -128,6 +156,8 @@ def judge(checks, outcomes, inputs) -> list[dict]:
             continue  # the file does not define it
         entry = results.setdefault(key, {"module": module, "function": fn, "verdict": "pass",
                                          "details": {"cases": []}, "diagnosis": None})
+        if warn and warn not in entry["details"].setdefault("warnings", []):
+            entry["details"]["warnings"].append(warn)
         if entry["verdict"] != "pass":
             continue
         if exc is not None:
@@ -144,15 +174,38 @@ def judge(checks, outcomes, inputs) -> list[dict]:
         row = compare_arrays(fn, None, val, exp, POLICY["float64"].rtol)
         entry["details"]["cases"].append({"input": label, "verdict": row.verdict,
                                           "max_abs_diff": row.max_abs_diff, "problem": row.problem})
-        unstable = fn in STABILITY and (warn is not None or row.problem)
-        if row.verdict == "pass" and not unstable:
-            if warn:
-                entry["details"].setdefault("warnings", []).append(warn)
+        if row.verdict == "pass":
             continue
         entry["verdict"] = "fail"
-        entry["details"]["summary"] = f"on {label}: " + (warn or describe_mismatch(row))
-        entry["diagnosis"] = helper_signature(fn, val, exp, inputs, warn or row.problem or "")
+        entry["details"]["summary"] = f"on {label}: " + describe_mismatch(row)
+        entry["diagnosis"] = helper_signature(fn, val, exp, inputs, row.problem or "")
     return list(results.values())
+
+
+def summarize(functions: list[dict], mode: str = "apart") -> dict:
+    """The helpers' own verdict: {"verdict", "counted", "files": [per file: "file", "released",
+    "known_defects", "verdict", "failing"], "functions"}; verdict None when nothing was shipped."""
+    if mode not in MODES:
+        raise ValueError(f"helpers mode {mode!r}; expected one of {', '.join(MODES)}")
+    files = []
+    for module in dict.fromkeys(f["module"] for f in functions):
+        mine = [f for f in functions if f["module"] == module]
+        got = {f["function"]: (f["diagnosis"] or {}).get("key") if f["verdict"] != "pass" else None
+               for f in mine}
+        release = RELEASED.get(module, {})
+        released = bool(release) and all(fn in got and got[fn] == key for fn, key in release.items())
+        failing = [f["function"] for f in mine if f["verdict"] != "pass"]
+        files.append({
+            "file": f"{module}.py", "released": released,
+            "known_defects": [DEFECTS[k] for k in release.values() if k] if released else [],
+            "verdict": "error" if any(f["verdict"] == "error" for f in mine)
+            else "fail" if failing else "pass",
+            "failing": failing})
+    verdicts = {f["verdict"] for f in files}
+    verdict = None if not files else next(v for v in ("error", "fail", "pass") if v in verdicts
+                                          or v == "pass")
+    return {"verdict": verdict, "counted": mode == "count", "files": files,
+            "functions": functions}
 
 
 def helper_signature(fn, val, exp, inputs, why):

@@ -18,7 +18,7 @@ rounds alpha dW itself), and nothing else: the figure is in every gradient row's
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 
@@ -28,6 +28,24 @@ from . import plan
 from .scenarios import Scenario
 
 MISSING_WEIGHTS = "not produced: the weights read before or after this step are missing"
+VALUES_CAP = 4096
+"""Elements of an array the JSON's first divergence carries (expected, actual); larger ones are
+None there (a digit's 784-wide layers would make every report megabytes)."""
+
+
+@dataclass
+class Judged(Row):
+    """A parity row plus the two arrays it compared (float64), for the report's first divergence
+    and --repro; never written into a check's rows in the JSON."""
+
+    actual_values: object = field(default=None, repr=False, compare=False)
+    expected_values: object = field(default=None, repr=False, compare=False)
+    # what the row was computed from: {"W", "b" (lists 1..L, float64, (out, in) and (out,)),
+    # "X", "Y" (the sample or batch), "start", "end" (forward's layer range), "alpha"}
+    context: dict | None = field(default=None, repr=False, compare=False)
+
+
+ROW_FIELDS = tuple(f.name for f in fields(Row))
 NON_LAYER = ("accumulation", "zero_grad", "step", "sgd_run", "stale_forward", "exception", "timeout")
 
 
@@ -44,12 +62,19 @@ class CheckResult:
     output: str = ""
     output_bytes: int = 0
     facts: dict = field(default_factory=dict)  # what the diagnosis reads
+    first_row: int | None = None  # index in rows of the first divergence (the row it quotes)
+    unjudged: bool = False  # it calls a method the submission has not written yet
+
+    @property
+    def first_quoted(self):
+        """(label, Row, where) of the first divergence, or None (a check that raised first)."""
+        return self.rows[self.first_row] if self.first_row is not None else None
 
     def to_dict(self) -> dict:
         rows = []
         for label, row, where in self.rows:
             d = {"row": label, "where": where}
-            d.update({k: v for k, v in row.__dict__.items()})
+            d.update({k: getattr(row, k) for k in ROW_FIELDS})
             rows.append(d)
         details = {"rows": rows, "notes": self.notes}
         if self.message:
@@ -60,7 +85,7 @@ class CheckResult:
         if self.first:
             details["first_divergence"] = self.first
         return {"name": self.name, "scenario": self.scenario, "verdict": self.verdict,
-                "details": details, "traceback": self.traceback}
+                "judged": not self.unjudged, "details": details, "traceback": self.traceback}
 
 
 def rank(first: dict, L: int) -> tuple:
@@ -147,12 +172,31 @@ def reference(spec: Spec, W, b, X, Y, rtol: float):
 
 
 # ---- rows ---------------------------------------------------------------------------------------
-def compare(quantity, layer, actual, expected, rtol, floor):
-    """compare_arrays on float64 copies (the student's dtype is judged by its rtol, not here)."""
+def _judged(row: Row, actual, expected) -> Judged:
+    return Judged(**{k: getattr(row, k) for k in ROW_FIELDS}, actual_values=actual,
+                  expected_values=expected)
+
+
+def compare(quantity, layer, actual, expected, rtol, floor, returned=False):
+    """compare_arrays on float64 copies (the student's dtype is judged by its rtol, not here).
+
+    ``returned``: ``actual`` is what forward returned, which the course's contract makes 1-D: an
+    (m, 1) column (or a (1, m) row) fails with that said, never reshaped into a pass (the
+    student's own loss code would broadcast y_est - y to (m, m) with it)."""
     expected = np.asarray(expected, dtype=np.float64)
     if actual is None:
-        return Row(quantity, layer, "fail", [], list(expected.shape), "", "float64", rtol,
-                   problem="not produced: the call that computes it did not happen or returned nothing")
+        return Judged(quantity, layer, "fail", [], list(expected.shape), "", "float64", rtol,
+                      problem="not produced: the call that computes it did not happen or "
+                              "returned nothing", expected_values=expected)
+    if returned and np.ndim(actual) == 2 and expected.ndim == 1:
+        shape = tuple(np.shape(actual))
+        return Judged(quantity, layer, "fail", list(shape), list(expected.shape),
+                      str(np.asarray(actual).dtype), "float64", rtol,
+                      problem=f"forward returned an array of shape {shape}: the course's forward "
+                              f"returns a 1-D array of shape ({expected.shape[0]},) (return "
+                              "h.ravel() or keep h 1-D; a column breaks y_est - y in your loss "
+                              "code)",
+                      actual_values=np.asarray(actual, dtype=np.float64), expected_values=expected)
     if np.asarray(actual).dtype == np.float32 and expected.size:
         # a float32 result carries its own representation error: eps32 |y| / 2 per value, and
         # up to float32's tiny where it underflows (a saturated softmax's 1e-50 is 0 in float32);
@@ -163,7 +207,7 @@ def compare(quantity, layer, actual, expected, rtol, floor):
     actual = np.asarray(actual, dtype=np.float64)
     if expected.ndim == 1:
         actual = as_vector(actual, expected.shape[0])
-    return compare_arrays(quantity, layer, actual, expected, rtol, floor)
+    return _judged(compare_arrays(quantity, layer, actual, expected, rtol, floor), actual, expected)
 
 
 def recovered(before, after, alpha, dtype):
@@ -183,8 +227,8 @@ def gradient_rows(sc, arrays, i0, i1, alpha, X, Y, dtype, transposed, where, zer
     P0 = read_params(arrays, str(i0), sc.sizes, transposed)
     P1 = read_params(arrays, str(i1), sc.sizes, transposed)
     if P0 is None or P1 is None:  # never a silent pass: the weights this step needs are missing
-        return [(f"{q}_{k}", Row(q, k, "fail", [], [], "", "float64", rtol,
-                                 problem=MISSING_WEIGHTS), where)
+        return [(f"{q}_{k}", Judged(q, k, "fail", [], [], "", "float64", rtol,
+                                    problem=MISSING_WEIGHTS), where)
                 for k in range(sc.L, 0, -1) for q in ("b_derivs", "W_derivs")]
     trace, M = reference(sc.spec(), P0[0], P0[1], X, Y, rtol)
     rows = []
@@ -192,6 +236,7 @@ def gradient_rows(sc, arrays, i0, i1, alpha, X, Y, dtype, transposed, where, zer
            "W": [None] * (sc.L + 1), "b": [None] * (sc.L + 1)}
     if store is not None:
         store.append(got)
+    context = {"W": P0[0], "b": P0[1], "X": X, "Y": Y, "start": 1, "end": sc.L, "alpha": alpha}
     for k in range(sc.L, 0, -1):
         for q, idx in (("b_derivs", 1), ("W_derivs", 0)):
             before, after = P0[idx][k], P1[idx][k]
@@ -209,6 +254,8 @@ def gradient_rows(sc, arrays, i0, i1, alpha, X, Y, dtype, transposed, where, zer
             else:
                 floor = M[q][k] + err / rtol
             rows.append((f"{q}_{k}", compare(q, k, g, expected, rtol, floor), where))
+    for _, row, _ in rows:
+        row.context = context
     return rows
 
 
@@ -227,7 +274,8 @@ def forward_rows(sc, arrays, ops, inputs, dtype, transposed, stop=None):
         x, start, end = arrays[f"{i}.x"], op[2], op[3]
         k0 = names[start] if start else 1
         k1 = names[end] if end else sc.L
-        if (start or end) and f"{i}.out" not in arrays:
+        returned_none = f"{i}.none" in arrays
+        if (start or end) and f"{i}.out" not in arrays and not returned_none:
             continue  # no named layers in this API: nothing to judge
         spec = sub_spec(sc, k0)
         n_out = spec.layers[-1].size
@@ -236,6 +284,8 @@ def forward_rows(sc, arrays, ops, inputs, dtype, transposed, stop=None):
         label = op[1].split(".", 1)[-1]
         where = f"forward({label}" + (f", start={start!r}" if start else "") + (
             f", end={end!r}" if end else "") + ")"
+        context = {"W": W, "b": b, "X": x, "Y": None, "start": k0, "end": k1, "alpha": None}
+        n_before = len(rows)
         for k in range(k0, k1 + 1):
             j = k - k0 + 1
             # this call's a_1..a_k decide (a float32 W_1 alone in a float64 network does not)
@@ -246,12 +296,17 @@ def forward_rows(sc, arrays, ops, inputs, dtype, transposed, stop=None):
                                            M["a"][j][0]), where))
             if k == k1:
                 rtol_h = POLICY[student_dtype(arrays, i) if dtype == "float32" else dtype].rtol
-                rows.append((f"h_{k}", compare("h", k, arrays.get(f"{i}.out"), trace.h[j][0],
-                                               rtol_h, M["h"][j][0]), where))
+                row = compare("h", k, arrays.get(f"{i}.out"), trace.h[j][0], rtol_h,
+                              M["h"][j][0], returned=True)
+                if returned_none:
+                    row.problem = f"{where} returned None, where h_{k} was due"
+                rows.append((f"h_{k}", row, where))
+        for _, row, _ in rows[n_before:]:
+            row.context = context
     return rows
 
 
-def trajectory_note(sc, arrays, reads, xs, ys, transposed):
+def trajectory_note(sc, arrays, reads, xs, ys, transposed, alpha):
     """torch's own SGD run from the same start, as a figure next to the per-step rows: the largest
     difference between its weights and the student's after the last step (informational: errors
     compound along a run, so the verdict is the per-step rows, each judged from the student's own
@@ -265,22 +320,24 @@ def trajectory_note(sc, arrays, reads, xs, ys, transposed):
     net = MLP(sc.spec(), W=P0[0], b=P0[1])
     for x, y in zip(xs, ys):
         tr = torch_trace(twin(net), np.atleast_2d(x), np.atleast_2d(y), "sum")
-        net.step(tr.W_derivs, tr.b_derivs, plan.SGD_ALPHA)
+        net.step(tr.W_derivs, tr.b_derivs, alpha)
     pairs = list(zip(Pn[0][1:] + Pn[1][1:], net.W[1:] + net.b[1:]))
     if any(np.shape(p) != np.shape(q) for p, q in pairs):
         return "the SGD run changed the shape of a parameter: no trajectory figure"
     diff = max(float(np.abs(np.asarray(p, dtype=float) - q).max()) for p, q in pairs)
-    return (f"after {len(xs)} SGD steps (alpha {plan.SGD_ALPHA:g}) from the same start, the largest "
+    return (f"after {len(xs)} SGD steps (alpha {alpha:g}) from the same start, the largest "
             f"difference between the weights and those of a run on torch's gradients is {diff:.3g}")
 
 
 def first_failure(rows, L):
+    """(divergence, index of its row): the earliest failing row in data-flow order, the earliest
+    call first among equals; None when every row passes."""
     failed = [(rank({"layer": r.layer, "quantity": r.quantity}, L), n, r)
               for n, (_, r, _) in enumerate(rows) if r.verdict == "fail"]
     if not failed:
         return None
-    _, _, r = min(failed, key=lambda t: (t[0], t[1]))
-    return {"layer": r.layer, "quantity": r.quantity}
+    _, n, r = min(failed, key=lambda t: (t[0], t[1]))
+    return {"layer": r.layer, "quantity": r.quantity}, n
 
 
 # ---- one check ----------------------------------------------------------------------------------
@@ -290,7 +347,8 @@ def judge_check(kind: str, sc: Scenario, outcome, ops: list, inputs: dict, trans
                       output=outcome.output, output_bytes=outcome.output_bytes)
     arrays = outcome.arrays
     dtype = student_dtype(arrays)
-    res.facts.update(dtype=dtype, transposed=transposed, arrays=arrays, ops=ops, op=outcome.op)
+    res.facts.update(dtype=dtype, transposed=transposed, arrays=arrays, ops=ops, op=outcome.op,
+                     op_index=getattr(outcome, "op_index", None))
     if outcome.status == "discovery":
         res.verdict, res.message = "error", outcome.message
         return res
@@ -316,7 +374,10 @@ def judge_check(kind: str, sc: Scenario, outcome, ops: list, inputs: dict, trans
         res.message = (f"the {kind} check sent back nothing to compare: no weights or outputs "
                        "reached the judge")
         return res
-    first = first_failure(res.rows, sc.L) if res.rows else None
+    found = first_failure(res.rows, sc.L) if res.rows else None
+    first = None
+    if found:
+        first, res.first_row = found
     if first and kind != "forward" and kind != "gradients":
         first = {"layer": None, "quantity": kind}
     if first:
@@ -354,43 +415,47 @@ def describe_stop(outcome, ops) -> str:
 def rows_for(kind, sc, arrays, ops, inputs, dtype, transposed, p, store, stop=None, notes=None):
     X, Y = (lambda i: inputs[f"{p}x{i}"]), (lambda i: inputs[f"{p}y{i}"])
     reads = [i for i, op in enumerate(ops) if op[0] in ("new", "read")]
+
+    def A(n):  # the alpha of the step between reads n and n + 1, as the check's plan chose it
+        return next(op[-1] for op in ops[reads[n] + 1:reads[n + 1]] if op[0] in ("step", "descent"))
     if kind == "forward":
         return forward_rows(sc, arrays, ops, inputs, dtype, transposed, stop)
     if kind == "gradients":
         rows = []
         for n in range(plan.N_GRADIENT_SAMPLES):
-            got = gradient_rows(sc, arrays, reads[2 * n], reads[2 * n + 1], plan.ALPHA,
+            got = gradient_rows(sc, arrays, reads[2 * n], reads[2 * n + 1], A(2 * n),
                                 X(n), Y(n), dtype, transposed, f"sample x{n}", store=store)
             rows += got or []
         return rows
     if kind == "accumulation":
         xs = np.stack([X(2), X(3)])
         ys = np.stack([Y(2), Y(3)])
-        return gradient_rows(sc, arrays, reads[0], reads[1], plan.ALPHA, xs, ys, dtype,
+        return gradient_rows(sc, arrays, reads[0], reads[1], A(0), xs, ys, dtype,
                              transposed, "backward(x2) + backward(x3), one step", store=store) or []
     if kind == "zero_grad":
-        rows = gradient_rows(sc, arrays, reads[0], reads[1], plan.ALPHA, X(4), Y(4), dtype,
+        rows = gradient_rows(sc, arrays, reads[0], reads[1], A(0), X(4), Y(4), dtype,
                              transposed, "backward(x4); zero_grad(); step", zero=True, store=store) or []
-        return rows + (gradient_rows(sc, arrays, reads[2], reads[3], plan.ALPHA, X(5), Y(5),
+        return rows + (gradient_rows(sc, arrays, reads[2], reads[3], A(2), X(5), Y(5),
                                      dtype, transposed, "backward(x4); zero_grad(); backward(x5); step",
                                      store=store) or [])
     if kind == "step":
         rows = []
-        for n, alpha in enumerate(plan.STEP_ALPHAS):
+        for n in range(len(reads) // 2):
+            alpha = A(2 * n)
             rows += gradient_rows(sc, arrays, reads[2 * n], reads[2 * n + 1], alpha, X(0), Y(0),
                                   dtype, transposed, f"step({alpha})", store=store) or []
         return rows
     if kind == "sgd_run":
         rows = []
         for t in range(len(reads) - 1):
-            rows += gradient_rows(sc, arrays, reads[t], reads[t + 1], plan.SGD_ALPHA, X(10 + t),
+            rows += gradient_rows(sc, arrays, reads[t], reads[t + 1], A(t), X(10 + t),
                                   Y(10 + t), dtype, transposed, f"SGD step {t + 1}", store=store) or []
         n = len(reads) - 1
         notes.append(trajectory_note(sc, arrays, reads, [X(10 + t) for t in range(n)],
-                                     [Y(10 + t) for t in range(n)], transposed))
+                                     [Y(10 + t) for t in range(n)], transposed, A(0)))
         return rows
     if kind == "stale_forward":
-        return gradient_rows(sc, arrays, reads[0], reads[1], plan.ALPHA, X(7), Y(7), dtype,
+        return gradient_rows(sc, arrays, reads[0], reads[1], A(0), X(7), Y(7), dtype,
                              transposed, "forward(x6); backward(x7, y7); step", store=store) or []
     raise ValueError(kind)
 

@@ -7,10 +7,14 @@ its expectations from those). Before every ``backward(x, y)`` the checks call ``
 same x, except stale_forward, whose point is ``forward(x1); backward(x2, y2)``.
 
 Alphas are powers of two, so alpha * gradient and (change) / alpha are exact in binary floating
-point: the only rounding in a recovered gradient is that of the subtraction W - alpha dW.
+point: the only rounding in a recovered gradient is that of the subtraction W - alpha dW. Seed 0
+uses the alphas below; any other seed draws them (:func:`alphas_for`), as it draws the samples
+and the weights, so that a grading run's answers cannot be computed before it starts.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -19,6 +23,30 @@ from .scenarios import Scenario
 ALPHA = 0.5  # the gradient check's step: large, so W's rounding is small next to alpha dW
 STEP_ALPHAS = (0.125, 2.0)  # two more: a step with alpha ignored or squared moves differently
 SGD_ALPHA = 2.0 ** -5
+
+
+@dataclass(frozen=True)
+class Alphas:
+    """The step sizes of one run's checks."""
+
+    grad: float = ALPHA  # gradients, accumulation, zero_grad, stale_forward
+    steps: tuple = STEP_ALPHAS  # the step check's two
+    sgd: float = SGD_ALPHA  # every step of sgd_run
+
+
+def alphas_for(seed: int) -> Alphas:
+    """Seed 0: the alphas above. Any other: drawn from the seed among powers of two, with the
+    properties the checks rely on: the gradient check's alpha large (2^-3..2^-1, W's rounding
+    small next to alpha dW); the step check's two different from it, one below 1 and one above
+    (a step ignoring alpha, or squaring it, moves differently at each); sgd_run's small
+    (2^-6..2^-4: six steps stay near the start)."""
+    if seed == 0:
+        return Alphas()
+    rng = np.random.default_rng([seed, 0xA1FA])
+    grad = 2.0 ** -int(rng.integers(1, 4))
+    below = [a for a in (2.0 ** -4, 2.0 ** -3, 2.0 ** -2, 2.0 ** -1) if a != grad]
+    steps = (float(rng.choice(below)), 2.0 ** int(rng.integers(1, 3)))
+    return Alphas(grad, steps, 2.0 ** -int(rng.integers(4, 7)))
 SGD_STEPS = 6
 N_GRADIENT_SAMPLES = 2
 
@@ -48,12 +76,12 @@ def inputs_for(sc: Scenario, seed: int) -> dict:
 FORWARD_INPUTS = ("x0", "x1", "xzero", "xlarge", "zero")
 
 
-def ops_for(kind: str, sc: Scenario, api: str) -> list:
+def ops_for(kind: str, sc: Scenario, api: str, alphas: Alphas = Alphas()) -> list:
     """The operations of one check (the worker's vocabulary: new, read, forward, backward, step,
     zero_grad, descent)."""
     p = sc.name + "."
     if api == "NeuralNet":
-        return _neuralnet_ops(kind, sc)
+        return _neuralnet_ops(kind, sc, alphas)
 
     def grad(i):
         return [["forward", f"{p}x{i}", None, None], ["backward", f"{p}x{i}", f"{p}y{i}"]]
@@ -67,31 +95,31 @@ def ops_for(kind: str, sc: Scenario, api: str) -> list:
     if kind == "gradients":
         ops = []
         for i in range(N_GRADIENT_SAMPLES):
-            ops += [["new"]] + grad(i) + [["step", ALPHA], ["read"]]
+            ops += [["new"]] + grad(i) + [["step", alphas.grad], ["read"]]
         return ops
     if kind == "accumulation":
-        return [["new"]] + grad(2) + grad(3) + [["step", ALPHA], ["read"]]
+        return [["new"]] + grad(2) + grad(3) + [["step", alphas.grad], ["read"]]
     if kind == "zero_grad":  # two networks, one step each: after zero_grad, step moves nothing;
         # and backward after zero_grad accumulates from zero
-        return ([["new"]] + grad(4) + [["zero_grad"], ["step", ALPHA], ["read"]]
-                + [["new"]] + grad(4) + [["zero_grad"]] + grad(5) + [["step", ALPHA], ["read"]])
+        return ([["new"]] + grad(4) + [["zero_grad"], ["step", alphas.grad], ["read"]]
+                + [["new"]] + grad(4) + [["zero_grad"]] + grad(5) + [["step", alphas.grad], ["read"]])
     if kind == "step":
         ops = []
-        for alpha in STEP_ALPHAS:
+        for alpha in alphas.steps:
             ops += [["new"]] + grad(0) + [["step", alpha], ["read"]]
         return ops
     if kind == "sgd_run":
         ops = [["new"]]
         for t in range(SGD_STEPS):
-            ops += grad(10 + t) + [["step", SGD_ALPHA], ["zero_grad"], ["read"]]
+            ops += grad(10 + t) + [["step", alphas.sgd], ["zero_grad"], ["read"]]
         return ops
     if kind == "stale_forward":
         return [["new"], ["forward", f"{p}x6", None, None], ["backward", f"{p}x7", f"{p}y7"],
-                ["step", ALPHA], ["read"]]
+                ["step", alphas.grad], ["read"]]
     raise ValueError(f"unknown check {kind!r}")
 
 
-def _neuralnet_ops(kind: str, sc: Scenario) -> list | None:
+def _neuralnet_ops(kind: str, sc: Scenario, alphas: Alphas) -> list | None:
     """The old API: backprop_descent(x, y, alpha) = backward and step at once (no accumulation,
     no zero_grad, no named layers)."""
     p = sc.name + "."
@@ -101,27 +129,27 @@ def _neuralnet_ops(kind: str, sc: Scenario) -> list | None:
     if kind == "gradients":
         ops = []
         for i in range(N_GRADIENT_SAMPLES):
-            ops += [["new"], ["descent", f"{p}x{i}", f"{p}y{i}", ALPHA], ["read"]]
+            ops += [["new"], ["descent", f"{p}x{i}", f"{p}y{i}", alphas.grad], ["read"]]
         return ops
     if kind == "step":
         ops = []
-        for alpha in STEP_ALPHAS:
+        for alpha in alphas.steps:
             ops += [["new"], ["descent", f"{p}x0", f"{p}y0", alpha], ["read"]]
         return ops
     if kind == "sgd_run":
         ops = [["new"]]
         for t in range(SGD_STEPS):
-            ops += [["descent", f"{p}x{10 + t}", f"{p}y{10 + t}", SGD_ALPHA], ["read"]]
+            ops += [["descent", f"{p}x{10 + t}", f"{p}y{10 + t}", alphas.sgd], ["read"]]
         return ops
     if kind == "stale_forward":
         return [["new"], ["forward", f"{p}x6", None, None],
-                ["descent", f"{p}x7", f"{p}y7", ALPHA], ["read"]]
+                ["descent", f"{p}x7", f"{p}y7", alphas.grad], ["read"]]
     return None  # accumulation and zero_grad do not exist in this API
 
 
 def build_checks(scenarios, api: str, cls: str, seed: int) -> tuple[list, dict]:
     """(checks for the worker, their inputs): a load check first, then every kind per scenario."""
-    inputs, checks = {}, []
+    inputs, checks, alphas = {}, [], alphas_for(seed)
     for sc in scenarios:
         inputs.update(inputs_for(sc, seed))
     base = lambda sc: {  # noqa: E731
@@ -133,7 +161,7 @@ def build_checks(scenarios, api: str, cls: str, seed: int) -> tuple[list, dict]:
     checks.append(dict(base(first), id="load", kind="load", scenario=first.name, ops=[]))
     for sc in scenarios:
         for kind in CHECKS:
-            ops = ops_for(kind, sc, api)
+            ops = ops_for(kind, sc, api, alphas)
             if ops is not None:
                 checks.append(dict(base(sc), id=f"{sc.name}.{kind}", kind=kind, scenario=sc.name,
                                    ops=ops))

@@ -1,18 +1,33 @@
-"""The checker's report: a verdict per check, the first divergence, the diagnosis; text and JSON.
+"""The checker's report: the verdict and what to fix first, then the evidence; text and JSON.
 
-JSON keys are fixed by the contract (/work/coord/CHECK_CONTRACT.md, README "Checking a
-homework"); exit codes: 0 pass, 1 fail, 2 error (the submission cannot be loaded or checked).
+The text is written for a student reading it once: the verdict, what is not written yet, the
+first divergence in plain words with the numbers that show it, the likely cause, then one or two
+lines per scenario, each exception once however many checks raised it, the helper files apart.
+``to_text(verbose=True)`` keeps every check's figures. Layers are numbered 1..L as in the notes
+(layer 1 takes h_0 = x), and the report says so next to the student's 0-based lists.
+
+JSON keys: ``verdict``, ``submission``, ``api``, ``checks``, ``first_divergence`` (``layer``,
+``quantity``, and for a row that diverged ``scenario``, ``check``, ``row``, ``where``,
+``expected``, ``actual``: nested lists, None above :data:`refmlp.check.judge.VALUES_CAP`
+elements), ``diagnosis``, ``helpers`` (their own verdict: ``verdict``, ``counted``, ``files``,
+``functions``), ``unfinished``; exit codes: 0 pass, 1 fail, 2 error (the submission cannot be
+loaded or checked).
 """
 
 from __future__ import annotations
 
 import json
+import re
 import textwrap
 from dataclasses import dataclass, field
+
+import numpy as np
 
 from ..compare import describe_mismatch, json_safe
 
 EXIT = {"pass": 0, "fail": 1, "error": 2}
+SMALL = 8
+"""Arrays of at most this many elements are printed whole in the text report."""
 
 
 @dataclass
@@ -21,28 +36,70 @@ class CheckReport:
     submission: str
     api: str | None
     checks: list = field(default_factory=list)  # CheckResult
-    first_divergence: dict | None = None
+    first_divergence: dict | None = None  # {"layer", "quantity"}
     first_scenario: str | None = None
     diagnosis: dict | None = None
-    helpers: list = field(default_factory=list)  # dicts
-    message: str | None = None  # why the verdict is "error"
+    helpers: list = field(default_factory=list)  # per function (refmlp.check.helpers.judge)
+    message: str | None = None  # why the verdict is "error", or a note for every check
     traceback: str | None = None
     scenarios: dict = field(default_factory=dict)  # name -> description
+    seed: int | None = None  # of the samples, weights and alphas: --seed repeats the run
+    helper_summary: dict | None = None  # refmlp.check.helpers.summarize
+    unfinished: list = field(default_factory=list)  # "backward (mlp.py:40): its body is `pass`"
+    first_check: object = None  # the CheckResult holding the first divergence
+    specs: dict = field(default_factory=dict, repr=False)  # scenario name -> Scenario
+    inputs: dict = field(default_factory=dict, repr=False)  # the checks' inputs, by key
+    isolation: str | None = None  # the sandbox's confinement (sandbox/confine.py), once it ran
 
     @property
     def exit_code(self) -> int:
         return EXIT[self.verdict]
 
+    def __repr__(self) -> str:
+        fd = self.first_divergence
+        where = "" if not fd else f", first divergence {_short(fd)}" + (
+            f" ({self.first_scenario})" if self.first_scenario else "")
+        key = f", diagnosis {self.diagnosis['key']}" if self.diagnosis else ""
+        return f"<CheckReport {self.verdict} {self.submission!r}{where}{key}>"
+
+    @property
+    def first_row(self):
+        """(label, Row, where) of the first divergence, or None."""
+        return self.first_check.first_quoted if self.first_check is not None else None
+
+    def first_divergence_dict(self) -> dict | None:
+        if self.first_divergence is None:
+            return None
+        from .judge import VALUES_CAP
+
+        d = dict(self.first_divergence)
+        quoted = self.first_row
+        if quoted is not None:
+            label, row, where = quoted
+            d.update(scenario=self.first_scenario, check=self.first_check.name, row=label,
+                     where=where)
+            for key, values in (("expected", row.expected_values), ("actual", row.actual_values)):
+                ok = values is not None and np.size(values) <= VALUES_CAP
+                d[key] = np.asarray(values, dtype=np.float64).tolist() if ok else None
+        return d
+
     def to_dict(self) -> dict:
+        helpers = self.helper_summary or {"verdict": None, "counted": False, "files": [],
+                                          "functions": self.helpers}
         d = {
             "verdict": self.verdict,
             "submission": self.submission,
             "api": self.api,
             "checks": [c.to_dict() for c in self.checks],
-            "first_divergence": self.first_divergence,
+            "first_divergence": self.first_divergence_dict(),
             "diagnosis": self.diagnosis,
-            "helpers": self.helpers,
+            "helpers": helpers,
+            "unfinished": self.unfinished,
         }
+        if self.seed is not None:
+            d["seed"] = self.seed
+        if self.isolation:
+            d["isolation"] = self.isolation
         if self.first_scenario:
             d["first_divergence_scenario"] = self.first_scenario
         if self.message:
@@ -54,15 +111,236 @@ class CheckReport:
     def to_json(self, indent: int | None = 2) -> str:
         return json.dumps(json_safe(self.to_dict()), indent=indent, allow_nan=False)
 
-    def to_text(self) -> str:
-        return render(self)
+    def to_text(self, verbose: bool = False) -> str:
+        return render_verbose(self) if verbose else render(self)
 
 
-def _wrap(text: str, indent: str) -> list[str]:
-    return textwrap.wrap(text, width=100, initial_indent=indent, subsequent_indent=indent)
+def _wrap(text: str, indent: str, width: int = 100) -> list[str]:
+    return textwrap.wrap(text, width=width, initial_indent=indent, subsequent_indent=indent,
+                         break_on_hyphens=False) or [indent.rstrip()]
+
+
+def _short(fd: dict) -> str:
+    return f"{fd['quantity']}_{fd['layer']}" if fd.get("layer") else fd["quantity"]
+
+
+NON_LAYER_WORDS = {
+    "accumulation": "accumulation: two backward calls without zero_grad must add up",
+    "zero_grad": "zero_grad: after it, step must move nothing",
+    "step": "step: step(alpha) must move every parameter by alpha x its gradient",
+    "sgd_run": "the course's training loop (backward, step, zero_grad per sample)",
+    "stale_forward": "backward(x, y) must use x, not the previous forward call's input",
+    "exception": "your code raised an exception",
+    "timeout": "your code did not finish in time",
+    "unfinished": "methods not written yet",
+}
+
+
+def plain(fd: dict) -> str:
+    """A divergence in words a student recognises, with the 0-based index of their own lists."""
+    q, k = fd["quantity"], fd.get("layer")
+    if k is None:
+        if "." in q:
+            return f"the helper function {q} (your {q.split('.')[0]}.py)"
+        return NON_LAYER_WORDS.get(q, q)
+    lists = f"your {{}}[{k - 1}] if your lists start at 0"
+    if q == "a":
+        return (f"the pre-activation a_{k} = W_{k} h_{k - 1} + b_{k} of layer {k} "
+                f"({lists.format('a')})")
+    if q == "h":
+        return f"the output h_{k} = f_{k}(a_{k}) of layer {k} (what forward returns there)"
+    if q == "W_derivs":
+        return f"the weight gradient of layer {k}, W_derivs_{k} ({lists.format('W_derivs')})"
+    if q == "b_derivs":
+        return f"the bias gradient of layer {k}, b_derivs_{k} ({lists.format('b_derivs')})"
+    if q == "g":
+        return f"g_{k} = dLoss/da_{k} at layer {k}"
+    return f"{q}_{k}"
+
+
+def _fmt(values) -> str:
+    v = np.asarray(values, dtype=np.float64)
+    return np.array2string(v.ravel() if v.ndim > 1 and v.size <= SMALL else v, precision=5,
+                           separator=", ", threshold=SMALL, edgeitems=3, max_line_width=90)
+
+
+def _evidence(scenario, check, quoted) -> list[str]:
+    """The numbers of the first divergence: the call, the sample, expected vs actual."""
+    if quoted is None:
+        return _wrap(f"scenario {scenario}, check {check.name}", "  ")
+    _, row, where = quoted
+    lines = _wrap(f"scenario {scenario}, check {check.name}: {where}" + _sample_words(row), "  ")
+    if row.problem:
+        lines += _wrap(row.problem, "  ")
+    elif row.expected_values is not None and np.size(row.expected_values) <= SMALL:
+        lines.append(f"  expected {_fmt(row.expected_values)}")
+        lines.append(f"  yours    {_fmt(row.actual_values)}")
+    else:
+        lines += _wrap(f"{row.n_mismatch} of {row.n_total} elements differ; the worst at index "
+                       f"{tuple(row.max_abs_index)}: yours {row.actual_at_worst:.6g}, expected "
+                       f"{row.expected_at_worst:.6g}", "  ")
+    return lines
+
+
+def _sample_words(row) -> str:
+    ctx = getattr(row, "context", None)
+    if not ctx or ctx.get("X") is None:
+        return ""
+    X = np.atleast_2d(np.asarray(ctx["X"], dtype=np.float64))
+    if X.shape[0] == 1 and X.shape[1] <= SMALL:
+        return f", x = {_fmt(X[0])}"
+    return f" ({X.shape[0]} sample{'s' if X.shape[0] > 1 else ''} of {X.shape[1]} values: " \
+           "--repro FILE writes them out)"
+
+
+def _stop_key(c) -> tuple | None:
+    """What makes two stopped checks 'the same failure': the exception's type and the line that
+    raised (its message may differ in the shapes it names), or the whole message."""
+    if c.traceback:
+        last = c.traceback.strip().splitlines()[-1]
+        frames = re.findall(r'File "[^"]*", line (\d+), in (\w+)', c.traceback)
+        return ("tb", last.split(":")[0], frames[-1] if frames else None)
+    if c.message:
+        return ("msg", c.message)
+    return None
+
+
+def _groups(checks) -> list[tuple[tuple, list]]:
+    groups: dict = {}
+    for c in checks:
+        key = _stop_key(c)
+        if key is not None and c.verdict != "pass":
+            groups.setdefault(key, []).append(c)
+    return list(groups.items())
+
+
+def _names(checks) -> str:
+    by: dict = {}
+    for c in checks:
+        by.setdefault(c.scenario, []).append(c.name)
+    return "; ".join(f"{s}: {', '.join(n)}" for s, n in by.items())
 
 
 def render(rep: CheckReport) -> str:
+    """The one-screen report (module docstring)."""
+    lines = [f"refmlp check {rep.submission}" + (f"  (API: {rep.api})" if rep.api else ""),
+             f"verdict: {rep.verdict.upper()}"]
+    if rep.seed is not None:
+        lines.append(f"seed {rep.seed} (samples, weights, step sizes; --seed {rep.seed} repeats it)")
+    if rep.isolation:
+        lines.append(f"isolation: {rep.isolation}")
+    if rep.message and not rep.checks:
+        lines += _wrap(rep.message, "  ")
+    if rep.unfinished:
+        lines.append("not written yet:")
+        lines += [t for u in rep.unfinished for t in _wrap(u, "  ")]
+    fd = rep.first_divergence
+    if fd and fd["quantity"] != "unfinished":
+        words, _, lists = plain(fd).partition(" (your ")
+        lines += _wrap(f"first divergence: {words}", "", 100)
+        if lists:
+            lines.append(f"  (your {lists}")
+        quoted = rep.first_row
+        if rep.first_check is not None:
+            lines += _evidence(rep.first_scenario, rep.first_check, quoted)
+    if rep.diagnosis:
+        lines.append(f"what to fix ({rep.diagnosis['key']}):")
+        lines += _wrap(rep.diagnosis["message"], "  ")
+    judged_fail = [c for c in rep.checks if c.verdict == "fail" and not c.unjudged]
+    if fd and len(judged_fail) > 1:
+        lines.append("  (checks failing after it may fail only as its consequence)")
+    if rep.message and rep.checks:
+        lines += _wrap(rep.message, "  ")
+
+    if rep.checks:
+        lines.append("")
+        lines.append("evidence (layers numbered from 1 as in the notes; layer 1 reads x = h_0):")
+    current = object()
+    for c in rep.checks:
+        if c.scenario == current:
+            continue
+        current = c.scenario
+        mine = [x for x in rep.checks if x.scenario == current]
+        ok = [x.name for x in mine if x.verdict == "pass"]
+        bad = [x for x in mine if x.verdict == "fail" and not x.unjudged]
+        err = [x.name for x in mine if x.verdict == "error"]
+        skipped = [x.name for x in mine if x.unjudged]
+        if len(ok) == len(mine):
+            lines.append(f"  {current}: all {len(ok)} checks ok")
+            continue
+        parts = []
+        if ok:
+            parts.append("ok " + ", ".join(ok))
+        if bad:
+            parts.append("FAIL " + ", ".join(
+                x.name + (f" ({x.first_quoted[0]})" if x.first_quoted else "") for x in bad))
+        if err:
+            parts.append("ERROR " + ", ".join(err))
+        if skipped:
+            parts.append("not judged " + ", ".join(skipped))
+        lines += _wrap(f"{current} ({rep.scenarios.get(current, '')}): " + "; ".join(parts),
+                       "  ")
+    printed = [c for c in rep.checks if c.output_bytes]
+    if printed:
+        lines.append(f"  your code printed output in {len(printed)} checks (up to "
+                     f"{max(c.output_bytes for c in printed)} bytes; debug prints?)")
+    for key, group in _groups([c for c in rep.checks if not c.unjudged]):
+        c = group[0]
+        if key[0] == "tb":
+            head = (f"the same {key[1]} in {len(group)} checks" if len(group) > 1
+                    else f"{key[1]} in 1 check")
+        else:
+            head = None
+        if head:
+            lines += _wrap(f"{head} ({_names(group)}):", "  ")
+            lines += ["    " + t for t in c.traceback.rstrip().splitlines()[-12:]]
+        else:
+            lines += _wrap(f"{c.message}" + (f" ({len(group)} checks: {_names(group)})"
+                                              if len(group) > 1 else f" ({_names(group)})"), "  ")
+    lines += _render_helpers(rep)
+    if rep.traceback and not rep.checks:
+        lines.append("your code's traceback:")
+        lines += ["  " + t for t in rep.traceback.rstrip().splitlines()[-25:]]
+    if rep.checks:
+        lines.append("")
+        lines.append("tolerance: |yours - expected| <= rtol (|expected| + M), M the element's "
+                     "rounding scale (README)")
+        lines.append("--verbose: every check's figures; --repro FILE: a numpy script of the first "
+                     "divergence")
+    return "\n".join(lines)
+
+
+def _render_helpers(rep: CheckReport) -> list[str]:
+    summary = rep.helper_summary
+    if not summary or not summary["files"]:
+        return []
+    counted = summary["counted"]
+    lines = ["", "helper files, judged apart by their values (" + (
+        "they count: --helpers count" if counted else
+        "they do not change the verdict; --helpers count makes them count") + "):"]
+    funcs = {(f["module"], f["function"]): f for f in summary["functions"]}
+    for entry in summary["files"]:
+        module = entry["file"][:-3]
+        if entry["released"]:
+            if not entry["known_defects"]:
+                lines.append(f"  {entry['file']}: ok (behaves as the course's released file)")
+                continue
+            lines += _wrap(f"{entry['file']}: the course's released file; known defects: "
+                           + "; ".join(entry["known_defects"]) + "; "
+                           + ("counted" if counted else "not counted"), "  ")
+            continue
+        mark = {"pass": "ok", "fail": "FAIL", "error": "ERROR"}[entry["verdict"]]
+        lines.append(f"  {entry['file']} (yours): {mark}" + ("" if entry["verdict"] == "pass" or
+                                                             counted else ", not counted"))
+        for fn in entry["failing"]:
+            f = funcs.get((module, fn))
+            text = (f["diagnosis"] or {}).get("message") or f["details"].get("summary", "")
+            lines += _wrap(f"{fn}: {text}", "      ")
+    return lines
+
+
+def render_verbose(rep: CheckReport) -> str:
+    """Every check with its figures (the report before the one-screen form), then the summary."""
     lines = [f"refmlp check {rep.submission}" + (f"  (API: {rep.api})" if rep.api else "")]
     if rep.message and not rep.checks:
         lines += _wrap(rep.message, "  ")
@@ -77,39 +355,20 @@ def render(rep: CheckReport) -> str:
         figures = f"{n}/{len(c.rows)} comparisons within tolerance" if c.rows else ""
         lines.append(f"  {c.name:<15}{mark:<7}{figures}")
         if c.verdict != "pass":
-            failing = [(lab, r, w) for lab, r, w in c.rows if r.verdict == "fail"]
-            if failing:
-                lab, r, w = failing[0]
-                lines.append(f"      first mismatch: {lab} in {w}")
+            quoted = c.first_quoted
+            if quoted:
+                lab, r, w = quoted
+                lines.append(f"      first divergence in this check: {lab} in {w}")
                 lines += _wrap(describe_mismatch(r), "        ")
             if c.message:
                 lines += _wrap(c.message, "      ")
+            if c.traceback:
+                lines += ["      " + t for t in c.traceback.rstrip().splitlines()[-12:]]
+        for note in c.notes:
+            lines += _wrap(f"note: {note}", "      ")
         if c.output_bytes:
             lines.append(f"      (the submission printed {c.output_bytes} bytes in this check)")
-    if rep.helpers:
-        lines.append("")
-        lines.append("your own helper files (checked apart from the MLP class):")
-        for h in rep.helpers:
-            mark = {"pass": "ok", "fail": "FAIL", "error": "ERROR"}[h["verdict"]]
-            lines.append(f"  {h['module']}.{h['function']:<32}{mark}")
-            if h["verdict"] != "pass":
-                lines += _wrap(h["details"].get("summary", ""), "      ")
     lines.append("")
-    lines.append(f"verdict: {rep.verdict.upper()}")
-    if rep.first_divergence:
-        fd = rep.first_divergence
-        where = f"layer {fd['layer']}, {fd['quantity']}" if fd["layer"] else fd["quantity"]
-        scen = f" (scenario {rep.first_scenario})" if rep.first_scenario else ""
-        lines.append(f"first divergence: {where}{scen}")
-        if sum(c.verdict == "fail" for c in rep.checks) > 1:
-            lines.append("  (checks failing after it may fail only as its consequence)")
-    if rep.diagnosis:
-        lines.append(f"likely cause ({rep.diagnosis['key']}):")
-        lines += _wrap(rep.diagnosis["message"], "  ")
-    if rep.message and rep.checks:
-        lines += _wrap(rep.message, "  ")
-    tb = rep.traceback or next((c.traceback for c in rep.checks if c.traceback), None)
-    if tb and rep.verdict != "pass":
-        lines.append("your code's traceback:")
-        lines += ["  " + t for t in tb.rstrip().splitlines()[-25:]]
+    lines.append("---- summary ----")
+    lines.append(render(rep))
     return "\n".join(lines)

@@ -22,7 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from refmlp.check.sandbox import wire
+from refmlp.check.sandbox import confine, wire
+from refmlp.check.sandbox.files import Refused, read_regular
 
 WORKER = Path(__file__).with_name("sandbox") / "worker.py"
 DEFAULT_TIMEOUT = 10.0  # seconds per check; a check of the course's networks takes ~0.05 s
@@ -38,26 +39,85 @@ GRACE = 5.0  # seconds beyond a check's limit for the worker to start, fork, kil
 # (subfolders with __init__.py), nothing else: a homework folder often holds a .venv, a .git or data
 # sets, and every check writes the copy anew (a 600 MB venv x 38 checks was ~23 GB of writes).
 SOURCE_CAP = 5 * 2**20  # bytes of .py files in all; the course's mlp.py + layers.py is ~10 kB
+# The walk's other bounds, far above any homework, so that a folder built to stall or flood the
+# judge (a million entries, packages nested a thousand deep) is refused in milliseconds
+MAX_DEPTH = 8  # package folders below the submission's own
+MAX_FILES = 500  # .py files copied
+MAX_ENTRIES = 20_000  # directory entries looked at
 
 
 def submission_files(folder: Path) -> list[str] | str:
-    """The .py files to copy, relative to ``folder``, or a string saying why they are too many."""
-    found, total, pending = [], 0, [Path(folder)]
+    """The .py files to copy, relative to ``folder``, or a string saying why they cannot be.
+
+    A walk that never follows a symbolic link (a link ``a -> .`` is one entry, not a loop; a
+    linked .py file is refused, since it may point at a classmate's or the instructor's files),
+    descends only into packages (folders with an __init__.py) at most MAX_DEPTH deep, and adds up
+    the sizes ``stat`` gives as it goes: past SOURCE_CAP bytes, MAX_FILES files or MAX_ENTRIES
+    entries it stops and refuses, before any file is read."""
+    root = os.fspath(folder)
+    found, total, seen, pending = [], 0, 0, [(root, 0)]
     while pending:
-        d = pending.pop()
-        for entry in sorted(d.iterdir()):
+        d, depth = pending.pop()
+        entries = []
+        try:
+            with os.scandir(d) as it:
+                for entry in it:  # counted as listed: a folder of a million entries is not read whole
+                    seen += 1
+                    if seen > MAX_ENTRIES:
+                        return (f"the submission's folder {folder} and its packages hold over "
+                                f"{MAX_ENTRIES} entries; give the folder holding only the "
+                                "homework, or the path to its mlp.py")
+                    entries.append(entry)
+        except OSError as exc:
+            return f"cannot list {d}: {exc.strerror}"
+        for entry in sorted(entries, key=lambda e: e.name):
             if entry.name.startswith(".") or entry.name == "__pycache__":
                 continue
-            if entry.is_dir() and (entry / "__init__.py").is_file():
-                pending.append(entry)
-            elif entry.suffix == ".py" and entry.is_file():
-                total += entry.stat().st_size
-                found.append(str(entry.relative_to(folder)))
-    if total > SOURCE_CAP:
-        return (f"the submission's .py files (in {folder} and its packages) come to {total} bytes, "
-                f"over the {SOURCE_CAP // 2**20} MiB the checker copies; give the folder holding "
-                "only the homework, or the path to its mlp.py in such a folder")
+            rel = os.path.relpath(entry.path, root)
+            if entry.is_symlink():
+                if entry.name.endswith(".py"):
+                    return (f"{rel} in {folder} is a symbolic link: the checker copies only regular "
+                            "files (a link may point outside the submission); put a copy there")
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                init = os.path.join(entry.path, "__init__.py")
+                if os.path.isfile(init) and not os.path.islink(init):
+                    if depth + 1 > MAX_DEPTH:
+                        return (f"{rel} in {folder}: packages nested over {MAX_DEPTH} deep; the "
+                                "checker copies the homework's packages, not such a tree")
+                    pending.append((entry.path, depth + 1))
+            elif entry.name.endswith(".py") and entry.is_file(follow_symlinks=False):
+                total += entry.stat(follow_symlinks=False).st_size
+                found.append(rel)
+                if total > SOURCE_CAP:
+                    return (f"the submission's .py files (in {folder} and its packages) come to at least "
+                            f"{total} bytes, over the {SOURCE_CAP // 2**20} MiB the checker copies; "
+                            "give the folder holding only the homework, or the path to its mlp.py "
+                            "in such a folder")
+                if len(found) > MAX_FILES:
+                    return (f"the submission's folder {folder} and its packages hold over "
+                            f"{MAX_FILES} .py files; give the folder holding only the homework, "
+                            "or the path to its mlp.py in such a folder")
     return found
+
+
+def source_text(path: Path) -> str:
+    """The text of a submission's .py file, read only when it is a regular file (not a link) of at
+    most SOURCE_CAP bytes; Refused saying why not."""
+    return read_regular(os.fspath(path), SOURCE_CAP).decode(errors="replace")
+
+
+# What the worker inherits of the judge's environment: what Python, its locale and numpy's BLAS
+# read, nothing else. The instructor's HOME, tokens, proxies and the like never reach a
+# submission. LD_LIBRARY_PATH: a Python built outside the system's library path cannot start
+# without it; SYSTEMROOT: Python on Windows cannot start without it.
+ENV_NAMES = frozenset({"PATH", "LANG", "LANGUAGE", "TZ", "LD_LIBRARY_PATH", "SYSTEMROOT"})
+ENV_PREFIXES = ("LC_", "OPENBLAS_", "OMP_", "MKL_", "GOTO_")
+
+
+def worker_env(environ) -> dict:
+    """The allow-listed part of ``environ`` (ENV_NAMES, ENV_PREFIXES)."""
+    return {k: v for k, v in environ.items() if k in ENV_NAMES or k.startswith(ENV_PREFIXES)}
 
 
 def result_cap(check: dict) -> int:
@@ -153,6 +213,8 @@ class Run:
                  inputs: dict, *, timeout: float = DEFAULT_TIMEOUT, memory: int = DEFAULT_MEMORY,
                  adapter: Path | None = None, parallel: int = 2, files: list | None = None):
         self.checks, self.timeout = checks, timeout
+        # REFMLP_ISOLATION forces a mode (namespaces | fallback | none), else the strongest here
+        self.isolation, self.isolation_text = confine.choose()
         remove_stale_folders()
         self.tmp = Path(tempfile.mkdtemp(prefix="refmlp-check-"))
         (self.tmp / "judge.pid").write_text(str(os.getpid()))
@@ -160,6 +222,7 @@ class Run:
             "submission_dir": str(submission_dir),
             # the files to copy into each check's scratch folder (submission_files)
             "files": files if files is not None else [module_file],
+            "source_cap": SOURCE_CAP,
             "module": module,
             "module_file": module_file,
             "adapter": str(adapter) if adapter else None,
@@ -168,11 +231,12 @@ class Run:
             "checks": checks,
             "result_caps": {check["id"]: result_cap(check) for check in checks},
             "parallel": parallel,
+            "isolation": self.isolation,
         }
         (self.tmp / "scratch").mkdir()
         (self.tmp / "request.json").write_text(json.dumps(request))
         np.savez(self.tmp / "inputs.npz", **inputs)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+        env = worker_env(os.environ)
         # a mark every process of this run inherits: found in /proc/<pid>/environ, it lets
         # collect() kill what escaped the worker too (the worker kills such strays after each
         # check; this is for a worker that was itself killed)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from . import plan, runner
+from . import plan, runner, unfinished, weights
 from .report import CheckReport
 from .scenarios import Scenario, select
 
@@ -34,9 +34,9 @@ def locate(path, adapter=None):
     if adapter is not None:
         return p.parent, p.stem, p.name, "adapter", "MLP"
     try:
-        text = p.read_text(errors="replace")
-    except OSError as exc:
-        return f"cannot read {path}: {exc.strerror}"
+        text = runner.source_text(p)  # never a link, never more than the cap
+    except runner.Refused as exc:
+        return str(exc)
     for cls in ("MLP", "NeuralNet"):
         if re.search(rf"^\s*class\s+{cls}\b", text, re.M):
             return p.parent, p.stem, p.name, cls, cls
@@ -45,12 +45,17 @@ def locate(path, adapter=None):
 
 
 def check_submission(path, *, scenarios=None, seed=0, timeout=None, adapter=None,
-                     memory=None) -> CheckReport:
+                     memory=None, helpers="apart") -> CheckReport:
     """Check a submission folder (or its mlp.py) on the scenarios (names or Scenario objects;
-    all built-in ones by default). See the package docstring for the report."""
-    from . import diagnosis, helpers
-    from .judge import judge_check, rank
+    all built-in ones by default). ``helpers="count"`` makes a failing shipped layers.py /
+    losses.py fail the submission (by default they are judged apart: refmlp.check.helpers). See
+    the package docstring for the report."""
+    from . import diagnosis
+    from . import helpers as helper_files
+    from .judge import judge_check
 
+    if helpers not in helper_files.MODES:
+        raise ValueError(f"helpers={helpers!r}; expected one of {', '.join(helper_files.MODES)}")
     extra = [s for s in scenarios or () if isinstance(s, Scenario)]
     names = None if scenarios is None else [s.name if isinstance(s, Scenario) else s for s in scenarios]
     chosen = select(names, extra)
@@ -65,9 +70,12 @@ def check_submission(path, *, scenarios=None, seed=0, timeout=None, adapter=None
     if adapter_path is not None and not adapter_path.is_file():
         return CheckReport("error", str(path), api, message=f"adapter {adapter} does not exist")
     checks, inputs = plan.build_checks(chosen, api, cls, seed)
-    helper_checks, helper_inputs = helpers.build(folder, seed)
+    helper_checks, helper_inputs = helper_files.build(folder, seed)
     checks += helper_checks
     inputs.update(helper_inputs)
+    # read, never imported: which API methods are still stubs
+    stubs = [] if api == "adapter" else unfinished.unwritten(
+        (folder / module_file).read_text(errors="replace"), cls)
     # everything the judge runs is imported BEFORE the worker starts: the submission runs as the
     # same user and could edit refmlp's (or torch's) files on disk, which must not reach this
     # process (it gives up overlapping torch's import with the worker's start, ~1-2 s)
@@ -79,7 +87,10 @@ def check_submission(path, *, scenarios=None, seed=0, timeout=None, adapter=None
 
     outcomes = run.collect()
     rep = CheckReport("pass", str(path), api,
-                      scenarios={s.name: s.describe() for s in chosen})
+                      scenarios={s.name: s.describe() for s in chosen}, seed=seed,
+                      isolation=run.isolation_text)
+    rep.specs = {s.name: s for s in chosen}
+    rep.inputs = inputs
     load = outcomes.get("load")
     if load is None or load.status == "load_error":
         rep.verdict = "error"
@@ -88,38 +99,95 @@ def check_submission(path, *, scenarios=None, seed=0, timeout=None, adapter=None
             "the sandbox did not report on loading the submission")
         rep.traceback = load.traceback if load else None
         return rep
+    rep.message = weights.problem(checks, outcomes)  # never judged on weights it did not choose
+    if rep.message:
+        rep.verdict = "error"
+        return rep
 
     by_check = {c["id"]: c for c in checks}
     for sc in chosen:
         results = judge_scenario(sc, by_check, outcomes, inputs, judge_check)
         rep.checks += results
-    rep.helpers = helpers.judge(helper_checks, outcomes, helper_inputs)
+    rep.helpers = helper_files.judge(helper_checks, outcomes, helper_inputs)
+    rep.helper_summary = helper_files.summarize(rep.helpers, helpers)
 
-    failing = [c for c in rep.checks if c.verdict == "fail"]
-    errors = [c for c in rep.checks if c.verdict == "error"]
+    none_returned = any(NONE_RETURNED in c.notes for c in rep.checks)
+    written = {u.method for u in stubs}  # read as stubs: every check calling them is not judged
+    if none_returned and "forward" not in written:
+        stubs.append(unfinished.Unwritten("forward", "it returned None", None))
+    rep.unfinished = [u.say(module_file) for u in stubs]
+    order = list(unfinished.METHODS.get(api, ()))
+    for c in rep.checks:  # a check calling an unwritten method judges nothing: said once, above
+        missing = written & uses(c.name, api)
+        if c.name == "forward" and none_returned:
+            missing.add("forward")
+        if missing:
+            c.verdict, c.first, c.first_row, c.traceback = "fail", None, None, None
+            c.message = f"not judged: {', '.join(sorted(missing, key=order.index))} not written yet"
+            c.unjudged = True
+
+    judged = [c for c in rep.checks if not c.unjudged]
+    failing = [c for c in judged if c.verdict == "fail"]
+    errors = [c for c in judged if c.verdict == "error"]
     helper_fail = [h for h in rep.helpers if h["verdict"] != "pass"]
     # the checker judged on its own weights instead of the student's (sandbox worker,
     # Subject.seed_weights): said in the report's text, not only in the checks' notes
     seeded = next((n for c in rep.checks for n in c.notes if n.startswith("initial weights:")), None)
     if failing:
         rep.verdict = "fail"
-        scen = failing[0].scenario
-        L = next(s.L for s in chosen if s.name == scen)
-        first = min((c for c in failing if c.scenario == scen), key=lambda c: rank(c.first, L))
-        rep.first_divergence, rep.first_scenario = first.first, scen
-        rep.diagnosis = diagnosis.diagnose(first, next(s for s in chosen if s.name == scen),
-                                           [c for c in rep.checks if c.scenario == scen], inputs)
+        first = first_divergence(failing, chosen)
+        sc = next(s for s in chosen if s.name == first.scenario)
+        rep.first_divergence, rep.first_scenario, rep.first_check = first.first, sc.name, first
+        rep.diagnosis = diagnosis.diagnose(first, sc, [c for c in rep.checks
+                                                       if c.scenario == sc.name], inputs)
+    elif stubs:
+        rep.verdict = "fail"
+        rep.first_divergence = {"layer": None, "quantity": "unfinished"}
     elif errors:
         rep.verdict = "error"
         rep.message = errors[0].message
-    elif helper_fail:
+    elif helper_fail and helpers == "count":
         rep.verdict = "fail"
         h = helper_fail[0]
         rep.first_divergence = {"layer": None, "quantity": f"{h['module']}.{h['function']}"}
         rep.diagnosis = h["diagnosis"]
+    if stubs and (rep.diagnosis is None or rep.first_divergence["quantity"] == "unfinished"):
+        methods = list(dict.fromkeys(u.method for u in stubs))
+        rep.diagnosis = {"key": "unfinished", "message": (
+            f"your {cls} is not finished: write {' and '.join(methods)}, then check again"
+            + (f"; the checks that call {'it' if len(methods) == 1 else 'them'} were not judged."
+               if any(c.unjudged for c in rep.checks) else "."))}
     if seeded and not rep.message:
         rep.message = seeded
     return rep
+
+
+NONE_RETURNED = "forward returned None"
+"""The note the sandbox writes when forward(x) returns None (an unfinished forward)."""
+
+
+def uses(kind: str, api: str) -> set:
+    """The API methods a check of ``kind`` calls."""
+    if api == "NeuralNet":
+        return {"__init__", "add_layer", "forward"} | ({"backprop_descent"} if kind != "forward"
+                                                       else set())
+    base = {"__init__", "add_layer", "forward"}
+    if kind == "forward":
+        return base
+    return base | {"backward", "step"} | ({"zero_grad"} if kind in ("zero_grad", "sgd_run")
+                                          else set())
+
+
+def first_divergence(failing, chosen):
+    """The earliest failing check in data-flow order across scenarios (forward a_1 ... h_L, then
+    gradients from the output layer down, then the other checks, an exception or a timeout last),
+    the scenarios' run order breaking ties: a scenario that raised does not hide what another,
+    which produced numbers, pins down."""
+    from .judge import rank
+
+    order = {s.name: i for i, s in enumerate(chosen)}
+    L = {s.name: s.L for s in chosen}
+    return min(failing, key=lambda c: (rank(c.first, L[c.scenario]), order[c.scenario]))
 
 
 def judge_scenario(sc, by_check, outcomes, inputs, judge_check):

@@ -10,5 +10,7 @@ package of its own (never refmlp, never torch) and runs each check in a forked c
 - recorders.py: the course's f, f' and loss derivatives, recording their arguments;
 - tracebacks.py: tracebacks in the student's own terms;
 - wire.py: the frame format, shared with the judge;
+- confine.py: the OS isolation on Linux (namespaces and a root of its own, then per check
+  capabilities, no_new_privs, landlock.py and seccomp.py);
 - course/: the course's helper modules, layers.py and losses.py.
 """

@@ -1,28 +1,37 @@
-"""Finding a submission's W_k and b_k without knowing its internal names (runs in the sandbox).
+"""Finding a submission's W_k and b_k without knowing their internal names (runs in the sandbox).
 
-Method, in three steps, through the public methods only:
+Method, through the public methods only, on a throwaway network:
 
 1. **Walk** the network object: its attributes, and recursively lists, tuples, dicts and the
-   ``__dict__`` of the objects it holds (modules, classes and functions are skipped; depth <= 8,
-   cycles cut). Every float ndarray, and every list of floats or list of equal-length lists of
-   floats, is a *candidate* with its path (``.layers[2]['W']``). The same array reached twice keeps
-   its first path.
-2. **Confirm by step**: on a throwaway network, walk after ``forward(x); backward(x, y)`` and again
-   after ``step(alpha)``. Parameters are what ``step`` moves; gradients, a_k/h_k caches and
-   constants do not move under ``step``. (NeuralNet: ``backprop_descent`` with alpha 0 first, then
-   with alpha: what moves only with alpha > 0 is a parameter.) Should some slot stay empty (a
-   ``step`` that skips biases), it is filled from arrays that existed at construction and that
-   neither backward nor step touched, non-zero ones first.
-3. **Assign slots by shape in walk order**: W_k takes the first unused parameter of shape
+   ``__dict__`` of the objects it holds, callable ones too (layer objects with ``__call__``);
+   functions, methods, classes and modules are skipped; depth <= 8, cycles cut. Every float
+   ndarray, and every list of floats or list of equal-length lists of floats, is a *candidate*
+   with its path (``.layers[2]['W']``); the same array reached twice keeps its first path. A
+   matrix of shape (n_k, n_{k-1} + 1) is also read as the bias trick's ``[W_k | b_k]``: its
+   first n_{k-1} columns a W_k candidate, its last column a b_k candidate (views, so that
+   writing into them writes into the matrix).
+2. **Confirm by effect**: an array is a parameter only if changing it changes what ``forward(x)``
+   or some ``forward(x, end=name)`` returns. Each candidate of a W or b shape is perturbed in
+   turn and restored; dummy layers, a/h caches and gradient buffers change no output, so they
+   are never taken while arrays that do fill the slot, whether backward and step run or crash.
+3. **Confirm by step** where effect cannot decide (forward raises or is not deterministic, or a
+   slot has no effective candidate: a forward that skips a layer): after ``forward(x);
+   backward(x, y)`` and again after ``step(alpha)``, parameters are what ``step`` moves
+   (NeuralNet: what ``backprop_descent`` moves only with alpha > 0); then arrays present at
+   construction that neither backward nor step touched, non-zero ones first; arrays shown to
+   have no effect come last of all.
+4. **Assign slots by shape in walk order**: W_k takes the first unused parameter of shape
    (n_k, n_{k-1}), or the transposed (n_{k-1}, n_k), one orientation for every layer when that
-   fills every W slot in layer order (:func:`assign`); then b_k the first of
-   shape (n_k,), else (n_k, 1), else (1, n_k). Lists of layers, dicts per layer, layer objects and
-   Ws/bs lists all list layer 1 first, so walk order is layer order. The judge decides, from the
-   numbers, how a square W is oriented (see refmlp.check.judge).
+   fills every W slot in layer order (:func:`assign`); then b_k the first of shape (n_k,), else
+   (n_k, 1), else (1, n_k). Lists of layers, dicts per layer, layer objects and Ws/bs lists all
+   list layer 1 first, so walk order is layer order. The judge decides, from the numbers, how a
+   square W is oriented (see refmlp.check.judge).
 
 When a slot stays empty the check stops with a message naming the slot, the shapes that were
 found and the way out (an adapter returning the weights: README, "Checking a homework").
 """
+
+import types
 
 import numpy as np
 
@@ -31,7 +40,8 @@ _asarray = np.array
 _float64 = np.float64
 _array_equal = np.array_equal
 _MAX_DEPTH = 8
-_SKIP_TYPES = (type, type(len), type(lambda: 0))
+_SKIP_TYPES = (type, types.BuiltinFunctionType, types.FunctionType, types.MethodType,
+               types.ModuleType, types.BuiltinMethodType)
 
 
 def _float_list(v):
@@ -47,9 +57,11 @@ def _float_list(v):
     return None
 
 
-def walk(obj):
-    """[(path, array)] for every candidate reachable from ``obj``, in walk order."""
+def walk(obj, sizes=None):
+    """[(path, array)] for every candidate reachable from ``obj``, in walk order; with the layer
+    ``sizes``, a bias-trick matrix [W_k | b_k] adds its two parts (module docstring)."""
     out, seen = [], set()
+    augmented = set() if sizes is None else {(m, n + 1) for n, m in zip(sizes, sizes[1:])}
 
     def visit(v, path, depth):
         if id(v) in seen or depth > _MAX_DEPTH:
@@ -58,6 +70,9 @@ def walk(obj):
             seen.add(id(v))
             if v.dtype.kind == "f" and v.ndim in (1, 2) and v.size:
                 out.append((path, v))
+                if v.ndim == 2 and v.shape in augmented:
+                    out.append((path + (("aug", "W"),), v[:, :-1]))
+                    out.append((path + (("aug", "b"),), v[:, -1]))
             return
         if isinstance(v, (str, bytes, int, float, bool, complex)) or v is None:
             return
@@ -74,7 +89,7 @@ def walk(obj):
         elif isinstance(v, dict):
             for key, e in list(v.items()):
                 visit(e, path + (("item", key),), depth + 1)
-        elif isinstance(v, _SKIP_TYPES) or type(v).__name__ == "module" or callable(v):
+        elif isinstance(v, _SKIP_TYPES):
             return
         else:
             d = getattr(v, "__dict__", None)
@@ -86,11 +101,19 @@ def walk(obj):
     return out
 
 
+def _step(v, kind, key):
+    if kind == "attr":
+        return getattr(v, key)
+    if kind == "aug":  # the bias trick's [W | b]: a view of either part
+        return v[:, :-1] if key == "W" else v[:, -1]
+    return v[key]
+
+
 def resolve(obj, path):
     """The array at ``path`` now (students often rebind W = W - alpha dW, so paths, not objects)."""
     v = obj
     for kind, key in path:
-        v = getattr(v, key) if kind == "attr" else v[key]
+        v = _step(v, kind, key)
     if isinstance(v, list):
         arr = _float_list(v)
         if arr is None:
@@ -103,7 +126,7 @@ def target(obj, path):
     """The object itself at ``path`` (an ndarray or a list: what :func:`overwrite` writes into)."""
     v = obj
     for kind, key in path:
-        v = getattr(v, key) if kind == "attr" else v[key]
+        v = _step(v, kind, key)
     return v
 
 
@@ -164,7 +187,7 @@ def _unstick(net, sizes):
     shapes = {sh for kind, sh in ((k[0], sh) for k, v in slot_shapes(sizes).items() for sh in v)
               if kind == "W"}
     rng = np.random.RandomState(12345)
-    for path, arr in walk(net):
+    for path, arr in walk(net, sizes):
         if arr.ndim == 2 and arr.shape in shapes and degenerate(arr):
             overwrite(target(net, path), 0.1 * rng.standard_normal(arr.shape))
 
@@ -173,12 +196,70 @@ def show(path):
     """A path as Python-like text: net.layers[0]['W']."""
     s = "net"
     for kind, key in path:
-        s += f".{key}" if kind == "attr" else f"[{key!r}]"
+        if kind == "aug":
+            s += "[:, :-1]" if key == "W" else "[:, -1]"
+        else:
+            s += f".{key}" if kind == "attr" else f"[{key!r}]"
     return s
 
 
-def _snapshot(obj):
-    return {path: _asarray(v, copy=True) for path, v in walk(obj)}
+def _snapshot(obj, sizes=None):
+    return {path: _asarray(v, copy=True) for path, v in walk(obj, sizes)}
+
+
+def _outputs(probe, net):
+    """What the forward calls of ``probe`` return, as float copies (None for a call that raised)."""
+    out = []
+    for v in probe(net):
+        try:
+            out.append(None if v is None else _asarray(v, dtype=_float64).copy())
+        except BaseException:  # an output numpy cannot read as numbers: a difference all the same
+            out.append(("unreadable", repr(type(v))))
+    return out
+
+
+def _same(xs, ys):
+    for x, y in zip(xs, ys):
+        if (x is None) != (y is None) or isinstance(x, tuple) or isinstance(y, tuple):
+            if not (isinstance(x, tuple) and x == y):
+                return False
+        elif x is not None and (x.shape != y.shape or not _array_equal(x, y, equal_nan=True)):
+            return False
+    return len(xs) == len(ys)
+
+
+def effect(net, probe, sizes):
+    """({path: True if changing it changes an output of ``probe(net)``, False if not}, a note or
+    None): only candidates of a W or b slot's shape are tried; an array that cannot be written
+    (a tuple) is left out (neither). Returns ({}, why) when forward raises or is not
+    deterministic: effect cannot decide there."""
+    try:
+        base = _outputs(probe, net)
+        again = _outputs(probe, net)
+    except BaseException as exc:
+        return {}, f"forward raised ({type(exc).__name__}): parameters confirmed by step alone"
+    if base[0] is None or not _same(base, again):
+        return {}, "forward gave different outputs for the same input: confirmed by step alone"
+    wanted = {sh for shapes in slot_shapes(sizes).values() for sh in shapes}
+    rng = np.random.RandomState(54321)
+    found = {}
+    for path, arr in walk(net, sizes):
+        if arr.shape not in wanted:
+            continue
+        live = target(net, path)
+        original = _asarray(arr, copy=True)
+        bump = original + 0.5 * (np.abs(original).max(initial=0.0) + 1) * rng.standard_normal(
+            original.shape)
+        if not overwrite(live, bump):
+            continue
+        try:
+            changed = not _same(base, _outputs(probe, net))
+        except BaseException:
+            changed = True  # perturbing it made forward raise: forward reads it
+        finally:
+            overwrite(target(net, path), original)
+        found[path] = changed
+    return found, None
 
 
 def _moved(before, after):
@@ -237,48 +318,62 @@ def assign(paths_in_order, shapes_of, sizes):
     return (in_order or complete or tries[2:])[0]
 
 
-def discover(build, exercise, sizes):
+def discover(build, exercise, sizes, probe=None):
     """Find the parameter paths on a throwaway network.
 
     ``build()`` returns a new network; ``exercise(net)`` returns (grad, apply): two callables, the
-    first computing gradients without moving parameters, the second moving them. Returns
-    (slots, notes): slots maps ("W"|"b", k) to a path; notes are sentences for the report.
+    first computing gradients without moving parameters, the second moving them; ``probe(net)``
+    returns the outputs of forward(x) and forward(x, end=name) (the effect test; None: none).
+    Returns (slots, notes, shapes): slots maps ("W"|"b", k) to a path; notes are sentences for
+    the report; shapes maps every candidate path to its shape as constructed.
     """
     notes = []
     net = build()
     _unstick(net, sizes)
-    at_build = _snapshot(net)
+    at_build = _snapshot(net, sizes)
+    effects, why = effect(net, probe, sizes) if probe is not None else ({}, None)
+    if why:
+        notes.append(why)
     grad, apply = exercise(net)
     confirmed = True
     try:
         grad()
-        after_grad = _snapshot(net)
+        after_grad = _snapshot(net, sizes)
         apply()
-        after_step = _snapshot(net)
+        after_step = _snapshot(net, sizes)
     except BaseException as exc:  # the checks themselves report the student's exception
         notes.append(f"discovery could not run backward/step ({type(exc).__name__}: {exc}); "
-                     "parameters taken from the arrays present at construction, by shape")
+                     "parameters taken from the arrays present at construction that change "
+                     "forward's output, then by shape")
         confirmed = False
         after_grad = after_step = at_build
     order = list(after_step)
     # shapes as constructed: a step that reshapes a parameter (b (m,) -> (m, m)) is a finding for
     # the checks to report, not a reason to lose the parameter
     shapes = {p: (at_build[p] if p in at_build else a).shape for p, a in after_step.items()}
-    moved = set(_moved(after_grad, after_step)) if confirmed else set()
-    slots = assign([p for p in order if p in moved], shapes, sizes)
+    effective = [p for p in order if effects.get(p)]
+    inert = {p for p, changed in effects.items() if not changed}
+    slots = assign(effective, shapes, sizes)
     want = 2 * (len(sizes) - 1)
-    if confirmed and len(moved) > want:
+    moved = set(_moved(after_grad, after_step)) if confirmed else set()
+    if len(slots) < want and moved:
+        rest = assign([p for p in order if p in moved and p not in inert], shapes, sizes)
+        slots.update({s: p for s, p in rest.items() if s not in slots and p not in slots.values()})
+    if confirmed and len(moved - inert) > want and not effective:
         notes.append(f"{len(moved)} arrays moved under step where the network has {want} "
                      "parameters; the first of each shape in walk order were taken")
     if len(slots) < want:
         untouched = [p for p in order if p in at_build and p not in moved
                      and not _moved({p: at_build[p]}, {p: after_grad[p]}) if p in after_grad]
-        nonzero = [p for p in untouched if after_step[p].any()]
-        zero = [p for p in untouched if not after_step[p].any()]
+        nonzero = [p for p in untouched if after_step[p].any() and p not in inert]
+        zero = [p for p in untouched if not after_step[p].any() and p not in inert]
+        last = [p for p in order if p in inert]  # shown to change nothing: only if nothing else
         rest = {s: p for s, p in assign(nonzero + zero, shapes, sizes).items() if s not in slots
                 and p not in slots.values()}
-        if confirmed and rest:
-            notes.append("not moved by step, read from construction: "
+        rest.update({s: p for s, p in assign(last, shapes, sizes).items() if s not in slots
+                     and s not in rest and p not in slots.values() and p not in rest.values()})
+        if rest:
+            notes.append("not confirmed by forward's output or by step, taken by shape: "
                          + ", ".join(f"{s[0]}_{s[1]} = {show(p)}" for s, p in sorted(rest.items())))
         slots.update(rest)
     return slots, notes, shapes

@@ -14,7 +14,7 @@ import warnings
 
 import numpy as np
 
-from . import discovery
+from . import discovery, seeding
 from .recorders import ACTIVATIONS, LOSS_DERIVS, Recorder, as_float, recording
 from .tracebacks import format_exc
 
@@ -51,9 +51,8 @@ class Subject:
         for k, layer in enumerate(self.check["layers"], start=1):
             f, fd = ACTIVATIONS[layer["act"]]
             f = recording(rec, f"f{k}", f)
-            fd = None if fd is None else recording(rec, f"fd{k}", fd)
-            if k == L and layer["act"] == "softmax":
-                fd = None
+            # the course adds the last layer with fderiv=None: est_lossderiv gives dLoss/da_L
+            fd = None if fd is None or k == L else recording(rec, f"fd{k}", fd)
             if self.named and self.api != "NeuralNet":
                 net.add_layer(layer["m"], f, fd, name=layer["name"])
             else:
@@ -66,11 +65,24 @@ class Subject:
                     lambda: net.backprop_descent(x, y, 0.5))
         return (lambda: (net.forward(x), net.backward(x, y)), lambda: net.step(0.5))
 
+    def outputs(self, net, x):
+        """forward(x), then forward(x, end=name) for every hidden layer when layers are named
+        (None for a call that raises): what discovery's effect test compares."""
+        out = [net.forward(x.copy())]
+        if self.named and self.api != "NeuralNet":
+            for layer in self.check["layers"][:-1]:
+                try:
+                    out.append(net.forward(x.copy(), end=layer["name"]))
+                except Exception:
+                    out.append(None)
+        return out
+
     def discover(self, x, y):
         if hasattr(self.cls, "params") and self.api == "adapter":
             return
         self.slots, notes, shapes = discovery.discover(
-            self.build, lambda net: self.exercise(net, x, y), self.sizes)
+            self.build, lambda net: self.exercise(net, x, y), self.sizes,
+            probe=lambda net: self.outputs(net, x))
         self.notes += notes
         msg = discovery.missing_message(self.slots, shapes, self.sizes)
         if msg:
@@ -80,27 +92,25 @@ class Subject:
                 self.slots.items(), key=lambda item: (item[0][1], item[0][0]))))
 
     def seed_weights(self, net):
-        """When the network's initial W_k make the checks vacuous or unjudgeable
-        (discovery.degenerate: zero, constant, equal rows, symmetric, saturating), write the
-        checker's own seeded 0.1 x randn weights and biases (the handout's scale) into every W_k
-        and b_k in place, keeping dtype and layout, and say so in a note; when they cannot be
-        written, refuse: the checks would pass a wrong backward."""
+        """Write the checker's seeded weights and biases (seeding.py) into every W_k and b_k in
+        place, keeping dtype and layout, whatever the network's own: the judge verifies that they
+        are what the network reads back. When the network's own W_k would have made the checks
+        vacuous or unjudgeable (discovery.degenerate: zero, constant, equal rows, symmetric,
+        saturating) a note says so; when the weights cannot be written, refuse: the checks would
+        judge weights the checker did not choose."""
         L = len(self.sizes) - 1
         if self.slots is None:
             arrays = [a for pair in self.params(net) for a in pair]
-            where = [f"params()[{k - 1}][0]" for k in range(1, L + 1)]
+            where = [f"params()[{k - 1}][{i}]" for k in range(1, L + 1) for i in (0, 1)]
         else:
             paths = [self.slots[(kind, k)] for k in range(1, L + 1) for kind in ("W", "b")]
             arrays = [discovery.target(net, p) for p in paths]
-            where = [discovery.show(p) for p in paths[::2]]
-        Ws = arrays[::2]
-        bad = [f"W_{k} ({where[k - 1]}) {why}" for k, W in enumerate(Ws, start=1)
+            where = [discovery.show(p) for p in paths]
+        bad = [f"W_{k} ({where[2 * k - 2]}) {why}" for k, W in enumerate(arrays[::2], start=1)
                for why in [discovery.degenerate(W)] if why]
-        if not bad:
-            return
-        rng = np.random.RandomState(self.check["seed"])
-        written = [discovery.overwrite(v, 0.1 * rng.standard_normal(np.shape(v))) for v in arrays]
-        if not all(written):
+        values = seeding.checker_weights(self.check["seed"], [np.shape(v) for v in arrays])
+        refused = [w for w, v, x in zip(where, arrays, values) if not discovery.overwrite(v, x)]
+        if refused and bad:
             raise DiscoveryError(
                 "your network's initial weights make the checks vacuous: " + "; ".join(bad)
                 + " (with such weights the hidden gradients are zero, equal across units or "
@@ -109,10 +119,20 @@ class Subject:
                 "writable float array or list). Initialise each W_k with small random numbers, "
                 "e.g. 0.1 * np.random.randn(m, n) as the handout does (such weights also stop the "
                 "network from learning), or pass an adapter whose params() returns the live arrays.")
+        if refused:
+            raise DiscoveryError(
+                "the checker cannot write its own weights into " + ", ".join(refused) + " (not a "
+                "writable float array or list of floats). The checker judges every network on "
+                "weights it chooses, so that no initialisation can make the checks vacuous: store "
+                "W_k and b_k as writable float arrays (0.1 * np.random.randn(m, n) as the handout "
+                "does), or pass an adapter whose params() returns the live arrays.")
+        if not bad:
+            return
         note = ("initial weights: " + "; ".join(bad) + ": the checks would be vacuous or "
-                "unjudgeable, so the checker wrote its own 0.1 x randn weights and biases into "
-                "W_1..W_L, b_1..b_L before each check. Initialise W_k with small random numbers "
-                "(0.1 * np.random.randn(m, n)): with these weights your network cannot learn well")
+                "unjudgeable; the checker judges on its own 0.1 x randn weights and biases, "
+                "written into W_1..W_L, b_1..b_L before each check. Initialise W_k with small "
+                "random numbers (0.1 * np.random.randn(m, n)): with these weights your network "
+                "cannot learn well")
         if note not in self.notes:
             self.notes.append(note)
 
@@ -208,7 +228,14 @@ def run_ops(check, mod, inputs, out, notes):
                     kw["end"] = op[3]
                 if kw and not subject.named:
                     continue
-                out[f"{i}.out"] = as_float(net.forward(x, **kw))
+                y_est = net.forward(x, **kw)
+                if y_est is None:
+                    out[f"{i}.none"] = _array(1.0)
+                    note = "forward returned None"  # forward(x) unfinished: said once, by the judge
+                    if not kw and note not in notes:
+                        notes.append(note)
+                else:
+                    out[f"{i}.out"] = as_float(y_est)
             elif name == "backward":  # copies: a submission writing into x changes only its copy
                 net.backward(inputs[op[1]].copy(), target(inputs, op[2]))
             elif name == "step":
@@ -229,6 +256,11 @@ def run_ops(check, mod, inputs, out, notes):
         return {"status": "discovery", "message": str(exc), "op": state["op"], "op_index": state["index"]}
     except BaseException:  # SystemExit and KeyboardInterrupt too: the student's, not ours
         notes += subject.notes
+        try:  # what the raising operation recorded before it raised: which layers ran, from where
+            for key, v in rec.arrays(notes).items():
+                out[f"{state['index']}.{key}"] = v
+        except BaseException:
+            pass
         return {"status": "exception", "traceback": format_exc(), "op": state["op"],
                 "op_index": state["index"]}
 

@@ -25,7 +25,7 @@ import sys
 import tempfile
 import time
 
-from . import ops, tracebacks, wire
+from . import confine, ops, tracebacks, wire
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUTPUT_KEEP = 16384
@@ -277,12 +277,24 @@ def child(check, request, files, inputs, out_w, res_w, prog_w):
     # keep only stdin/stdout/stderr and the two pipes of this check: the worker's line to the
     # judge and the other checks' pipes stay out of the submission's reach
     keep = {0, 1, 2, res_w, prog_w}
-    for name in os.listdir("/proc/self/fd"):
-        if int(name) not in keep:
+    try:
+        fds = [int(name) for name in os.listdir("/proc/self/fd")]
+    except OSError:  # no /proc (a namespace root without one): every number up to the limit
+        fds = range(resource.getrlimit(resource.RLIMIT_NOFILE)[0])
+    for fd in fds:
+        if fd not in keep:
             try:
-                os.close(int(name))
+                os.close(fd)
             except OSError:
                 pass  # the directory's own descriptor, closed by the time we get to it
+    if request.get("isolation", "none") != "none":
+        try:
+            confine.lock_check(request["isolation"], scratch, request.get("adapter"))
+        except Exception as exc:  # never run the submission less confined than announced
+            wire.send_result(res_w, {"status": "died", "message": (
+                f"the sandbox could not confine this check ({exc!r}): nothing of the "
+                "submission ran")}, {})
+            _exit(0)
     os.chdir(scratch)
     tracebacks.where["scratch"], tracebacks.where["origin"] = scratch, request["submission_dir"]
     sys.path.insert(0, scratch)

@@ -6,6 +6,9 @@ a_k (and, for f', whatever the submission passes, a_k or h_k), read without touc
 internals. Runs in the sandbox, numpy only.
 """
 
+import os
+import sys
+
 import numpy as np
 
 from .course import layers as course_layers
@@ -37,23 +40,42 @@ class Recorder:
 
     def __init__(self, sizes=None):
         self.sizes = sizes or {}  # key -> m_k, for keys whose 0-d calls make up a vector
-        self.calls, self.scalars = {}, {}
+        self.calls, self.scalars, self.sites = {}, {}, {}
+        self.root = os.getcwd() + os.sep  # the check's scratch copy of the submission
 
     def clear(self):
-        self.calls, self.scalars = {}, {}
+        self.calls, self.scalars, self.sites = {}, {}, {}
 
-    def note(self, key, value):
+    def note(self, key, value, frame=None):
         if key in self.calls:
             return
+        if key not in self.sites and frame is not None:
+            self.sites[key] = self.site(frame)
         v = as_float(value)
         if v.ndim == 0 and key in self.sizes:
             self.scalars.setdefault(key, []).append(v)
         elif key not in self.scalars:
             self.calls[key] = v
 
+    def site(self, frame):
+        """ "file:line" of the submission's own line that made the call (the first frame, walking
+        out, inside the scratch copy: np.vectorize or map may stand between), or None."""
+        for _ in range(8):
+            if frame is None:
+                return None
+            name = frame.f_code.co_filename
+            if name.startswith(self.root):
+                return f"{name[len(self.root):]}:{frame.f_lineno}"
+            frame = frame.f_back
+        return None
+
     def arrays(self, notes):
-        """What the operation recorded: {key: array}; per-element calls assembled or noted."""
+        """What the operation recorded: {key: array}; per-element calls assembled or noted; the
+        call site of each key as "<key>.site", the text "file:line" in bytes (uint8)."""
         out = dict(self.calls)
+        for key, where in self.sites.items():
+            if where:
+                out[key + ".site"] = np.frombuffer(where.encode(), dtype=np.uint8).copy()
         for key, values in self.scalars.items():
             m = self.sizes[key]
             if len(values) == m + 1 and m > 0 and values[0] == values[1]:
@@ -78,7 +100,7 @@ def as_float(value):
 
 def recording(rec, key, fn):
     def wrapped(u, *args, **kwargs):
-        rec.note(key, u)
+        rec.note(key, u, sys._getframe(1))
         return fn(u, *args, **kwargs)
     wrapped.__name__ = getattr(fn, "__name__", key)
     wrapped.__doc__ = getattr(fn, "__doc__", None)

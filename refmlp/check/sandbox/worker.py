@@ -3,8 +3,10 @@
 Started by refmlp.check.runner as ``python -I worker.py REQUEST_DIR`` with numpy as its only
 import (never refmlp, never torch): it loads the folder it sits in as a package of its own, by
 path. It reads the request (request.json, inputs.npz with allow_pickle=False) and the
-submission's files into memory *before* any student code runs, then runs every check in a child
-of its own (processes.py) and forwards, per check, the child's frame (wire.py) on its stdout.
+submission's files into memory *before* any student code runs, enters the isolation the request
+names (confine.py: on the namespace path it goes on as PID 1 of new namespaces, in a root of its
+own), then runs every check in a child of its own (processes.py) and forwards, per check, the
+child's frame (wire.py) on its stdout.
 """
 
 import importlib
@@ -30,8 +32,10 @@ def load_package():
 
 
 load_package()
+confine = importlib.import_module(PACKAGE + ".confine")
 processes = importlib.import_module(PACKAGE + ".processes")
 wire = importlib.import_module(PACKAGE + ".wire")
+sources = importlib.import_module(PACKAGE + ".files")
 
 _dumps = json.dumps  # taken before any student code runs (see wire.py)
 
@@ -43,10 +47,23 @@ def main(argv):
     with np.load(os.path.join(request_dir, "inputs.npz"), allow_pickle=False) as data:
         inputs = {k: data[k] for k in data.files}
     root = request["submission_dir"]
-    files = {}
+    files, budget = {}, request["source_cap"]
     for rel in request["files"]:  # chosen by the judge (runner.submission_files): .py files only
-        with open(os.path.join(root, rel), "rb") as fh:
-            files[rel] = fh.read()
+        try:  # a file changed into a link or grown since the judge's walk is left out
+            files[rel] = sources.read_regular(os.path.join(root, rel), budget)
+        except sources.Refused:
+            continue
+        budget -= len(files[rel])
+    mode = request.get("isolation", "none")
+    if mode == "namespaces":  # returns in the new namespaces, as their PID 1
+        root = os.path.join(request_dir, "root")
+        os.mkdir(root)
+        confine.enter_namespaces(root, request["scratch_root"], request.get("adapter"))
+    elif mode == "fallback" and os.geteuid() == 0 and confine.uid_switch_blocker() is None:
+        for folder in (request_dir, request["scratch_root"]):  # NOBODY passes, cannot list
+            os.chmod(folder, 0o711)
+    if mode != "none":
+        confine.prepare(request.get("adapter"))
     request["worker_pid"] = os.getpid()
     processes.prctl(processes.PR_SET_CHILD_SUBREAPER, 1)
     stdout = os.dup(1)
