@@ -146,3 +146,12 @@ def test_a_failing_parity_test_shows_the_report_on_a_screen(tmp_path):
     assert out.count("first divergence: layer 2, b_derivs") == 1  # the fixture's message
     assert "<Report fail: yours vs torch" in out and "first divergence: b_derivs_2>" in out
     assert len(out) < 8000, f"{len(out)} characters of pytest output"
+
+
+def test_an_installed_refmlp_has_every_package_and_the_plugin():
+    """A wheel holds the packages pyproject lists: every folder of refmlp with an __init__.py."""
+    text = (ROOT / "pyproject.toml").read_text()
+    listed = set(re.findall(r'"(refmlp[\w.]*)"', re.search(r"^packages = \[(.*)\]$", text, re.M).group(1)))
+    found = {".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "refmlp").rglob("__init__.py")}
+    assert found <= listed, sorted(found - listed)
+    assert re.search(r'^\[project\.entry-points\.pytest11\]\nrefmlp = "refmlp\.pytest_plugin"$', text, re.M)
