@@ -79,3 +79,15 @@ def test_hints_fill_the_layer_in():
     assert "W_3 instead of W_3^T" in bugs.hints("g", 2)
     assert all("{" not in h for at in ("a", "h", "g", "g_L", "W_derivs", "b_derivs")
                for h in bugs.hints(at, 2))
+
+
+def test_the_diagnosis_rate_script_counts_what_it_names():
+    import subprocess
+    import sys
+
+    script = Path(__file__).resolve().parent.parent / "scripts" / "diagnosis_rate.py"
+    done = subprocess.run([sys.executable, script, str(SUBMISSIONS / "catalogue.json"),
+                           "fprime_missing_lists"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "named  fprime_missing_lists" in done.stdout
+    assert done.stdout.strip().endswith("named 1 of 1 entries with a key (0 to read)")

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+import warnings
 from pathlib import Path
 
 import pytest
@@ -40,6 +41,16 @@ except BaseException as exc:  # what stopped it, in the check's output
 @pytest.fixture(params=["namespaces", "fallback"])
 def isolation(request, monkeypatch):
     return force_isolation(monkeypatch, request.param)
+
+
+def needs(isolation, layer, paths=("fallback",)):
+    """Skip where this path holds the attack through ``layer`` alone and the kernel lacks it (the
+    README says what each path holds without Landlock or seccomp)."""
+    from refmlp.check.sandbox import confine
+
+    if isolation in paths and not any(lock.startswith(layer) for lock in confine.locks()):
+        pytest.skip(f"the {isolation} path holds this attack through {layer}, which this kernel "
+                    "lacks")
 
 
 @pytest.fixture
@@ -75,6 +86,7 @@ def a_class(tmp_path):
 
 
 def test_classmates_files_can_be_neither_read_nor_listed(tmp_path, isolation):
+    needs(isolation, "landlock")
     alice, bob, before = a_class(tmp_path)
     attacked(alice, '''
 names = os.listdir(os.path.dirname(P["here"]))
@@ -87,6 +99,7 @@ return "bob-7f3a" in open(P["bob"]).read()
 
 
 def test_classmates_files_cannot_be_overwritten(tmp_path, isolation):
+    needs(isolation, "landlock")
     alice, bob, before = a_class(tmp_path)
     attacked(alice, '''
 with open(P["bob"], "w") as fh:
@@ -98,6 +111,7 @@ return True
 
 @pytest.mark.parametrize("where", ["tmp", "parent"])
 def test_nothing_is_written_outside_the_scratch(tmp_path, isolation, where):
+    needs(isolation, "landlock")
     sub = tmp_path / "sub"
     target = Path(f"/tmp/refmlp-attack-{os.getpid()}-{tmp_path.name}") if where == "tmp" \
         else tmp_path / "written-by-the-submission"
@@ -112,7 +126,20 @@ return True
         target.unlink(missing_ok=True)
 
 
+def test_the_runs_own_request_cannot_be_rewritten(tmp_path, isolation):
+    needs(isolation, "landlock")
+    # the judge's folder of this run, two levels above the check's working folder
+    attacked(tmp_path / "sub", '''
+request = os.path.join(os.getcwd(), os.pardir, os.pardir, "request.json")
+print("request at", os.path.abspath(request))
+with open(request, "a") as fh:
+    fh.write(" ")
+return True
+''')
+
+
 def test_a_gigabyte_written_to_tmp_lands_nowhere(tmp_path, isolation):
+    needs(isolation, "landlock")
     target = Path(f"/tmp/refmlp-attack-big-{os.getpid()}-{tmp_path.name}")
     try:
         attacked(tmp_path / "sub", '''
@@ -128,6 +155,7 @@ return True
 
 
 def test_site_packages_and_the_judges_bytecode_cannot_be_written(tmp_path, isolation):
+    needs(isolation, "landlock")
     import numpy
 
     import refmlp.check.judge
@@ -154,6 +182,8 @@ return bool(done)
 
 
 def test_the_judge_cannot_be_traced_nor_its_memory_or_output_opened(tmp_path, isolation):
+    needs(isolation, "landlock")
+    needs(isolation, "seccomp")
     attacked(tmp_path / "sub", '''
 import ctypes
 libc = ctypes.CDLL(None, use_errno=True)
@@ -173,6 +203,7 @@ return bool(got)
 
 
 def test_processes_outside_the_sandbox_cannot_be_signalled(tmp_path, isolation, victim):
+    needs(isolation, "seccomp")
     # signal 0 for the judge itself (the permission test of SIGKILL and SIGSTOP, without the
     # harm should the sandbox fail); the victim, a process of the same user, gets the real ones
     attacked(tmp_path / "sub", '''
@@ -198,6 +229,7 @@ return bool(hit)
 
 
 def test_no_process_escapes_the_check_nor_writes_into_the_pipes(tmp_path, isolation):
+    needs(isolation, "seccomp", paths=("namespaces", "fallback"))
     marks = tmp_path / "marks"
     marks.mkdir()
     t0 = time.monotonic()
@@ -225,6 +257,7 @@ return started > 0
 
 
 def test_nothing_reaches_a_listener_on_localhost(tmp_path, isolation):
+    needs(isolation, "seccomp")
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
     server.listen(8)
@@ -264,6 +297,7 @@ return True
 
 @pytest.mark.parametrize("module", ["refmlp.network", "torch"])
 def test_the_reference_and_torch_cannot_be_imported(tmp_path, isolation, module):
+    needs(isolation, "landlock")
     attacked(tmp_path / "sub", f'''
 import importlib
 importlib.import_module({module!r})
@@ -289,6 +323,34 @@ def test_an_unknown_or_unavailable_isolation_is_refused(tmp_path, monkeypatch):
     monkeypatch.setenv("REFMLP_ISOLATION", "chroot")
     with pytest.raises(ValueError, match="REFMLP_ISOLATION='chroot': expected one of"):
         check_submission(submission(tmp_path), **FAST)
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="run as root only")
+def test_a_root_fallback_hands_the_scratch_to_nobody_and_keeps_nothing_else(tmp_path):
+    from refmlp.check.sandbox import confine
+
+    scratch = tmp_path / "scratch"
+    (scratch / "pkg").mkdir(parents=True)
+    (scratch / "pkg" / "mlp.py").write_text("")
+    with warnings.catch_warnings():  # Python 3.12 warns of fork with threads; the child only exits
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            os.chdir(scratch)  # relative paths: pytest's folders above are root's alone
+            confine.drop_privileges(str(scratch), switch_uid=True)
+            with open("pkg/written", "w") as fh:
+                fh.write("ok")
+            try:
+                open("../outside", "w")
+            except PermissionError:
+                code = 0 if (os.getuid(), os.getgid(), os.getgroups()) == (65534, 65534, []) else 3
+        finally:
+            os._exit(code)
+    assert os.waitpid(pid, 0)[1] == 0
+    assert (scratch / "pkg" / "written").read_text() == "ok"
+    assert not (tmp_path / "outside").exists()
 
 
 def test_the_filter_refuses_what_a_check_never_needs():
@@ -416,3 +478,19 @@ def test_an_unknown_isolation_is_a_usage_error_of_the_command(tmp_path, monkeypa
     monkeypatch.setenv("REFMLP_ISOLATION", "jail")
     assert cli.main(["check", str(submission(tmp_path))]) == cli.EXIT_USAGE
     assert "REFMLP_ISOLATION='jail': expected one of namespaces, fallback, none" in capsys.readouterr().err
+
+
+def test_a_check_may_read_the_stdlib_numpy_and_the_sandbox_only(tmp_path):
+    import numpy
+
+    from refmlp.check.sandbox import confine
+
+    adapter = tmp_path / "adapter.py"
+    adapter.write_text("")
+    numpy_dir = os.path.dirname(os.path.realpath(numpy.__file__))
+    allowed = {os.path.realpath(os.path.dirname(os.__file__)), numpy_dir, numpy_dir + ".libs",
+               os.path.join(numpy_dir, ".libs"), os.path.dirname(os.path.realpath(confine.__file__)),
+               str(adapter.resolve())}
+    trees = confine.read_trees(str(adapter))
+    assert set(trees) <= allowed and str(adapter.resolve()) in trees, trees
+    assert not any(t.endswith(("site-packages", "dist-packages")) for t in trees)

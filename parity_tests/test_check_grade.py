@@ -17,8 +17,8 @@ def run(argv, capsys):
 
 @pytest.fixture
 def klass(tmp_path):
-    """A class folder: one right, one buggy, one without a class, and a folder that is no
-    submission (skipped)."""
+    """A class folder: one right, one buggy, one without a class, and a folder without a
+    submission (listed as an error, never skipped)."""
     parent = tmp_path / "class"
     submission(parent / "bob", replace=[FPRIME_MISSING])
     submission(parent / "alice")
@@ -30,53 +30,64 @@ def klass(tmp_path):
 
 
 def test_each_grades_every_subfolder_with_the_worst_exit_code(klass, capsys):
-    code, out, _ = run(["--each", str(klass), "--scenario", "disc", "--timeout", "5"], capsys)
+    code, out, _ = run(["--each", str(klass), "--scenario", "disc", "--timeout", "5",
+                        "--jobs", "1", "--seed", "0"], capsys)
     assert code == 2, out  # carol's is an error, and it did not stop the others
     lines = out.splitlines()
-    names = [ln.split()[0] for ln in lines[1:4]]
-    assert names == ["alice", "bob", "carol"]  # sorted; "notes" holds no submission
-    assert lines[1].split()[1] == "PASS"
-    assert lines[2].split()[1] == "FAIL" and "layer 2 b_derivs" in lines[2]
-    assert "fprime_missing" in lines[2]
-    assert lines[3].split()[1] == "ERROR" and "defines no class MLP" in lines[4]
-    assert "3 submissions: 1 pass, 1 fail, 1 error" in out
+    rows = [ln for ln in lines[1:] if ln and not ln.startswith(" ")]
+    assert [r.split()[0] for r in rows[:4]] == ["alice", "bob", "carol", "notes"]  # sorted
+    assert rows[0].split()[1] == "PASS" and rows[0].split()[2] == "100/100"
+    assert rows[1].split()[1] == "FAIL" and "layer 2 b_derivs" in rows[1]
+    assert "fprime_missing" in rows[1]
+    carol = lines.index(rows[2])
+    assert rows[2].split()[1] == "ERROR" and "defines no class MLP" in lines[carol + 1]
+    notes = lines.index(rows[3])
+    assert rows[3].split()[1] == "ERROR" and "no submission found" in lines[notes + 1]
+    assert "4 students: 1 pass, 1 fail, 2 error" in out
 
 
 def test_several_paths_and_json(klass, capsys):
     code, out, _ = run([str(klass / "alice"), str(klass / "bob"), "--scenario", "disc",
-                        "--timeout", "5", "--json"], capsys)
+                        "--timeout", "5", "--json", "--jobs", "1"], capsys)
     assert code == 1
     doc = json.loads(out)
     assert [r["verdict"] for r in doc["reports"]] == ["pass", "fail"]
+    assert [r["student"] for r in doc["reports"]] == ["alice", "bob"]
     assert doc["reports"][1]["diagnosis"]["key"] == "fprime_missing"
     assert all(r["seconds"] > 0 for r in doc["reports"])
     # grading draws one secret seed for the whole run, and says it
     seed = doc["reports"][0]["seed"]
     assert isinstance(seed, int) and doc["reports"][1]["seed"] == seed
-    assert doc["summary"] == {"submissions": 2, "pass": 1, "fail": 1, "error": 0,
+    assert doc["reports"][0]["score"] == doc["reports"][0]["max_score"] == 100
+    assert doc["summary"] == {"students": 2, "pass": 1, "fail": 1, "error": 0, "unchanged": 0,
                               "seconds": doc["summary"]["seconds"], "seed": seed}
 
 
-def test_each_on_a_folder_without_submissions_is_a_usage_error(tmp_path, capsys):
+def test_each_on_a_folder_without_subfolders_is_a_usage_error(tmp_path, capsys):
     code, _, err = run(["--each", str(tmp_path)], capsys)
-    assert code == 2 and "no subfolder holds mlp.py" in err
+    assert code == 2 and "no subfolders (expected one subfolder per student)" in err
 
 
 def test_an_internal_failure_on_one_submission_does_not_stop_the_others(klass, monkeypatch):
-    from refmlp.check import batch
+    from refmlp.check import find, submission
+    from refmlp.check.grade import Settings, class_exit, grade_class
+    from refmlp.check.rubric import load_default
+    from refmlp.check.scenarios import select
 
-    real = batch.check_submission
+    real = submission.check_submission
 
     def flaky(path, **kw):
-        if path.name == "alice":
+        if path.parent.name == "alice":
             raise RuntimeError("boom")
         return real(path, **kw)
 
-    monkeypatch.setattr(batch, "check_submission", flaky)
-    results = batch.check_each([klass / "alice", klass / "bob"], scenarios=["disc"], timeout=5)
-    assert [r.verdict for r, _ in results] == ["error", "fail"]
-    assert "boom" in results[0][0].message
-    assert batch.batch_exit([r for r, _ in results]) == 2
+    monkeypatch.setattr(submission, "check_submission", flaky)
+    subs = [find.locate_submission(klass / n) for n in ("alice", "bob")]
+    done = grade_class(subs, load_default(), Settings(scenarios=tuple(select(["disc"], [])),
+                                                      timeout=5))
+    assert [g.verdict for g in done.results] == ["error", "fail"]
+    assert "boom" in done.results[0].message
+    assert class_exit(done.results) == 2
 
 
 @pytest.mark.parametrize("value", ["inf", "nan", "0", "-1", "0.1", "1e-9"])

@@ -1,8 +1,8 @@
 """Defences of the judging process, which hold on every platform: the judge chooses and verifies
 the weights, collects the submission's files without following links or reading too much, gives
 the sandbox none of the instructor's environment, and for grading draws a seed the submission
-cannot know in advance. Each test is an attack by a submission with a real bug (f' missing),
-which must never pass."""
+cannot know in advance. The attacks come from a submission with a real bug (f' missing), which
+must never pass."""
 
 import json
 import os

@@ -150,10 +150,11 @@ def test_unfinished_work_fails_once_saying_what_is_missing(tmp_path):
     (tmp_path / "mlp.py").write_text(src)
     rep = check_submission(tmp_path, scenarios=TWO)
     assert rep.verdict == "fail" and rep.diagnosis["key"] == "unfinished"
-    assert rep.first_divergence == {"layer": None, "quantity": "unfinished"}
+    assert rep.first_divergence == {"layer": None, "quantity": "exception"}  # step raises
     assert [u.split(" ")[0] for u in rep.unfinished] == ["backward", "step", "zero_grad"]
     text = rep.to_text()
     assert text.count("not written yet:") == 1 and "adapter" not in text
+    assert "Traceback" not in text and "NotImplementedError" in text  # said once, as the stub
     assert next(c for c in rep.checks if c.name == "forward").verdict == "pass"  # it is written
 
 
@@ -171,8 +172,8 @@ def test_forward_returning_none_is_unfinished_work(tmp_path):
                                          "        return h", "            h = self.h[k] = "
                                          "self.fs[k](self.a[k])")])
     rep = check_submission(sub, scenarios=["disc"])
-    assert rep.verdict == "fail"
-    assert rep.unfinished == ["forward: it returned None"]
+    assert rep.verdict == "fail" and rep.diagnosis["key"] == "unfinished"
+    assert rep.unfinished == ["forward: forward(x) returned None"]
 
 
 # ---- discovery by effect ------------------------------------------------------------------------
@@ -283,6 +284,8 @@ def test_a_wip_report_fits_on_one_screen_and_verbose_keeps_the_figures(tmp_path)
     assert text.splitlines()[1] == "verdict: FAIL"  # the verdict first, then what to fix
     assert "layers numbered from 1" in text and "if your lists start at 0" in text
     assert "comparisons within tolerance" in rep.to_text(verbose=True)
+    # the first divergence's figures are given once: an unknown diagnosis does not repeat them
+    assert "greatest absolute difference" not in text
     assert "\n" not in repr(rep) and "fail" in repr(rep)
 
 
@@ -295,6 +298,7 @@ def test_forward_returning_a_column_fails_saying_so(tmp_path):
     # forward(x, end="layer1") returns a column too: h_1 is the earliest
     assert rep.first_divergence == {"layer": 1, "quantity": "h"}
     assert "forward returned an array of shape (100, 1)" in rep.to_text()
+    assert rep.diagnosis["key"] == "forward_returns_column"
 
 
 # ---- JSON and --repro ---------------------------------------------------------------------------
@@ -328,3 +332,43 @@ def test_json_arrays_above_the_cap_are_none():
                       first_scenario="digits", first_check=check)
     fd = rep.to_dict()["first_divergence"]
     assert fd["expected"] is None and fd["actual"] is None and fd["row"] == "W_derivs_1"
+
+
+# ---- the check kinds, one entry each -------------------------------------------------------------
+def test_every_check_kind_is_one_entry_giving_its_calls_and_samples():
+    import re
+
+    from refmlp.check import plan
+    from refmlp.check.kinds import KINDS, Step
+    from refmlp.check.scenarios import SCENARIOS
+
+    checks, _ = plan.build_checks([SCENARIOS["disc"]], "MLP", "MLP", 0)
+    assert [c["kind"] for c in checks[1:]] == list(KINDS)
+    for check in checks[1:]:
+        used = {int(m) for op in check["ops"] for a in op[1:] if isinstance(a, str)
+                for m in re.findall(r"^disc\.[xy](\d+)$", a)}
+        assert used == set(KINDS[check["kind"]].samples), check["kind"]
+    old, _ = plan.build_checks([SCENARIOS["disc"]], "NeuralNet", "NeuralNet", 0)
+    assert [c["kind"] for c in old[1:]] == ["forward", "gradients", "step", "sgd_run",
+                                            "stale_forward"]  # no accumulation, no zero_grad
+    step = Step("sample x0", ([None], [None]), ([None], [None]), 0.5, np.zeros(2), np.zeros(1),
+                None, W=[None], b=[None])
+    assert dict(step, X=1)["X"] == 1 and step["P0"] is step.before  # the diagnosis's reading
+
+
+def test_the_command_line_takes_helpers_verbose_and_repro(tmp_path, capsys):
+    from refmlp.cli import main
+
+    sub = submission(tmp_path / "s", replace=[FPRIME_MISSING],
+                     files={"layers.py": RELEASED_LAYERS["plain"]})
+    script = tmp_path / "first.py"
+    code = main(["check", str(sub), "--scenario", "square", "--verbose", "--repro", str(script)])
+    out, err = capsys.readouterr()
+    assert code == 1 and "comparisons within tolerance" in out and "---- summary ----" in out
+    assert script.is_file() and f"wrote {script}" in err
+    fixed = submission(tmp_path / "t", files={"layers.py": RELEASED_LAYERS["plain"]})
+    assert main(["check", str(fixed), "--scenario", "square"]) == 0
+    assert main(["check", str(fixed), "--scenario", "square", "--helpers", "count"]) == 1
+    nowhere = str(tmp_path / "missing" / "first.py")
+    assert main(["check", str(sub), "--scenario", "square", "--repro", nowhere]) == 2
+    assert "--repro: cannot write" in capsys.readouterr().err

@@ -113,7 +113,8 @@ def test_refmlp_compares_itself_on_your_data(capsys, tmp_path):
 def test_no_module_imports_the_cli_back():
     package = ROOT / "refmlp"
     offenders = [str(p.relative_to(ROOT)) for p in package.rglob("*.py")
-                 if p.name not in ("cli.py", "__main__.py")  # the entry points run it
+                 # the entry points: python -m refmlp, and Gradescope's run of `refmlp check`
+                 if str(p.relative_to(package)) not in ("cli.py", "__main__.py", "check/autograder.py")
                  and re.search(r"^\s*(from \.+cli import|import refmlp\.cli|from refmlp\.cli import)",
                                p.read_text(), re.MULTILINE)]
     assert offenders == []

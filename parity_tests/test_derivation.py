@@ -188,3 +188,42 @@ def test_another_layers_input_is_named_with_its_index():
     s = trace(sizes=(4, 4, 4, 4))
     f = found(s, "W_derivs_3", dv.W_candidates(s, 3, RTOL), np.outer(s.g[3], s.h[1]))
     assert f.term.name == "g_3 h_1^T" and "not h_1" in f.say()
+
+
+def test_f_prime_without_the_bias_and_a_gradient_never_computed():
+    s = trace()
+    p = s.W[3].T @ s.g[3]
+    v = f_prime(s, 2, s.a[2] - s.b[2]) * p
+    assert found(s, "b_derivs_2", dv.g_candidates(s, 2, RTOL), v).term.key == "a_stored_without_bias"
+    f = found(s, "b_derivs_1", dv.g_candidates(s, 1, RTOL), np.zeros(7))
+    assert f.term.name == "0" and "does the backward loop reach layer 1" in f.say()
+
+
+def test_layer_1s_input_is_solved_for_when_a_1_pins_it_down():
+    s = trace(sizes=(3, 6, 2))
+    other = np.array([0.5, -1.0, 2.0])
+    a1 = s.W[1] @ other + s.b[1]
+    f = found(s, "a_1", dv.a_candidates(s, 1, target=a1), a1)
+    assert f.term.key == "forward_input_not_x" and "0.5" in f.term.name
+    wide = trace(sizes=(6, 3, 2))  # fewer units than inputs: every a_1 has such an x'
+    assert not any("x' =" in name for name in dv.a_candidates(wide, 1, target=np.ones(3)))
+
+
+@pytest.mark.parametrize("which", ["W", "b", "a"])
+def test_every_candidate_is_recovered_from_its_own_numbers(which):
+    """Each candidate the search builds, handed back as the student's numbers, is found: itself,
+    or (where another candidate has the very same numbers on this sample) the one the tie rule
+    prefers, with it listed as equal."""
+    s = trace(sizes=(5, 7, 4, 3), activation="tanh", loss="squared", seed=3)
+    cands = {"W": lambda: dv.W_candidates(s, 2, RTOL), "b": lambda: dv.g_candidates(s, 2, RTOL),
+             "a": lambda: dv.a_candidates(s, 2)}[which]()
+    assert len(cands) >= 5
+    for name, term in cands.items():
+        f = found(s, "target", cands, term.value)
+        assert f is not None, name
+        twins = [n for n, t in cands.items() if n != name and np.array_equal(t.value, term.value)]
+        if not twins:
+            assert f.term.name == name and f.factor == 1.0, (name, f.term.name)
+        else:
+            assert f.term.cost <= term.cost and (f.term.name == name or name in f.also
+                                                 or cands[name].cost > f.term.cost), (name, f)

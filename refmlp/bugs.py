@@ -236,6 +236,10 @@ BUGS: dict[str, Bug] = _bugs(
     Bug("forward_end_placeholder",
         "forward(x, end={which}) returned {got} where h_{k} (the output of layer {which}) is due: "
         "a placeholder, not the layer's output."),
+    Bug("forward_returns_column",
+        "{where} returned an array of shape {shape}: the course's forward returns a 1-D array "
+        "(h.ravel(), or keep h 1-D); a column breaks y_est - y in the loss code, which broadcasts "
+        "it to a matrix."),
     Bug("forward_end_returns_a",
         "forward{which} returned the pre-activation a_{k} where h_{k} = f_{k}(a_{k}) is due: "
         "return the layer's h, after its activation."),
@@ -247,8 +251,8 @@ BUGS: dict[str, Bug] = _bugs(
         "zero_grad deletes the gradient buffers instead of zeroing them: the next step raises. "
         "Set every gradient to zeros of its parameter's shape."),
     Bug("gradients_overwritten",
-        "backward assigns the gradients (=) instead of accumulating them (+=): two backward calls "
-        "must add up, zero_grad is what resets them."),
+        "backward assigns the gradients{which} (=) instead of accumulating them (+=): two backward "
+        "calls must add up, zero_grad is what resets them."),
     Bug("zero_grad_partial",
         "zero_grad does not reset every gradient: {which} still moved after zero_grad(); step(). "
         "Reset every W and b gradient of every layer."),

@@ -35,6 +35,7 @@ def build_parser(command: str | None = "*") -> argparse.ArgumentParser:
         epilog="Run 'refmlp COMMAND --help' for each command's options.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
     def register(name):
         parser_ = sub.add_parser(name, help=COMMANDS[name].HELP)
         if command in ("*", name):
@@ -47,6 +48,10 @@ def build_parser(command: str | None = "*") -> argparse.ArgumentParser:
 
     check_command.add_arguments(sub.add_parser(
         "check", help="judge a student's backprop homework (mlp.py) against the reference"))
+    from .check import autograder  # its options only, likewise
+
+    autograder.add_arguments(sub.add_parser(
+        "autograder", help="build the zip to upload as a Gradescope autograder"))
 
     for name in ("datasets", "bench"):
         register(name)
@@ -63,8 +68,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE
-    if args.command == "check":
-        return guarded("check", run_check, args)
+    if args.command in ("check", "autograder"):
+        return guarded(args.command, {"check": run_check, "autograder": run_autograder}[args.command],
+                       args)
     return guarded(args.command, COMMANDS[args.command].run, args)
 
 
@@ -72,3 +78,9 @@ def run_check(args) -> int:
     from .check import command
 
     return command.run(args)
+
+
+def run_autograder(args) -> int:
+    from .check import autograder
+
+    return autograder.run(args)

@@ -6,7 +6,9 @@ machine has (refmlp/check/sandbox/confine.py), the modes interleaved run after r
 SUBMISSION defaults to examples/check_adapter with its adapter. Prints, per mode, the median wall
 time of a submission's check (judge included, torch imported once beforehand), the median of its
 checks' own process times (the worker's fork to reap, as the worker measures it), and the
-difference from ``none`` per submission and per check, with the ratio. Quiet machines only: the
+difference from ``none`` per submission and per check, with the ratio. Then the confinement's own
+steps, timed alone (medians of 40): a check's locks (a forked child's fork-to-reap with and without
+them) and a submission's namespaces and root (the same, entering them). Quiet machines only: the
 figures are as noisy as the load.
 """
 
@@ -14,6 +16,7 @@ import argparse
 import os
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -69,8 +72,44 @@ def main(argv=None) -> int:
         wall, one = statistics.median(walls[mode]), statistics.median(checks[mode])
         print(f"{mode:<11}{wall:11.3f}s{wall - base:+9.3f}s{wall / base:8.3f}"
               f"{one * 1000:9.1f}ms{(one - base_check) * 1000:+9.1f}ms")
+    steps(confine, "namespaces" in modes)
     print(f"load average {os.getloadavg()[0]:.1f} at the end")
     return 0
+
+
+def forked(work, n=40):
+    """Median seconds from fork to reap of a child that runs ``work`` and exits."""
+    times = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                work()
+            finally:
+                os._exit(0)
+        os.waitpid(pid, 0)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def steps(confine, namespaces):
+    """The confinement's steps alone, each against a bare fork."""
+    with tempfile.TemporaryDirectory(prefix="refmlp-bench-") as tmp:
+        os.mkdir(os.path.join(tmp, "scratch"))
+        confine.prepare()
+        bare = forked(lambda: None)
+        locked = forked(lambda: confine.lock_check("fallback", os.path.join(tmp, "scratch")))
+        print(f"\na check's locks: {(locked - bare) * 1000:.1f} ms (fork to reap {locked * 1000:.1f} "
+              f"ms with them, {bare * 1000:.1f} ms without)")
+        if namespaces:
+            def enter():
+                root = tempfile.mkdtemp(dir=tmp)
+                confine.enter_namespaces(root, os.path.join(tmp, "scratch"))
+
+            entered = forked(enter)
+            print(f"a submission's namespaces and root: {(entered - bare) * 1000:.1f} ms (fork to "
+                  f"reap {entered * 1000:.1f} ms entering them)")
 
 
 if __name__ == "__main__":

@@ -1,102 +1,131 @@
-"""Grading a class: check several submissions, one line each, and one exit code for all.
+"""A graded class on screen and on file: a line per student, the summary, JSON, the CSV gradebook,
+and the progress bar (stderr, on a terminal only).
 
-Exit code of the batch: 2 if any submission's verdict is ``error``, else 1 if any is ``fail``,
-else 0 — the worst verdict wins, in the order pass < fail < error.
+The rows come from refmlp.check.grade.Graded; the exit code of a class is the worst verdict's
+(pass 0 < fail 1 < error 2), or 130 / 143 when SIGINT / SIGTERM stopped the run.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+import sys
 import time
-from pathlib import Path
 
 from ..compare import json_safe
-from .report import EXIT, CheckReport
-from .submission import SUBMISSION_FILES, check_submission
+from .report import EXIT
+
+CSV_COLUMNS = ("student", "score", "max_score", "verdict", "first_divergence", "diagnosis",
+               "seconds")
+WIDTHS = (24, 7, 12, 34, 30)  # student, verdict, score, first divergence, likely cause
 
 
-def submissions_in(parent) -> list[Path] | str:
-    """The immediate subfolders of ``parent`` holding mlp.py or neuralnet.py, sorted by name,
-    or a string saying what is wrong."""
-    p = Path(parent)
-    if not p.is_dir():
-        return f"--each {parent}: not a folder (give the folder that holds one subfolder per student)"
-    found = sorted((d for d in p.iterdir()
-                    if d.is_dir() and any((d / f).is_file() for f in SUBMISSION_FILES)),
-                   key=lambda d: d.name)
-    if not found:
-        return (f"--each {parent}: no subfolder holds mlp.py or neuralnet.py "
-                "(expected one subfolder per submission)")
-    return found
+def header() -> str:
+    cols = ("student", "verdict", "score", "first divergence", "likely cause")
+    return "  ".join(c.ljust(w) for c, w in zip(cols, WIDTHS)) + "  time"
 
 
-def check_each(paths, **options) -> list[tuple[CheckReport, float]]:
-    """(report, seconds) per submission, in order; an unexpected failure while checking one
-    becomes that submission's ``error`` report and the others still run."""
-    out = []
-    for path in paths:
-        t0 = time.perf_counter()
-        try:
-            rep = check_submission(path, **options)
-        except ModuleNotFoundError as exc:
-            if exc.name == "torch":
-                raise  # the same for every submission: a usage error of the whole run
-            rep = CheckReport("error", str(path), None, message=f"internal error: {exc!r}")
-        except Exception as exc:  # noqa: BLE001 - one submission must not stop the class
-            rep = CheckReport("error", str(path), None, message=f"internal error: {exc!r}")
-        out.append((rep, time.perf_counter() - t0))
-    return out
+def line(g) -> str:
+    """One student's row; an error's reason on a second line (a row cannot hold it)."""
+    cells = (g.student, g.verdict.upper(), f"{g.score:g}/{g.max_score:g}", g.first_divergence,
+             g.diagnosis)
+    text = "  ".join(c.ljust(w) for c, w in zip(cells, WIDTHS)) + "  " + (
+        "(unchanged)" if g.resumed else f"{g.seconds:.1f}s")
+    if g.verdict == "error" and g.message:
+        text += "\n    " + g.message.splitlines()[0]
+    return text
 
 
-def batch_exit(reports) -> int:
-    """The worst verdict's exit code (pass 0 < fail 1 < error 2)."""
-    return max((EXIT[r.verdict] for r in reports), default=EXIT["pass"])
+def summary(results, interrupted=None, total=None) -> dict:
+    counts = {v: sum(g.verdict == v for g in results) for v in EXIT}
+    seeds = {g.report.get("seed") for g in results} - {None}
+    d = {"students": len(results), **counts,
+         "seconds": round(sum(g.seconds for g in results if not g.resumed), 2),
+         "unchanged": sum(g.resumed for g in results),
+         "seed": seeds.pop() if len(seeds) == 1 else None}
+    if interrupted is not None:
+        d["interrupted_by"] = interrupted
+        d["not_graded"] = (total or len(results)) - len(results)
+    return d
 
 
-def _divergence(rep: CheckReport) -> str:
-    fd = rep.first_divergence
-    if not fd:
-        return "-"
-    where = f"layer {fd['layer']} {fd['quantity']}" if fd["layer"] else fd["quantity"]
-    return where + (f" ({rep.first_scenario})" if rep.first_scenario else "")
-
-
-def summary(results) -> dict:
-    counts = {v: sum(r.verdict == v for r, _ in results) for v in EXIT}
-    seeds = {r.seed for r, _ in results if r.seed is not None}
-    return {"submissions": len(results), **counts,
-            "seconds": round(sum(s for _, s in results), 2),
-            "seed": seeds.pop() if len(seeds) == 1 else None}
-
-
-def to_text(results) -> str:
-    """One line per submission: name, verdict, first divergence, diagnosis key, seconds."""
-    rows = [(Path(r.submission).name or r.submission, r.verdict.upper(), _divergence(r),
-             (r.diagnosis or {}).get("key") or "-", f"{s:.1f}s") for r, s in results]
-    head = ("submission", "verdict", "first divergence", "likely cause", "time")
-    width = [max(len(x[i]) for x in [head, *rows]) for i in range(4)]
-    lines = []
-    for x, rep in zip([head, *rows], [None, *(r for r, _ in results)]):
-        lines.append("  ".join(c.ljust(w) for c, w in zip(x[:4], width)) + "  " + x[4])
-        if rep is not None and rep.verdict == "error" and rep.message:
-            # why it could not be judged, on its own line: a row cannot hold it
-            lines.append("    " + rep.message.splitlines()[0])
-    s = summary(results)
-    lines.append("")
-    lines.append(f"{s['submissions']} submissions: {s['pass']} pass, {s['fail']} fail, "
-                 f"{s['error']} error ({s['seconds']:.1f}s)")
+def summary_text(results, interrupted=None, total=None, wall=None) -> str:
+    s = summary(results, interrupted, total)
+    text = (f"{s['students']} students: {s['pass']} pass, {s['fail']} fail, {s['error']} error"
+            + (f" ({s['unchanged']} unchanged since the last run)" if s["unchanged"] else "")
+            + (f", {wall:.1f}s" if wall is not None else ""))
     if s["seed"] is not None:
-        lines.append(f"seed {s['seed']} (samples, weights, step sizes; --seed {s['seed']} repeats this run)")
-    isolations = sorted({r.isolation for r, _ in results if r.isolation})
+        text += (f"\nseed {s['seed']} (samples, weights, step sizes; --seed {s['seed']} repeats "
+                 "this run)")
+    isolations = sorted({g.report.get("isolation") for g in results} - {None})
     if isolations:
-        lines.append("isolation: " + "; ".join(isolations))
-    return "\n".join(lines)
+        text += "\nisolation: " + "; ".join(isolations)
+    if interrupted is not None:
+        text += (f"\ninterrupted (signal {interrupted}): {s['not_graded']} students not graded; "
+                 "run the same command again to grade them (with --out, the finished ones are kept)")
+    return text
 
 
-def to_dict(results) -> dict:
-    return {"reports": [{**r.to_dict(), "seconds": round(s, 2)} for r, s in results],
-            "summary": summary(results)}
+def by_name(results) -> list:
+    return sorted(results, key=lambda g: g.student)
 
 
-def to_json(results) -> str:
-    return json.dumps(json_safe(to_dict(results)), indent=2, allow_nan=False)
+def to_json(results, interrupted=None, total=None) -> str:
+    reports = [{**g.report, "student": g.student, "score": g.score, "max_score": g.max_score,
+                "seconds": g.seconds} for g in by_name(results)]
+    return json.dumps(json_safe({"reports": reports,
+                                 "summary": summary(results, interrupted, total)}),
+                      indent=2, allow_nan=False)
+
+
+def to_csv(results) -> str:
+    """The gradebook: a row per student, sorted by name (columns: CSV_COLUMNS)."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(CSV_COLUMNS)
+    for g in by_name(results):
+        w.writerow([g.student, f"{g.score:g}", f"{g.max_score:g}", g.verdict,
+                    "" if g.first_divergence == "-" else g.first_divergence,
+                    "" if g.diagnosis == "-" else g.diagnosis, f"{g.seconds:.2f}"])
+    return buf.getvalue()
+
+
+class ProgressBar:
+    """``[#####.....] 12/48 students, ETA 0:35`` on stderr, drawn only on a terminal; ``above``
+    prints a line on stdout above it (the bar is wiped and drawn again)."""
+
+    def __init__(self, total: int, enabled: bool = True, width: int = 30, stream=None):
+        self.stream = stream or sys.stderr
+        self.enabled = enabled and total > 0 and self.stream.isatty()
+        self.total, self.width, self.done, self.t0 = total, width, 0, time.monotonic()
+        self.drawn = False
+
+    def text(self) -> str:
+        filled = self.width * self.done // max(self.total, 1)
+        elapsed = time.monotonic() - self.t0
+        eta = ""
+        if 0 < self.done < self.total:
+            left = int(elapsed / self.done * (self.total - self.done))
+            eta = f", ETA {left // 60}:{left % 60:02d}"
+        return (f"grading [{'#' * filled}{'.' * (self.width - filled)}] "
+                f"{self.done}/{self.total} students{eta}")
+
+    def draw(self) -> None:
+        if self.enabled:
+            self.stream.write("\r" + self.text() + "\033[K")
+            self.stream.flush()
+            self.drawn = True
+
+    def wipe(self) -> None:
+        if self.enabled and self.drawn:
+            self.stream.write("\r\033[K")
+            self.stream.flush()
+            self.drawn = False
+
+    def advance(self, above: str | None = None, emit=print) -> None:
+        self.done += 1
+        self.wipe()
+        if above is not None:
+            emit(above)
+        self.draw()

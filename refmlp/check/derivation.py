@@ -7,13 +7,19 @@ everything upstream still matches (so the student's inputs to the wrong line are
 reference's):
 
 - a wrong ``b_derivs_k`` (the student's g_k): g_k with the f' step dropped, taken at h_k, at g,
-  with the neighbouring layer's f', twice; W_{k+1} for W_{k+1}^T; g_{k+1} not passed back, or
-  passed back from before its own f' step; g summed to one number; at the last layer f'_L applied,
+  at a_k without its bias, with the neighbouring layer's f' or another activation's (a hard-coded
+  ReLU' or leaky slope), twice; W_{k+1} for W_{k+1}^T;
+  g_{k+1} not passed back, or passed back from before its own f' step; another layer's g; g
+  summed to one number; 0 (never computed); at the last layer f'_L applied (at a_L or h_L),
   est_lossderiv given a_L;
 - a wrong ``W_derivs_k``: outer(u, v), v u^T and v u^T reshaped, u in {g_k, g_k before the f'
-  step, the g found for b_derivs_k}, v in {h_{k-1}, a_{k-1}, h_k, a_k, x};
-- a wrong ``a_k``: the bias dropped, W^T, a_{k-1} or x in place of h_{k-1}, another call's x;
-- a wrong output of ``forward``: a or h of any layer, f(a) + b, another call's output, 0 or None;
+  step, the g found for b_derivs_k, another layer's g}, v in {h_{k-1}, a_{k-1}, h_k, a_k, x,
+  another layer's h or a}; 0;
+- a wrong ``a_k``: the bias dropped, W^T, a_{k-1}, x, f_{k-1}(h_{k-1}) or another activation
+  (leaky ReLU with another slope among them) of a_{k-1} in place of h_{k-1}; for a_1 another
+  call's x, zeros, or the x' that a_1 = W_1 x' + b_1 pins down (more units than inputs);
+- a wrong output of ``forward``: a or h of any layer, x, another activation of a_k, another
+  call's output, 0 or None (refmlp.check.diagnosis reads these against start= and end=);
 
 each also times a constant factor, fitted by least squares over every sample at once and kept
 only when it is a simple fraction p/q (|p|, q <= 1000: -1, 2, 1/4, 1/n, an alpha of 0.01), the
@@ -42,7 +48,6 @@ import numpy as np
 
 from .. import activations as act
 from .. import bugs
-from ..compare import POLICY
 from ..network import MLP
 from ..rounding import error_scales
 
@@ -82,10 +87,10 @@ class Found:
                 else f"{describe_factor(self.factor)} x {self.term.name}")
 
     def equation(self) -> str:
-        """ "your W_derivs_1 equals g_1 x^T (on this sample also ...)"."""
+        """ "your W_derivs_1 equals g_1 x^T (on these numbers also ...)"."""
         text = f"your {self.target} equals {self.formula()}"
         if self.also:
-            text += f" (on this sample also {', '.join(self.also)})"
+            text += f" (on these numbers also {', '.join(self.also)})"
         return text
 
     def say(self) -> str:
@@ -116,7 +121,8 @@ def outer(u: Term, v: Term, name, cost, key=None, advice="") -> Term:
 
 
 def fprime_term(fprime, u: Term, name, rtol) -> Term:
-    """f'(u) with room for a kink within u's uncertainty (rounding.py's rule: twice the jump)."""
+    """f'(u), its scale twice the change of f' over u +- rtol M_u, divided by rtol: the smooth
+    slope's propagation of u's error and a kink's jump alike (refmlp.rounding's JUMP_ROOM rule)."""
     r = rtol * u.scale
     lo, hi = fprime(u.value - r), fprime(u.value + r)
     mid = fprime(u.value)
@@ -124,8 +130,11 @@ def fprime_term(fprime, u: Term, name, rtol) -> Term:
 
 
 OTHER_ACTIVATIONS = tuple(act.ACTIVATIONS[name] for name in
-                          ("leaky_relu", "relu", "logistic", "tanh", "identity"))
-"""Activations tried in place of a layer's own (the notes' leaky ReLU with slope 0.01 among them)."""
+                          ("leaky_relu", "relu", "logistic", "tanh", "identity")) + tuple(
+    act.Activation(f"leaky_relu(slope={s:g})", act.make_leaky_relu(s).f, act.make_leaky_relu(s).fprime,
+                   "LeakyReLU") for s in bugs.SLOPES if s not in (0.0, 1.0))  # ReLU, identity above
+"""Activations tried in place of a layer's own: the notes' leaky ReLU (slope 0.01), others, and
+leaky ReLU with the slopes a hard-coded one may have (refmlp.bugs.SLOPES)."""
 
 
 # ---- the search ------------------------------------------------------------------------------
@@ -268,6 +277,10 @@ def g_candidates(s: SampleTrace, k: int, rtol: float) -> dict:
         if fp is not None:
             add(times(g, fprime_term(fp, _t(s, "a", L, f"a_{L}"), f"f'_{L}(a_{L})", rtol),
                       f"f'_{L}(a_{L}) * g_{L}", 1, "fprime_at_last_layer"))
+            add(times(g, fprime_term(fp, _t(s, "h", L, f"h_{L}"), f"f'_{L}(h_{L})", rtol),
+                      f"f'_{L}(h_{L}) * g_{L}", 2,
+                      advice=f"est_lossderiv already gives dLoss/da_{L}: apply no f' at the last "
+                             "layer (and f' takes a, not h)"))
         loss = s.spec.loss.name
         a_L = _t(s, "a", L, f"a_{L}")
         add(atom(f"est_lossderiv(a_{L}, y)", bugs.loss_deriv(loss, a_L.value, s.y), a_L.scale, 1,
@@ -289,6 +302,17 @@ def g_candidates(s: SampleTrace, k: int, rtol: float) -> dict:
                 add(times(fprime_term(_fprime(s, j), a_k, f"f'_{j}(a_{k})", rtol), p,
                           f"f'_{j}(a_{k}) * (W_{k + 1}^T g_{k + 1})", 1,
                           advice=f"use layer {k}'s own fderiv at step 1 of layer {k}, not layer {j}'s"))
+        own = s.spec.layers[k - 1].activation.name
+        for phi in OTHER_ACTIVATIONS:  # a hard-coded derivative in place of the layer's fderiv
+            if phi.name in (own, "identity"):
+                continue  # the reference, and the f' step dropped (above)
+            slope = phi.name.partition("slope=")[2].rstrip(")")
+            key = (("relu_for_leaky" if phi.name == "relu" else f"slope={slope}" if slope else None)
+                   if own == "leaky_relu" else None)
+            add(times(fprime_term(phi.fprime, a_k, f"{phi.name}'(a_{k})", rtol), p,
+                      f"{phi.name}'(a_{k}) * (W_{k + 1}^T g_{k + 1})", 1, key,
+                      advice=f"layer {k}'s derivative is the fderiv given to add_layer "
+                             f"({own}'), not {phi.name}'"))
         Wn = s.W[k + 1]
         if Wn.shape[0] == Wn.shape[1]:
             gn = _t(s, "g", k + 1, f"g_{k + 1}")
@@ -310,6 +334,21 @@ def g_candidates(s: SampleTrace, k: int, rtol: float) -> dict:
         add(times(fa, atom("", fa.value * p.value, np.abs(fa.value) * p.scale),
                   f"f'_{k}(a_{k})^2 * (W_{k + 1}^T g_{k + 1})", 1,
                   advice=f"multiply by f'_{k}(a_{k}) once"))
+    for j in range(1, L + 1):  # another layer's g: an index off by one, or a stale variable
+        if j != k and s.g[j].shape == g.value.shape:
+            add(_t(s, "g", j, f"g_{j}", advice=f"use this layer's g_{k}, not g_{j}"))
+    if k < L:
+        a_k = _t(s, "a", k, f"a_{k}")
+        b_k = np.asarray(s.b[k], dtype=np.float64)
+        wx = atom(f"a_{k} - b_{k}", a_k.value - b_k, a_k.scale + np.abs(b_k))
+        hn = _xname(k - 1)
+        add(times(fprime_term(_fprime(s, k), wx, f"f'_{k}(W_{k} {hn})", rtol),
+                  _t(s, "p", k, ""), f"f'_{k}(W_{k} {hn}) * (W_{k + 1}^T g_{k + 1})", 1,
+                  "a_stored_without_bias",
+                  advice=f"f'_{k} takes a_{k} = W_{k} {hn} + b_{k}, the bias included"))
+    add(atom("0", np.zeros_like(g.value), 0.0, 1, advice=(
+        f"layer {k}'s gradients are never computed or never added: does the backward loop reach "
+        f"layer {k}? (range(L - 1, 0, -1) stops before index 0)")))
     if g.value.size > 1:
         add(atom(f"sum(g_{k}) in every entry", np.full_like(g.value, g.value.sum()),
                  np.full_like(g.value, (np.abs(g.value) + g.scale).sum()), 1, "bias_grad_summed"))
@@ -348,6 +387,8 @@ def W_candidates(s: SampleTrace, k: int, rtol: float, g_found: Term | None = Non
         if term.value.shape == shape and term.name not in out:
             out[term.name] = term
 
+    add(atom("0", np.zeros(shape), 0.0, 1, advice=(
+        f"W_derivs_{k} is never computed or never added (b_derivs_{k} may be)")))
     for u, cu, au in us:
         for v, cv, kv, av in vs:
             cost = cu + cv
@@ -367,8 +408,9 @@ def W_candidates(s: SampleTrace, k: int, rtol: float, g_found: Term | None = Non
     return out
 
 
-def a_candidates(s: SampleTrace, k: int, others=()) -> dict:
-    """What the student's a_k may be, h_{k-1} right; ``others`` are the x of other forward calls."""
+def a_candidates(s: SampleTrace, k: int, others=(), target=None) -> dict:
+    """What the student's a_k may be, h_{k-1} right; ``others`` are the x of other forward calls;
+    ``target`` (the student's a_1) lets layer 1's actual input be solved for."""
     out = {}
     W, b = np.asarray(s.W[k], dtype=np.float64), np.asarray(s.b[k], dtype=np.float64)
     h = s.h[k - 1]
@@ -413,4 +455,12 @@ def a_candidates(s: SampleTrace, k: int, others=()) -> dict:
                     "forward_input_not_x", "x', the x of an earlier forward call,")
         lin(W, np.zeros_like(s.x), np.zeros_like(s.x), True, "b_1 (W_1 0 + b_1)", 1,
             "forward_input_not_x", "0 (an array of zeros)")
+        if target is not None and W.shape[0] > W.shape[1] and np.shape(target) == (W.shape[0],):
+            # more equations than unknowns: a_1 = W_1 x' + b_1 pins x' down, and only an a_1 of
+            # that form fits (with as many units as inputs, every a_1 would)
+            x_solved = np.linalg.lstsq(W, np.asarray(target, dtype=np.float64) - b, rcond=None)[0]
+            if not np.allclose(x_solved, s.x, rtol=1e-6, atol=1e-12):
+                shown = np.array2string(x_solved, precision=4, threshold=6)
+                lin(W, x_solved, np.zeros_like(x_solved), True, f"W_1 x' + b_1, x' = {shown}", 2,
+                    "forward_input_not_x", f"x' = {shown}, an array other than the x passed in,")
     return out

@@ -1,27 +1,41 @@
-"""Which known bug the figures fit: variants of the reference, and direct signatures.
+"""Which bug the figures show: catalogued variants, direct signatures, then a derivation.
 
-For a divergence in the forward pass or in a gradient, the judge computes here, in numpy from the
-same starting weights, the reference with each known bug put in (f' dropped, f' at the last layer,
-f' of h, W_derivs transposed, W instead of W^T, h_k for h_{k-1}, g_L divided by the number of
-outputs, ReLU for leaky ReLU, W^T h or a missing bias in the forward pass) and names the variant
-the student's numbers match (every gradient of the failing sample, or every a_k of the failing
-forward call, within a relative 1e-6 in float64, 1e-3 in float32: far looser than the parity
-tolerance, since the variant is only the likely bug, and far tighter than any two different bugs
-sit apart), and only when the numbers sit clearly closer to the variant than to the reference (a
-variant that coincides with the reference on the sample explains nothing: "unknown", with the
-figures). Before that come direct signatures: of step (every recovered gradient scaled by -1,
-or by a factor that changes with alpha; biases unmoved), of accumulation, zero_grad and stale
-forward passes, of a column bias broadcasting a_k to (m, m), of an exception or a timeout.
+Entry point: :func:`diagnose` (first divergence -> {"key", "message"}), every key an entry of the
+bug catalogue :mod:`refmlp.bugs`. It reads what the judge recorded for the check holding the first
+divergence (``CheckResult.facts``: the arrays the sandbox sent back -- weights read at each
+operation, the a_k each f received, what forward returned, the worker's call sites -- the
+operations, the index of the one that raised, and one record per step, refmlp.check.kinds.Step)
+and, where given, the submission's source text (read with ast, never imported). In this order:
+
+1. **Direct signatures**: a timeout; an exception whose raising line is a transposition on
+   non-square layers, or else located (which layers of the raising call were right, the layer
+   whose forward step raised, the line); est_lossderiv called as (y, y_est) or fderiv given h_k
+   (both recorded by the checker's own functions); a column bias broadcasting a_k to (m, m); the
+   scale of the recovered gradients (a step that ascends, skips the biases, changes with alpha,
+   moves inside backward); accumulation, zero_grad, stale forward passes; forward(z, start=)
+   running earlier layers.
+2. **Catalogued variants**: the numpy reference with each catalogued bug put in
+   (:func:`refmlp.bugs.variant_trace`), named when the student's numbers match it within a
+   relative 1e-6 in float64, 1e-3 in float32 (far looser than the parity tolerance, since the
+   variant is only the likely bug, and far tighter than any two different bugs sit apart) and sit
+   clearly (10 x) closer to it than to the reference (a variant that coincides with the reference
+   on the sample explains nothing).
+3. **The derivation** (:mod:`refmlp.check.derivation`): which of the notes' quantities, or which
+   simple combination, the first divergence equals; said in the notes' words, with the student's
+   line where the worker saw the call. "no simple explanation found" (``unknown``), with the
+   figures, only when it finds none.
 """
 
 from __future__ import annotations
 
+import ast
 import re
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import numpy as np
 
 from .. import bugs
+
 
 def message(key, **kw):
     """The diagnosis record of a catalogued bug (refmlp.bugs.message)."""
@@ -137,7 +151,7 @@ def _ratios(step):
     return out
 
 
-def step_signature(sc, results, step):
+def step_signature(sc, results, step, source=None):
     """step_wrong_sign / step_skips_biases / step_wrong_scale / mean_vs_sum from the scale of the
     recovered gradients, read across the gradients and step checks (different alphas)."""
     r = _ratios(step)
@@ -160,9 +174,17 @@ def step_signature(sc, results, step):
     # the scale at the step check's other alphas
     step_check = next((c for c in results if c.name == "step"), None)
     step_steps = step_check.facts.get("steps", []) if step_check else []
-    inside = step_inside_backward([step] + list(step_steps))
+    inside = _inner_step([step] + list(step_steps))
     if inside:
-        return inside
+        alpha_s, reset = inside
+        d = message("step_inside_backward", which=f"{alpha_s:g}")
+        if reset:
+            d["message"] += (" It then resets the gradients of " + ", ".join(sorted(reset))
+                             + " (zero_grad inside backward), so step(alpha) moves those no more.")
+        line = method_calls(source, ("backward", "backprop"), "step")
+        if line:
+            d["message"] += f" ({source[0]} line {line}: self.step(...) in backward.)"
+        return d
     other = [_ratios(s) for s in step_steps]
     for o in other:
         for key, c in r.items():
@@ -178,40 +200,62 @@ def step_signature(sc, results, step):
     return None
 
 
-def step_inside_backward(steps):
-    """backward itself moving the weights by alpha_s x gradient: after backward; step(alpha) the
-    weights moved by (alpha_s + alpha) x gradient (by alpha_s alone when backward also resets
-    the gradients), so the recovered gradient is c x the reference with (c - c0) alpha the same
-    alpha_s at every alpha (c0 = 1, or 0), on every parameter."""
-    seen = []
+def _inner_step(steps):
+    """(alpha_s, the parameters whose gradients backward resets) when every parameter moved by
+    alpha_s + alpha (gradient kept) or alpha_s alone (gradient reset after the inner step) x its
+    gradient, alpha_s the same for all, at two alphas or more; else None."""
+    per = []
     for st in steps:
         r = _ratios(st)
         if not r or any(c is None for c in r.values()):
             return None
-        cs = np.array(list(r.values()))
-        if not np.allclose(cs, cs[0], rtol=1e-8):  # one scale on every parameter, to rounding
-            return None
-        seen.append((st["alpha"], float(cs[0])))
-    if len({alpha for alpha, _ in seen}) < 2:
-        return None  # one alpha cannot tell a factor from an inner step
-    for c0, also in ((1.0, ""), (0.0, " It then resets the gradients too (zero_grad inside "
-                                      "backward), so step(alpha) moves nothing more.")):
-        inner = [(c - c0) * alpha for alpha, c in seen]
-        # an inner step of at least 1e-4 alpha (far beyond the ratios' rounding, ~1e-10), the
-        # same at every alpha to the precision that rounding leaves (1e-10 / 1e-4)
-        if all(abs(c - c0) >= 1e-4 for _, c in seen) and inner[0] > 0 and np.allclose(
-                inner, inner[0], rtol=1e-5):
-            d = message("step_inside_backward", which=f"{inner[0]:g}")
-            d["message"] += also
-            return d
+        per.append((st["alpha"], r))
+    if len({alpha for alpha, _ in per}) < 2:
+        return None
+    alpha, r = per[0]
+    first = next(iter(r.values()))
+    for alpha_s in ((first - 1) * alpha, first * alpha):
+        if alpha_s <= 1e-4 * alpha:  # an inner step far beyond the ratios' rounding (~1e-10)
+            continue
+        reset = set()
+        ok = True
+        for alpha, r in per:
+            for key, c in r.items():
+                kept, zeroed = (c - 1) * alpha, c * alpha
+                if np.isclose(kept, alpha_s, rtol=1e-5):
+                    continue
+                if np.isclose(zeroed, alpha_s, rtol=1e-5):
+                    reset.add(f"{key[0]}_{key[1]}")
+                    continue
+                ok = False
+        if ok:
+            return alpha_s, reset
     return None
 
 
-def exception_signature(sc, text):
+def fan_in_d(sc, error: str) -> bool:
+    """numpy's shape error names the two sizes it could not match: d (the input size) where layer
+    k >= 2 needs n_{k-1} means W_k was made (m_k, d): "shapes (10,64) and (20,) not aligned" (dot),
+    "(size 20 is different from 64)" (matmul)."""
+    d = sc.d
+    shapes = [tuple(int(n) for n in re.findall(r"\d+", m)) for m in re.findall(r"\(([\d, ]+)\)", error)]
+    pair = re.search(r"size (\d+) is different from (\d+)", error)
+    sizes = {int(pair.group(1)), int(pair.group(2))} if pair else set()
+    for k in range(2, sc.L + 1):
+        n_prev, m = sc.sizes[k - 1], sc.sizes[k]
+        if n_prev == d:
+            continue
+        if ((m, d) in shapes and (n_prev,) in shapes) or sizes == {n_prev, d}:
+            return True
+    return False
+
+
+def exception_signature(sc, text, layer1_ran=False):
     """A transposition on non-square layers raises a shape error rather than giving wrong numbers;
     read the line of the student's code that raised (the last frame of the traceback) and its
     function: outer(h, g) is W_derivs transposed, W^T h in forward is a transposed forward pass,
-    W @ g (no transpose) in backward passes g back with W instead of W^T."""
+    W @ g (no transpose) in backward passes g back with W instead of W^T; in forward, after layer
+    1 ran (``layer1_ran``: its f was called in the raising call), a W_k made (m_k, d)."""
     if text and "'NoneType' object is not callable" in text.strip().splitlines()[-1] and re.search(
             r"in (backward|backprop\w*)\n[^\n]*\n[^\n]*$", text.strip()):
         return "fprime_at_last_layer"  # the only None the checker hands over: the last fderiv
@@ -231,14 +275,41 @@ def exception_signature(sc, text):
             return "h_k_for_h_k_minus_1"
     if "forward" in func and re.search(r"\.T(@|\.dot)|dot\([^,]*\.T", code):
         return "forward_W_transposed"
+    # a layer after the first raised (layer 1's f was called in the raising call) on d inputs
+    if "forward" in func and layer1_ran and fan_in_d(sc, text.strip().splitlines()[-1]):
+        return "add_layer_fan_in_d"
     if "backward" in func or "backprop" in func:
         if re.search(r"W\w*(\[[^\]]*\])*(@|\.dot\()", code) and ".T" not in code and "outer" not in code:
             return "W_instead_of_WT"
     return None
 
 
-def diagnose(first, sc, results, inputs):
-    """The diagnosis of a scenario's first failing check (``first``), a contract key and prose."""
+def method_calls(source, methods, callee):
+    """The line where a method of the submission named ``methods`` (or starting so) calls
+    self.<callee>(...), read with ast from ``source`` (file name, text); None if none or the text
+    does not parse."""
+    if not source:
+        return None
+    try:
+        tree = ast.parse(source[1])
+    except (SyntaxError, ValueError):
+        return None
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name.startswith(methods):
+            for call in ast.walk(node):
+                if (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)
+                        and call.func.attr == callee and isinstance(call.func.value, ast.Name)
+                        and call.func.value.id == "self"):
+                    return call.lineno
+    return None
+
+
+def diagnose(first, sc, results, inputs, source=None):
+    """The diagnosis of the first divergence: ``first`` is the CheckResult holding it (its
+    ``first_row`` the row it quotes), ``results`` every check of its scenario ``sc``, ``inputs``
+    the checks' inputs, ``source`` (file name, text) of the submission's module, read, never
+    imported (it places what the numbers show: a zero_grad or step call inside backward).
+    Returns {"key": a refmlp.bugs key, "message": prose}."""
     q = first.first["quantity"] if first.first else None
     rtol = 1e-3 if first.facts.get("dtype") == "float32" else 1e-6
     steps = first.facts.get("steps", [])
@@ -246,7 +317,12 @@ def diagnose(first, sc, results, inputs):
         op = first.facts.get("op")
         return message("timeout", which=f"in {op}" if op else f"in the {first.name} check")
     if q == "exception":
-        key = exception_signature(sc, first.traceback)
+        i = first.facts.get("op_index")
+        layer1_ran = i is not None and f"{i}.f1" in first.facts.get("arrays", {})
+        key = exception_signature(sc, first.traceback, layer1_ran)
+        if key == "add_layer_fan_in_d":
+            line = raising_line(first.traceback)
+            return message(key, which=f" Your forward raised at {line}." if line else "")
         if key:
             return message(key)
         text = first.message or f"your code raised in the {first.name} check"
@@ -274,7 +350,7 @@ def diagnose(first, sc, results, inputs):
             if r.verdict == "fail" and r.quantity == "b_derivs" and len(r.shape) == 2 and (
                     r.problem or "").startswith("shape"):
                 m = sc.layers[r.layer - 1][0]
-                if m in r.shape:
+                if m > 1 and tuple(r.shape) == (m, m):  # (m, 1) + (m,) broadcasts to (m, m)
                     return message("bias_column_broadcast", k=r.layer, m=m, shape=tuple(r.shape),
                                    a="b")
         if fderiv_given_h(sc, first.facts.get("arrays", {}), first.facts.get("ops", [])):
@@ -282,18 +358,25 @@ def diagnose(first, sc, results, inputs):
         bug = match_gradients(sc, step, rtol)
         if bug in bugs.SLOPE_KEYS:
             return message(bug, which=bug.partition("=")[2])
-        return (step_signature(sc, results, step) or (message(bug) if bug else None)
+        return (step_signature(sc, results, step, source) or (message(bug) if bug else None)
                 or derive_gradient(sc, first, steps)
                 or message("unknown", which=_figures(first)))
     if q == "accumulation" and steps:
         s = steps[0]
         one = dict(s, X=s["X"][1:], Y=s["Y"][1:])
         if _matches_reference(sc, one, rtol):
+            line = method_calls(source, ("backward", "backprop"), "zero_grad")
+            if line:  # the same numbers; the source says which
+                return message("zero_grad_inside_backward",
+                               which=f" ({source[0]} line {line}: self.zero_grad() in backward)")
             return message("gradients_overwritten")
         half = dict(s, W=[None] + [2 * v for v in s["W"][1:]], b=[None] + [2 * v for v in s["b"][1:]])
         if _matches_reference(sc, half, rtol):
             return message("mean_vs_sum", which="halved over two backward calls: divided by the "
                                                 "number of samples")
+        last = overwritten_parameters(sc, s, rtol)
+        if last:
+            return message("gradients_overwritten", which=f" ({', '.join(last)})")
     if q == "zero_grad" and steps:
         moved = [lab for lab, r, w in first.rows if r.verdict == "fail" and "zero_grad" in w]
         if moved:
@@ -301,7 +384,10 @@ def diagnose(first, sc, results, inputs):
     if q == "stale_forward" and steps:
         s = steps[0]
         p = sc.name + "."
-        if _stale_matches(sc, s, inputs[f"{p}x6"], rtol):
+        from .kinds import KINDS
+
+        previous = KINDS["stale_forward"].samples[0]  # the forward call before the backward
+        if _stale_matches(sc, s, inputs[f"{p}x{previous}"], rtol):
             return message("stale_forward")
     if q == "sgd_run" and steps:
         scales = [_ratios(s) for s in steps]
@@ -313,7 +399,7 @@ def diagnose(first, sc, results, inputs):
                                                      f"next (alpha x {cs} at steps 1..{len(cs.split(','))})")
     if q == "step" and steps:
         for s in steps:
-            d = step_signature(sc, results, s)
+            d = step_signature(sc, results, s, source)
             if d:
                 return d
         return message("step_wrong_scale", which="the recovered gradient depends on alpha")
@@ -327,44 +413,23 @@ def _policy_rtol(first) -> float:
     return POLICY[first.facts.get("dtype") or "float64"].rtol
 
 
-@dataclass(frozen=True)
-class Step:
-    """What one step of a check moved, as the judge records it (refmlp.check.judge.gradient_rows
-    appends one dict per step to ``facts["steps"]``: keys where, P0, P1, alpha, X, Y, W, b): the
-    weights the step started from and ended at (lists 1..L, (out, in) and (out,), float64), the
-    sample (1-D) or batch (2-D) and alpha, and the gradients recovered from the move."""
-
-    where: str
-    W0: list
-    b0: list
-    W1: list
-    b1: list
-    X: np.ndarray
-    Y: np.ndarray
-    alpha: float
-    W_derivs: list
-    b_derivs: list
-
-    @classmethod
-    def of(cls, d: dict) -> "Step":
-        return cls(d["where"], d["P0"][0], d["P0"][1], d["P1"][0], d["P1"][1], np.asarray(d["X"]),
-                   np.asarray(d["Y"]), d["alpha"], d["W"], d["b"])
-
-    def err(self, dtype: str, q: str, k: int):
-        """The rounding of the recovered gradient q_k ("W" or "b") per element, as
-        refmlp.check.judge.recovered bounds it; None when the step changed its shape."""
-        before, after = (self.W0[k], self.W1[k]) if q == "W" else (self.b0[k], self.b1[k])
-        if np.shape(before) != np.shape(after):
-            return None
-        eps_s = np.finfo(np.float32 if dtype == "float32" else np.float64).eps
-        return (eps_s * np.abs(after) + np.finfo(np.float64).eps * np.abs(before - after)) / self.alpha
+def _step_err(step, dtype: str, q: str, k: int):
+    """The rounding of the recovered gradient q_k ("W" or "b") of a step (the judge's record,
+    refmlp.check.kinds.Step) per element, as refmlp.check.judge.recovered bounds it; None when
+    the step changed its shape."""
+    i = 0 if q == "W" else 1
+    before, after = step["P0"][i][k], step["P1"][i][k]
+    if np.shape(before) != np.shape(after):
+        return None
+    eps_s = np.finfo(np.float32 if dtype == "float32" else np.float64).eps
+    return (eps_s * np.abs(after) + np.finfo(np.float64).eps * np.abs(before - after)) / step["alpha"]
 
 
 def _single_sample_steps(first, steps):
     """The steps of ``first`` made on one sample (a sum of samples is no outer product), whose
     rows fail."""
     failing = {w for _, r, w in first.rows if r.verdict == "fail"}
-    return [Step.of(st) for st in steps if np.ndim(st["X"]) == 1 and st["where"] in failing]
+    return [st for st in steps if np.ndim(st["X"]) == 1 and st["where"] in failing]
 
 
 def derive_gradient(sc, first, steps):
@@ -381,10 +446,11 @@ def derive_gradient(sc, first, steps):
     traces = []
     for st in chosen:
         try:
-            traces.append(derivation.sample_trace(sc.spec(), st.W0, st.b0, st.X, st.Y, rtol))
+            traces.append(derivation.sample_trace(sc.spec(), st["P0"][0], st["P0"][1], st["X"],
+                                                  st["Y"], rtol))
         except ValueError:
             return None
-    g_obs = [(st.b_derivs[k], derivation.g_candidates(t, k, rtol), st.err(dtype, "b", k))
+    g_obs = [(st["b"][k], derivation.g_candidates(t, k, rtol), _step_err(st, dtype, "b", k))
              for st, t in zip(chosen, traces)]
     if any(o[0] is None or o[2] is None for o in g_obs):
         return None
@@ -394,7 +460,7 @@ def derive_gradient(sc, first, steps):
             return None
         found = g
         W_right = all(r.verdict == "pass" for _, r, w in first.rows
-                      if r.quantity == "W_derivs" and r.layer == k and w in {st.where for st in chosen})
+                      if r.quantity == "W_derivs" and r.layer == k and w in {st["where"] for st in chosen})
         if W_right and g.term.cost > 0 and g.term.key != "bias_grad_summed":
             # the g that W_derivs_k uses is right: only the bias gradient's is not
             found = replace(g, term=replace(g.term, key="b_derivs_before_fprime" if g.term.key ==
@@ -403,7 +469,7 @@ def derive_gradient(sc, first, steps):
                 f"the step g *= f'_{k}(a_{k})" if "W_" in g.term.name else
                 f"W_derivs_{k} is right, so g_{k} is: b_derivs_{k} = g_{k}")))
     else:
-        W_obs = [(st.W_derivs[k], derivation.W_candidates(t, k, rtol), st.err(dtype, "W", k))
+        W_obs = [(st["W"][k], derivation.W_candidates(t, k, rtol), _step_err(st, dtype, "W", k))
                  for st, t in zip(chosen, traces)]
         if any(o[0] is None or o[2] is None for o in W_obs):
             return None
@@ -434,6 +500,10 @@ def backward_site(sc, first, k):
 def derived_message(found):
     """A catalogued bug's message with the formula found, or the formula itself ("derived")."""
     said = found.say()
+    if found.term.key in bugs.SLOPE_KEYS and found.factor == 1.0:
+        d = message(found.term.key, which=found.term.key.partition("=")[2])
+        d["message"] += f" ({found.equation()}.)"
+        return d
     if found.term.cost == 0 and found.factor != 1.0:
         return message("gradient_scaled", which=f"{found.target} = {found.formula()}")
     if found.term.key and found.factor == 1.0:
@@ -479,6 +549,27 @@ def fderiv_given_h(sc, arrays, ops):
     return False
 
 
+def overwritten_parameters(sc, s, rtol):
+    """The gradients that hold only the last backward's share while every other one holds the
+    sum of both (some assigned with =, the rest accumulated with +=), or None."""
+    W, b = s["P0"]
+    both, last = _totals(sc, s, "none"), _totals(sc, dict(s, X=s["X"][1:], Y=s["Y"][1:]), "none")
+    if both is None or last is None:
+        return None
+    assigned = []
+    for k in range(1, sc.L + 1):
+        for q, i in (("W", 0), ("b", 1)):
+            got = s[q][k]
+            if got is None:
+                return None
+            if _close(got, both[i][k], rtol):
+                continue
+            if not _close(got, last[i][k], rtol):
+                return None
+            assigned.append(f"{q}_derivs_{k}")
+    return assigned or None
+
+
 def _matches_reference(sc, s, rtol):
     return match_gradients(sc, s, rtol, bugs=("none",)) is not None
 
@@ -502,10 +593,15 @@ def _stale_matches(sc, s, x_prev, rtol):
 
 def forward_signature(sc, first, rtol):
     arrays, ops = first.facts.get("arrays", {}), first.facts.get("ops", [])
+    from .judge import COLUMN_RETURNED
+
+    quoted = getattr(first, "first_quoted", None)
+    if quoted and (quoted[1].problem or "").startswith(COLUMN_RETURNED):
+        return message("forward_returns_column", shape=tuple(quoted[1].shape), where=quoted[2])
     for lab, r, w in first.rows:
         if r.verdict == "fail" and r.quantity == "a" and r.problem and "shape" in r.problem:
             m = sc.layers[r.layer - 1][0]
-            if len(r.shape) == 2 and m in r.shape:
+            if m > 1 and tuple(r.shape) == (m, m):  # (m, 1) + (m,) broadcasts to (m, m)
                 return message("bias_column_broadcast", k=r.layer, m=m, shape=tuple(r.shape),
                                a="a")
     from .judge import read_params
@@ -523,7 +619,14 @@ def forward_signature(sc, first, rtol):
             for bug in FORWARD_BUGS:
                 v = variant(sc, P[0], P[1], arrays[f"{i}.x"], y, bug)
                 if v is not None and clearly_closer(got, v[0][1:], ref, rtol):
-                    return message(bug)
+                    d = message(bug)
+                    k = next((k for k in range(1, sc.L + 1) if got[k - 1] is not None
+                              and not _close(got[k - 1], ref[k - 1], rtol)), 1)
+                    where = site(arrays, f"{i}.f{k}")
+                    if where:
+                        d["message"] += (f" (Your forward applies layer {k}'s f at "
+                                         f"{where.replace(':', ' line ')}.)")
+                    return d
             break
     return derive_forward(sc, first, P) or message("unknown", which=_figures(first))
 
@@ -550,7 +653,23 @@ def _forward_where(op) -> str:
 def derive_forward(sc, first, P):
     """What a wrong a_k, or a wrong output of forward (also with start= or end=), equals: another
     layer's a or h, the pre-activation, another call's output, a placeholder (0, None), W^T, a
-    dropped bias, another input (refmlp.check.derivation)."""
+    dropped bias, another input (refmlp.check.derivation); with the line where that call applied
+    the layer's f, when the worker saw it."""
+    d = _derive_forward(sc, first, P)
+    quoted = _quoted(first)
+    if d is None or quoted is None:
+        return d
+    arrays, ops = first.facts.get("arrays", {}), first.facts.get("ops", [])
+    i = next((i for i, op in enumerate(ops) if op[0] == "forward" and f"{i}.x" in arrays
+              and _forward_where(op) == quoted[2]), None)
+    k = quoted[1].layer
+    where = site(arrays, f"{i}.f{k}") if i is not None and k else None
+    if where:
+        d["message"] += f" (Your forward applies layer {k}'s f at {where.replace(':', ' line ')}.)"
+    return d
+
+
+def _derive_forward(sc, first, P):
     from . import derivation
     from .judge import sub_spec
 
@@ -580,9 +699,26 @@ def derive_forward(sc, first, P):
     call = where[len("forward"):]
     if op[2]:
         return derive_start(sc, P, arrays, i, op, k0, rtol)
+    if row.quantity == "a" and f"{i}.f{row.layer}" not in arrays and f"{i}.out" in arrays \
+            and f"{i}.f{row.layer}.percall" not in arrays:
+        k = row.layer
+        return message("derived", which=(
+            f"forward{call} never calls the f given to add_layer for layer {k} (it returned an "
+            f"output all the same): compute h_{k} = f_{k}(a_{k}) with the layer's own f, not a "
+            "hard-coded activation."))
+    if row.quantity == "a" and f"{i}.f{row.layer}" in arrays and \
+            np.shape(arrays[f"{i}.f{row.layer}"]) == np.shape(W[row.layer]) and W[row.layer].ndim == 2 \
+            and W[row.layer].shape[1] > 1:
+        k = row.layer
+        return message("derived", which=(
+            f"a_{k} has the shape of W_{k}, {np.shape(W[k])}: W_{k} was multiplied elementwise (by "
+            f"a scalar, or broadcast against its input) where the matrix product W_{k} @ h_{k - 1} "
+            f"is due; check that h_{k - 1} is the previous layer's vector and that the product is @ "
+            "(or np.dot), not *."))
     if row.quantity == "a" and k0 == 1 and f"{i}.f{row.layer}" in arrays:
         k = row.layer
-        cands = derivation.a_candidates(s, k, others=[arrays[f"{j}.x"] for j, _ in earlier])
+        cands = derivation.a_candidates(s, k, others=[arrays[f"{j}.x"] for j, _ in earlier],
+                                        target=arrays[f"{i}.f{k}"])
         found = derivation.explain(f"a_{k}", [(arrays[f"{i}.f{k}"], cands, 0.0)], rtol)
         if found is None or found.is_reference:
             return None
@@ -603,12 +739,19 @@ def derive_forward(sc, first, P):
         if op[3]:
             return message("forward_end_placeholder", which=layer, got=what, k=k1)
         return message("derived", which=f"forward{call} returned {what} where h_{k1} is due.")
-    cands = {}
     offset = k0 - 1
+    cands = {}
+    if k0 == 1:
+        cands["h_0"] = derivation.atom("h_0", x, 0.0, cost=1)
     for j in range(1, spec.L + 1):
         for q in ("h", "a"):
             name = f"{q}_{j + offset}"
             cands[name] = derivation.atom(name, getattr(s, q)[j], s.M[q][j], cost=1)
+    for phi in derivation.OTHER_ACTIVATIONS + (derivation.act.ACTIVATIONS["softmax"],):
+        if phi.name != spec.layers[k1 - offset - 1].activation.name:  # another activation at k1
+            name = f"{phi.name}(a_{k1})"  # |phi'| <= 1 for these: M_a bounds phi(a)'s scale
+            cands[name] = derivation.atom(name, phi.f(s.a[k1 - offset]), np.abs(s.M["a"][k1 - offset]),
+                                          cost=1)
     for j, o in earlier:
         if f"{j}.out" in arrays:
             name = f"the output of an earlier call, forward{_forward_where(o)[len('forward'):]}"
@@ -627,11 +770,16 @@ def derive_forward(sc, first, P):
             return message(key, which=f"forward{call} returned {got}: a stale array, not h_{k1} "
                                       "of this call.")
         return message(key, which=layer, got=f"{got} (a stale array)", k=k1)
-    j = int(got.split("_")[1])
+    if "(a_" in got:  # another activation applied to a_k1
+        return message("derived", which=f"forward{call} returned {got} where h_{k1} = "
+                                        f"f_{k1}(a_{k1}) is due: layer {k1}'s activation is the f "
+                                        f"given to add_layer, not {got.split('(')[0]}.")
+    j = int(got.split("_")[1].split(" ")[0])
     if op[3] and got == f"h_{sc.L}":
         ran = [m for m in range(k1 + 1, sc.L + 1) if f"{i}.f{m}" in arrays]
         why = f" (layers {k1 + 1}..{sc.L} ran too)" if ran else ""
         return message("forward_end_ignored", which=layer, why=why)
+    got = "h_0 (the input x)" if got == "h_0" else got
     if op[3]:
         why = ("one layer off: a 0-based list index used as the 1-based layer number, or the "
                "reverse" if abs(j - k1) == 1 else "the wrong layer's output")
@@ -663,19 +811,38 @@ def derive_start(sc, P, arrays, i, op, k0, rtol):
         return None
     W, b = P
     z = np.asarray(arrays[f"{i}.x"], dtype=np.float64)
+
+    def run(j, v):  # (output, its error scale) of layers j..L on input v
+        spec = sub_spec(sc, j)
+        n_out = spec.layers[-1].size
+        y = np.eye(n_out)[0] if spec.loss.name == "cross_entropy" else np.zeros(n_out)
+        t = derivation.sample_trace(spec, [None] + W[j:], [None] + b[j:], v, y, rtol)
+        return t
+
     cands = {}
     for j in range(1, sc.L + 1):
         if j != k0 and sc.sizes[j - 1] == z.shape[0]:
-            spec = sub_spec(sc, j)
-            n_out = spec.layers[-1].size
-            y = np.eye(n_out)[0] if spec.loss.name == "cross_entropy" else np.zeros(n_out)
-            t = derivation.sample_trace(spec, [None] + W[j:], [None] + b[j:], z, y, rtol)
-            cands[f"layer {j}"] = derivation.atom(f"layer {j}", t.h[-1], t.M["h"][-1], cost=1)
+            t = run(j, z)
+            why = f"it fed z into layer {j}"
+            cands[why] = derivation.atom(why, t.h[-1], t.M["h"][-1], cost=1)
+    # the h_{k-1} an earlier call left behind (the layers before k did not run in this call: their
+    # f was not called, so this is no whole pass on an earlier x)
+    for j, o in enumerate(ops_before(arrays, i)):
+        stored = run(1, np.asarray(arrays[f"{o}.x"], dtype=np.float64)).h[k0 - 1]
+        t = run(k0, stored)
+        why = f"it read the h_{k0 - 1} an earlier call ({j + 1}) stored, not z"
+        cands[why] = derivation.atom(why, t.h[-1], t.M["h"][-1], cost=2)
     found = derivation.explain("out", [(np.asarray(out, dtype=np.float64), cands, 0.0)], rtol,
                                free_factor=False)
     if found is None:
         return None
-    return message("forward_start_ignored", which=name, k=k0, why=f"it fed z into {found.term.name}")
+    return message("forward_start_ignored", which=name, k=k0, why=found.term.name)
+
+
+def ops_before(arrays, i):
+    """The operations before ``i`` that were full forward calls with a recorded x and output."""
+    return [j for j in range(i) if f"{j}.x" in arrays and f"{j}.out" in arrays
+            and f"{j}.f1" in arrays]
 
 
 def site(arrays, key):
@@ -704,9 +871,12 @@ def raising_line(tb):
 def locate_exception(sc, first, inputs):
     """Which layers of the raising call ran right before it raised: "layer 1 is right (a_1 =
     W_1 x + b_1); layer 2 raised before its f was called", from the a_k the course's f received
-    during that very call (the worker keeps what the raising operation recorded)."""
+    during that very call (the worker keeps what the raising operation recorded), each "right"
+    within the variants' relative 1e-6 (module docstring: this names a place, not a verdict)."""
     arrays, ops = first.facts.get("arrays", {}), first.facts.get("ops", [])
     i = first.facts.get("op_index")
+    if i == -1:  # discovery's throwaway network: which layers ran, not whether they were right
+        return _locate_in_discovery(sc, arrays, first.traceback)
     if i is None or not (0 <= i < len(ops)) or ops[i][0] not in ("forward", "backward", "descent"):
         return None
     op = ops[i]
@@ -748,6 +918,28 @@ def locate_exception(sc, first, inputs):
     return f"in {call}, " + (f"{done}; " if done else "") + (
         f"it raised in layer {k}'s forward step, before f_{k} was called (computing a_{k} = "
         f"W_{k} h_{k - 1} + b_{k} from h_{k - 1}: check its shape and where it comes from)")
+
+
+def _locate_in_discovery(sc, arrays, tb):
+    """The raising layer of a forward call on discovery's network (its weights are the student's
+    own, never read back: the a_k are not judged, only which f were called and their shapes)."""
+    ran = []
+    for k in range(1, sc.L + 1):
+        if f"-1.f{k}" not in arrays:
+            break
+        ran.append(k)
+    if not ran or len(ran) == sc.L or "in forward" not in (tb or ""):
+        return None
+    k = len(ran) + 1
+    shapes = all(np.shape(arrays[f"-1.f{j}"]) == (sc.sizes[j],) for j in ran)
+    done = (f"layer 1 ran" if len(ran) == 1 else f"layers 1..{len(ran)} ran") + (
+        " (their a_k of the right shapes)" if shapes and len(ran) > 1 else
+        " (a_1 of the right shape)" if shapes else "")
+    last = (tb or "").strip().splitlines()[-1] if tb else ""
+    scalar = ("; its input was a scalar, not h_{0}".format(k - 1)
+              if re.search(r"has 0,|0-d|scalar", last) else "")
+    return (f"in forward(x), {done}; it raised in layer {k}'s forward step, before f_{k} was "
+            f"called (computing a_{k} = W_{k} h_{k - 1} + b_{k}{scalar})")
 
 
 def _figures(res):

@@ -94,9 +94,9 @@ RELEASED = {
 """The course's released helper files as they behave: per function, the known defect its values
 show (a key of :data:`MESSAGES`) or None where it is right (COURSE_API.md)."""
 DEFECTS = {
-    "relu_for_leaky": "leaky_relu's forward pass is a plain ReLU (0 for u < 0)",
-    "leaky_deriv_at_zero": "leaky_relu_deriv gives 0 at u == 0 (the notes: the slope)",
-    "unstable_softmax": "softmax overflows (nan) for large inputs",
+    "relu_for_leaky": "leaky_relu is a plain ReLU",
+    "leaky_deriv_at_zero": "leaky_relu_deriv is 0 at u == 0",
+    "unstable_softmax": "softmax overflows for large inputs",
 }
 
 

@@ -25,9 +25,12 @@ import numpy as np
 from ..compare import POLICY, Row, compare_arrays
 from ..network import MLP, Spec
 from . import plan
+from .kinds import KINDS, Judging, Reads, Step
 from .scenarios import Scenario
 
 MISSING_WEIGHTS = "not produced: the weights read before or after this step are missing"
+COLUMN_RETURNED = "forward returned an array of shape"
+"""How a forward output that is not 1-D is said (its row's problem; the diagnosis reads it)."""
 VALUES_CAP = 4096
 """Elements of an array the JSON's first divergence carries (expected, actual); larger ones are
 None there (a digit's 784-wide layers would make every report megabytes)."""
@@ -46,7 +49,17 @@ class Judged(Row):
 
 
 ROW_FIELDS = tuple(f.name for f in fields(Row))
-NON_LAYER = ("accumulation", "zero_grad", "step", "sgd_run", "stale_forward", "exception", "timeout")
+STOPS = ("exception", "timeout")
+"""What a check that did not finish diverges by, after every kind's own quantity."""
+
+
+def _own(kind):
+    return KINDS[kind].own if kind in KINDS else None
+
+
+def non_layer() -> tuple:
+    """The quantities that are no layer's, in the contract's order: the kinds' own, then STOPS."""
+    return tuple(k.own for k in KINDS.values() if k.own) + STOPS
 
 
 @dataclass
@@ -95,7 +108,8 @@ def rank(first: dict, L: int) -> tuple:
         return (0, k, 0 if q == "a" else 1)
     if q in ("b_derivs", "W_derivs"):
         return (1, L - k, 0 if q == "b_derivs" else 1)
-    return (2, NON_LAYER.index(q) if q in NON_LAYER else len(NON_LAYER), 0)
+    order = non_layer()
+    return (2, order.index(q) if q in order else len(order), 0)
 
 
 # ---- the reference ------------------------------------------------------------------------------
@@ -112,9 +126,10 @@ def read_params(arrays: dict, prefix: str, sizes: list, square_transposed: bool)
     """W[1..L] as (out, in) and b[1..L] as (out,), float64, from what the sandbox read at an op;
     None when a slot is missing. A non-square W stored (in, out) is transposed (shape says so); a
     square one only when ``square_transposed``."""
+    reads = Reads(arrays)
     W, b = [None], [None]
     for k in range(1, len(sizes)):
-        Wk, bk = arrays.get(f"{prefix}.W{k}"), arrays.get(f"{prefix}.b{k}")
+        Wk, bk = reads.weight(prefix, "W", k), reads.weight(prefix, "b", k)
         if Wk is None or bk is None:
             return None
         n, m = sizes[k - 1], sizes[k]
@@ -126,30 +141,17 @@ def read_params(arrays: dict, prefix: str, sizes: list, square_transposed: bool)
     return W, b
 
 
-def _computed(arrays: dict, op: int | None = None, upto: int | None = None) -> list:
-    """The dtypes of what the submission computed (the a_k its f received, what forward returned,
-    the y_est est_lossderiv received), at op ``op`` (all ops when None), a_k for k <= ``upto``."""
-    out = []
-    for key, v in arrays.items():
-        i, _, name = key.partition(".")
-        if op is not None and i != str(op):
-            continue
-        if name in ("out", "lossderiv") or (name[:1] == "f" and name[1:].isdigit()
-                                            and (upto is None or int(name[1:]) <= upto)):
-            out.append(np.asarray(v).dtype)
-    return out
-
-
 def student_dtype(arrays: dict, op: int | None = None, upto: int | None = None) -> str:
     """The dtype whose tolerance the student's numbers get: float32 when the submission computed in
     float32 (an a_k, an output or y_est it produced is float32: its errors flow downstream), else
     float64. A float32-stored W_k in a float64 computation adds no float32 error (the reference
     starts from the stored values; the step's rounding in W_k's own dtype is in
     :func:`recovered`). With nothing computed recorded, the dtype W_1 is stored in."""
-    seen = _computed(arrays, op, upto)
+    reads = Reads(arrays)
+    seen = reads.computed(op, upto)
     if seen:
         return "float32" if any(d == np.float32 for d in seen) else "float64"
-    W1 = arrays.get("0.W1")
+    W1 = reads.weight(0, "W", 1)
     return "float32" if W1 is not None and W1.dtype == np.float32 else "float64"
 
 
@@ -192,10 +194,8 @@ def compare(quantity, layer, actual, expected, rtol, floor, returned=False):
         shape = tuple(np.shape(actual))
         return Judged(quantity, layer, "fail", list(shape), list(expected.shape),
                       str(np.asarray(actual).dtype), "float64", rtol,
-                      problem=f"forward returned an array of shape {shape}: the course's forward "
-                              f"returns a 1-D array of shape ({expected.shape[0]},) (return "
-                              "h.ravel() or keep h 1-D; a column breaks y_est - y in your loss "
-                              "code)",
+                      problem=f"{COLUMN_RETURNED} {shape}: the course's forward returns a 1-D "
+                              f"array of shape ({expected.shape[0]},)",
                       actual_values=np.asarray(actual, dtype=np.float64), expected_values=expected)
     if np.asarray(actual).dtype == np.float32 and expected.size:
         # a float32 result carries its own representation error: eps32 |y| / 2 per value, and
@@ -232,8 +232,7 @@ def gradient_rows(sc, arrays, i0, i1, alpha, X, Y, dtype, transposed, where, zer
                 for k in range(sc.L, 0, -1) for q in ("b_derivs", "W_derivs")]
     trace, M = reference(sc.spec(), P0[0], P0[1], X, Y, rtol)
     rows = []
-    got = {"where": where, "P0": P0, "P1": P1, "alpha": alpha, "X": X, "Y": Y, "trace": trace,
-           "W": [None] * (sc.L + 1), "b": [None] * (sc.L + 1)}
+    got = Step(where, P0, P1, alpha, X, Y, trace, W=[None] * (sc.L + 1), b=[None] * (sc.L + 1))
     if store is not None:
         store.append(got)
     context = {"W": P0[0], "b": P0[1], "X": X, "Y": Y, "start": 1, "end": sc.L, "alpha": alpha}
@@ -243,11 +242,11 @@ def gradient_rows(sc, arrays, i0, i1, alpha, X, Y, dtype, transposed, where, zer
             if before.shape != after.shape:
                 rows.append((f"{q}_{k}", compare(q, k, after, getattr(trace, q)[k], rtol, None), where))
                 continue
-            stored = arrays.get(f"{i1}.{q[0]}{k}")
+            stored = Reads(arrays).weight(i1, q[0], k)
             g, err = recovered(before, after, alpha,
                                "float32" if stored is not None and stored.dtype == np.float32
                                else "float64")
-            got[q[0]][k] = g
+            (got.W if q == "W_derivs" else got.b)[k] = g
             expected = getattr(trace, q)[k]
             if zero:
                 expected, floor = np.zeros_like(expected), err / rtol
@@ -261,6 +260,7 @@ def gradient_rows(sc, arrays, i0, i1, alpha, X, Y, dtype, transposed, where, zer
 
 def forward_rows(sc, arrays, ops, inputs, dtype, transposed, stop=None):
     """Rows a_k, h_k for every forward call before op ``stop`` (where the submission raised)."""
+    reads = Reads(arrays)
     rtol = POLICY[dtype].rtol
     P = read_params(arrays, "0", sc.sizes, transposed)
     if P is None:
@@ -269,13 +269,13 @@ def forward_rows(sc, arrays, ops, inputs, dtype, transposed, stop=None):
     rows = []
     names = {name: k for k, (_, _, name) in enumerate(sc.layers, start=1)}
     for i, op in enumerate(ops):
-        if op[0] != "forward" or f"{i}.x" not in arrays or (stop is not None and i >= stop):
+        if op[0] != "forward" or reads.x(i) is None or (stop is not None and i >= stop):
             continue
-        x, start, end = arrays[f"{i}.x"], op[2], op[3]
+        x, start, end = reads.x(i), op[2], op[3]
         k0 = names[start] if start else 1
         k1 = names[end] if end else sc.L
-        returned_none = f"{i}.none" in arrays
-        if (start or end) and f"{i}.out" not in arrays and not returned_none:
+        returned_none = reads.returned_none(i)
+        if (start or end) and reads.output(i) is None and not returned_none:
             continue  # no named layers in this API: nothing to judge
         spec = sub_spec(sc, k0)
         n_out = spec.layers[-1].size
@@ -290,13 +290,13 @@ def forward_rows(sc, arrays, ops, inputs, dtype, transposed, stop=None):
             j = k - k0 + 1
             # this call's a_1..a_k decide (a float32 W_1 alone in a float64 network does not)
             rtol_k = POLICY[student_dtype(arrays, i, k) if dtype == "float32" else dtype].rtol
-            if f"{i}.f{k}" not in arrays and f"{i}.f{k}.percall" in arrays:
+            if reads.f_per_element_miscount(i, k):
                 continue  # f applied per element a number of times that is not m_k: h_k is judged
-            rows.append((f"a_{k}", compare("a", k, arrays.get(f"{i}.f{k}"), trace.a[j][0], rtol_k,
+            rows.append((f"a_{k}", compare("a", k, reads.f_arg(i, k), trace.a[j][0], rtol_k,
                                            M["a"][j][0]), where))
             if k == k1:
                 rtol_h = POLICY[student_dtype(arrays, i) if dtype == "float32" else dtype].rtol
-                row = compare("h", k, arrays.get(f"{i}.out"), trace.h[j][0], rtol_h,
+                row = compare("h", k, reads.output(i), trace.h[j][0], rtol_h,
                               M["h"][j][0], returned=True)
                 if returned_none:
                     row.problem = f"{where} returned None, where h_{k} was due"
@@ -345,7 +345,7 @@ def judge_check(kind: str, sc: Scenario, outcome, ops: list, inputs: dict, trans
     """A CheckResult for one check's outcome."""
     res = CheckResult(name=kind, scenario=sc.name, verdict="pass", notes=list(outcome.notes),
                       output=outcome.output, output_bytes=outcome.output_bytes)
-    arrays = outcome.arrays
+    arrays = Reads(outcome.arrays)  # what the check read, by operation
     dtype = student_dtype(arrays)
     res.facts.update(dtype=dtype, transposed=transposed, arrays=arrays, ops=ops, op=outcome.op,
                      op_index=getattr(outcome, "op_index", None))
@@ -356,11 +356,10 @@ def judge_check(kind: str, sc: Scenario, outcome, ops: list, inputs: dict, trans
         res.verdict, res.traceback = "error", outcome.traceback
         res.message = "the submission could not be loaded"
         return res
-    p = sc.name + "."
     try:
         res.facts["steps"] = []
         stop = outcome.op_index if outcome.status != "ok" else None
-        res.rows = rows_for(kind, sc, arrays, ops, inputs, dtype, transposed, p, res.facts["steps"],
+        res.rows = rows_for(kind, sc, arrays, ops, inputs, dtype, transposed, res.facts["steps"],
                             stop, res.notes)
     except ValueError as exc:  # a shape the reference refuses: the student's arrays are malformed
         res.message = f"the weights read back cannot form the network: {exc}"
@@ -378,8 +377,9 @@ def judge_check(kind: str, sc: Scenario, outcome, ops: list, inputs: dict, trans
     first = None
     if found:
         first, res.first_row = found
-    if first and kind != "forward" and kind != "gradients":
-        first = {"layer": None, "quantity": kind}
+    own = _own(kind)
+    if first and own:
+        first = {"layer": None, "quantity": own}
     if first:
         res.verdict, res.first = "fail", first
     if outcome.status != "ok":
@@ -412,50 +412,12 @@ def describe_stop(outcome, ops) -> str:
     return f"the submission ended the process{code}{where} before the check finished (os._exit?)"
 
 
-def rows_for(kind, sc, arrays, ops, inputs, dtype, transposed, p, store, stop=None, notes=None):
-    X, Y = (lambda i: inputs[f"{p}x{i}"]), (lambda i: inputs[f"{p}y{i}"])
-    reads = [i for i, op in enumerate(ops) if op[0] in ("new", "read")]
-
-    def A(n):  # the alpha of the step between reads n and n + 1, as the check's plan chose it
-        return next(op[-1] for op in ops[reads[n] + 1:reads[n + 1]] if op[0] in ("step", "descent"))
-    if kind == "forward":
-        return forward_rows(sc, arrays, ops, inputs, dtype, transposed, stop)
-    if kind == "gradients":
-        rows = []
-        for n in range(plan.N_GRADIENT_SAMPLES):
-            got = gradient_rows(sc, arrays, reads[2 * n], reads[2 * n + 1], A(2 * n),
-                                X(n), Y(n), dtype, transposed, f"sample x{n}", store=store)
-            rows += got or []
-        return rows
-    if kind == "accumulation":
-        xs = np.stack([X(2), X(3)])
-        ys = np.stack([Y(2), Y(3)])
-        return gradient_rows(sc, arrays, reads[0], reads[1], A(0), xs, ys, dtype,
-                             transposed, "backward(x2) + backward(x3), one step", store=store) or []
-    if kind == "zero_grad":
-        rows = gradient_rows(sc, arrays, reads[0], reads[1], A(0), X(4), Y(4), dtype,
-                             transposed, "backward(x4); zero_grad(); step", zero=True, store=store) or []
-        return rows + (gradient_rows(sc, arrays, reads[2], reads[3], A(2), X(5), Y(5),
-                                     dtype, transposed, "backward(x4); zero_grad(); backward(x5); step",
-                                     store=store) or [])
-    if kind == "step":
-        rows = []
-        for n in range(len(reads) // 2):
-            alpha = A(2 * n)
-            rows += gradient_rows(sc, arrays, reads[2 * n], reads[2 * n + 1], alpha, X(0), Y(0),
-                                  dtype, transposed, f"step({alpha})", store=store) or []
-        return rows
-    if kind == "sgd_run":
-        rows = []
-        for t in range(len(reads) - 1):
-            rows += gradient_rows(sc, arrays, reads[t], reads[t + 1], A(t), X(10 + t),
-                                  Y(10 + t), dtype, transposed, f"SGD step {t + 1}", store=store) or []
-        n = len(reads) - 1
-        notes.append(trajectory_note(sc, arrays, reads, [X(10 + t) for t in range(n)],
-                                     [Y(10 + t) for t in range(n)], transposed, A(0)))
-        return rows
-    if kind == "stale_forward":
-        return gradient_rows(sc, arrays, reads[0], reads[1], A(0), X(7), Y(7), dtype,
-                             transposed, "forward(x6); backward(x7, y7); step", store=store) or []
-    raise ValueError(kind)
+def rows_for(kind, sc, arrays, ops, inputs, dtype, transposed, store, stop=None, notes=None):
+    """The rows of one check of ``kind`` (refmlp.check.kinds: each kind's own rows), its Step
+    records appended to ``store``."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown check kind {kind!r}; expected one of {', '.join(KINDS)}")
+    j = Judging(sc, arrays, ops, inputs, dtype, transposed, stop, steps=store,
+                notes=notes if notes is not None else [])
+    return KINDS[kind].rows(j, KINDS[kind])
 

@@ -9,7 +9,9 @@ same x, except stale_forward, whose point is ``forward(x1); backward(x2, y2)``.
 Alphas are powers of two, so alpha * gradient and (change) / alpha are exact in binary floating
 point: the only rounding in a recovered gradient is that of the subtraction W - alpha dW. Seed 0
 uses the alphas below; any other seed draws them (:func:`alphas_for`), as it draws the samples
-and the weights, so that a grading run's answers cannot be computed before it starts.
+and the weights, so that a grading run's answers cannot be computed before it starts. Each check
+kind's own calls and samples are its entry in refmlp.check.kinds; the judge reads each step's
+alpha from the check's own operations.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from .scenarios import Scenario
 ALPHA = 0.5  # the gradient check's step: large, so W's rounding is small next to alpha dW
 STEP_ALPHAS = (0.125, 2.0)  # two more: a step with alpha ignored or squared moves differently
 SGD_ALPHA = 2.0 ** -5
+SGD_STEPS = 6
+N_GRADIENT_SAMPLES = 2
 
 
 @dataclass(frozen=True)
@@ -47,11 +51,6 @@ def alphas_for(seed: int) -> Alphas:
     below = [a for a in (2.0 ** -4, 2.0 ** -3, 2.0 ** -2, 2.0 ** -1) if a != grad]
     steps = (float(rng.choice(below)), 2.0 ** int(rng.integers(1, 3)))
     return Alphas(grad, steps, 2.0 ** -int(rng.integers(4, 7)))
-SGD_STEPS = 6
-N_GRADIENT_SAMPLES = 2
-
-CHECKS = ("forward", "gradients", "accumulation", "zero_grad", "step", "sgd_run", "stale_forward")
-"""Check kinds, in the order of the contract's first divergence."""
 
 
 def inputs_for(sc: Scenario, seed: int) -> dict:
@@ -73,83 +72,23 @@ def inputs_for(sc: Scenario, seed: int) -> dict:
     return out
 
 
-FORWARD_INPUTS = ("x0", "x1", "xzero", "xlarge", "zero")
-
-
-def ops_for(kind: str, sc: Scenario, api: str, alphas: Alphas = Alphas()) -> list:
+def ops_for(kind: str, sc: Scenario, api: str, alphas: Alphas = Alphas()) -> list | None:
     """The operations of one check (the worker's vocabulary: new, read, forward, backward, step,
-    zero_grad, descent)."""
-    p = sc.name + "."
-    if api == "NeuralNet":
-        return _neuralnet_ops(kind, sc, alphas)
+    zero_grad, descent), from the kind's entry in refmlp.check.kinds; None where the API has no
+    such check (NeuralNet: no accumulation, no zero_grad)."""
+    from .kinds import KINDS
 
-    def grad(i):
-        return [["forward", f"{p}x{i}", None, None], ["backward", f"{p}x{i}", f"{p}y{i}"]]
-
-    if kind == "forward":
-        ops = [["new"]]
-        ops += [["forward", "zero" if x == "zero" else p + x, None, None] for x in FORWARD_INPUTS]
-        ops += [["forward", f"{p}x0", None, name] for _, _, name in sc.layers[:-1]]
-        ops += [["forward", f"{p}z{k}", sc.layers[k - 1][2], None] for k in range(2, sc.L + 1)]
-        return ops
-    if kind == "gradients":
-        ops = []
-        for i in range(N_GRADIENT_SAMPLES):
-            ops += [["new"]] + grad(i) + [["step", alphas.grad], ["read"]]
-        return ops
-    if kind == "accumulation":
-        return [["new"]] + grad(2) + grad(3) + [["step", alphas.grad], ["read"]]
-    if kind == "zero_grad":  # two networks, one step each: after zero_grad, step moves nothing;
-        # and backward after zero_grad accumulates from zero
-        return ([["new"]] + grad(4) + [["zero_grad"], ["step", alphas.grad], ["read"]]
-                + [["new"]] + grad(4) + [["zero_grad"]] + grad(5) + [["step", alphas.grad], ["read"]])
-    if kind == "step":
-        ops = []
-        for alpha in alphas.steps:
-            ops += [["new"]] + grad(0) + [["step", alpha], ["read"]]
-        return ops
-    if kind == "sgd_run":
-        ops = [["new"]]
-        for t in range(SGD_STEPS):
-            ops += grad(10 + t) + [["step", alphas.sgd], ["zero_grad"], ["read"]]
-        return ops
-    if kind == "stale_forward":
-        return [["new"], ["forward", f"{p}x6", None, None], ["backward", f"{p}x7", f"{p}y7"],
-                ["step", alphas.grad], ["read"]]
-    raise ValueError(f"unknown check {kind!r}")
-
-
-def _neuralnet_ops(kind: str, sc: Scenario, alphas: Alphas) -> list | None:
-    """The old API: backprop_descent(x, y, alpha) = backward and step at once (no accumulation,
-    no zero_grad, no named layers)."""
-    p = sc.name + "."
-    if kind == "forward":
-        return [["new"]] + [["forward", "zero" if x == "zero" else p + x, None, None]
-                            for x in FORWARD_INPUTS]
-    if kind == "gradients":
-        ops = []
-        for i in range(N_GRADIENT_SAMPLES):
-            ops += [["new"], ["descent", f"{p}x{i}", f"{p}y{i}", alphas.grad], ["read"]]
-        return ops
-    if kind == "step":
-        ops = []
-        for alpha in alphas.steps:
-            ops += [["new"], ["descent", f"{p}x0", f"{p}y0", alpha], ["read"]]
-        return ops
-    if kind == "sgd_run":
-        ops = [["new"]]
-        for t in range(SGD_STEPS):
-            ops += [["descent", f"{p}x{10 + t}", f"{p}y{10 + t}", alphas.sgd], ["read"]]
-        return ops
-    if kind == "stale_forward":
-        return [["new"], ["forward", f"{p}x6", None, None],
-                ["descent", f"{p}x7", f"{p}y7", alphas.grad], ["read"]]
-    return None  # accumulation and zero_grad do not exist in this API
+    if kind not in KINDS:
+        raise ValueError(f"unknown check {kind!r}")
+    entry = KINDS[kind]
+    build = entry.neuralnet_ops if api == "NeuralNet" else entry.ops
+    return None if build is None else build(sc, entry, alphas)
 
 
 def build_checks(scenarios, api: str, cls: str, seed: int) -> tuple[list, dict]:
     """(checks for the worker, their inputs): a load check first, then every kind per scenario."""
-    inputs, checks, alphas = {}, [], alphas_for(seed)
+    inputs, checks = {}, []
+    alphas = alphas_for(seed)
     for sc in scenarios:
         inputs.update(inputs_for(sc, seed))
     base = lambda sc: {  # noqa: E731
@@ -159,8 +98,10 @@ def build_checks(scenarios, api: str, cls: str, seed: int) -> tuple[list, dict]:
     }
     first = scenarios[0]
     checks.append(dict(base(first), id="load", kind="load", scenario=first.name, ops=[]))
+    from .kinds import KINDS
+
     for sc in scenarios:
-        for kind in CHECKS:
+        for kind in KINDS:
             ops = ops_for(kind, sc, api, alphas)
             if ops is not None:
                 checks.append(dict(base(sc), id=f"{sc.name}.{kind}", kind=kind, scenario=sc.name,

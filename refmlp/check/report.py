@@ -62,6 +62,12 @@ class CheckReport:
         key = f", diagnosis {self.diagnosis['key']}" if self.diagnosis else ""
         return f"<CheckReport {self.verdict} {self.submission!r}{where}{key}>"
 
+    def _repr_html_(self) -> str:
+        """The student's report as HTML, for Jupyter: what to fix, the picture, the text."""
+        from .pages import notebook_html
+
+        return notebook_html(self)
+
     @property
     def first_row(self):
         """(label, Row, where) of the first divergence, or None."""
@@ -164,12 +170,13 @@ def _fmt(values) -> str:
                            separator=", ", threshold=SMALL, edgeitems=3, max_line_width=90)
 
 
-def _evidence(scenario, check, quoted) -> list[str]:
+def _evidence(scenario, check, quoted, network=None) -> list[str]:
     """The numbers of the first divergence: the call, the sample, expected vs actual."""
     if quoted is None:
         return _wrap(f"scenario {scenario}, check {check.name}", "  ")
     _, row, where = quoted
     lines = _wrap(f"scenario {scenario}, check {check.name}: {where}" + _sample_words(row), "  ")
+    lines += _wrap(f"(the network: {network})", "  ") if network else []
     if row.problem:
         lines += _wrap(row.problem, "  ")
     elif row.expected_values is not None and np.size(row.expected_values) <= SMALL:
@@ -189,8 +196,8 @@ def _sample_words(row) -> str:
     X = np.atleast_2d(np.asarray(ctx["X"], dtype=np.float64))
     if X.shape[0] == 1 and X.shape[1] <= SMALL:
         return f", x = {_fmt(X[0])}"
-    return f" ({X.shape[0]} sample{'s' if X.shape[0] > 1 else ''} of {X.shape[1]} values: " \
-           "--repro FILE writes them out)"
+    count = f"{X.shape[1]} values" if X.shape[0] == 1 else f"{X.shape[0]} samples of {X.shape[1]}"
+    return f" ({count}; --repro FILE writes them out)"
 
 
 def _stop_key(c) -> tuple | None:
@@ -214,11 +221,35 @@ def _groups(checks) -> list[tuple[tuple, list]]:
     return list(groups.items())
 
 
-def _names(checks) -> str:
+def _names(checks, every=None) -> str:
+    """The checks by scenario; "every check of disc, digits" where a group holds all of them."""
     by: dict = {}
     for c in checks:
         by.setdefault(c.scenario, []).append(c.name)
-    return "; ".join(f"{s}: {', '.join(n)}" for s, n in by.items())
+    whole = [s for s, n in by.items() if every and len(n) == every.get(s)]
+    parts = ([f"every check of {', '.join(whole)}"] if whole else []) + [
+        f"{s}: {', '.join(n)}" for s, n in by.items() if s not in whole]
+    return "; ".join(parts)
+
+
+def _summary(checks) -> str:
+    """A scenario's checks in one phrase: ok ..., FAIL ... (the first divergence of each)."""
+    ok = [x.name for x in checks if x.verdict == "pass"]
+    if len(ok) == len(checks):
+        return f"all {len(ok)} checks ok"
+    bad = [x for x in checks if x.verdict == "fail"]
+    err = [x.name for x in checks if x.verdict == "error"]
+    parts = ["ok " + ", ".join(ok)] if ok else []
+    if bad:  # checks that first diverge at the same row are named together
+        by_row: dict = {}
+        for x in bad:
+            tag = "unfinished" if x.unjudged else x.first_quoted[0] if x.first_quoted else ""
+            by_row.setdefault(tag, []).append(x.name)
+        parts.append("FAIL " + "; ".join(", ".join(names) + (f" ({tag})" if tag else "")
+                                         for tag, names in by_row.items()))
+    if err:
+        parts.append("ERROR " + ", ".join(err))
+    return "; ".join(parts)
 
 
 def render(rep: CheckReport) -> str:
@@ -242,11 +273,16 @@ def render(rep: CheckReport) -> str:
             lines.append(f"  (your {lists}")
         quoted = rep.first_row
         if rep.first_check is not None:
-            lines += _evidence(rep.first_scenario, rep.first_check, quoted)
+            lines += _evidence(rep.first_scenario, rep.first_check, quoted,
+                               rep.scenarios.get(rep.first_scenario))
     if rep.diagnosis:
         lines.append(f"what to fix ({rep.diagnosis['key']}):")
-        lines += _wrap(rep.diagnosis["message"], "  ")
-    judged_fail = [c for c in rep.checks if c.verdict == "fail" and not c.unjudged]
+        text = rep.diagnosis["message"]
+        if rep.diagnosis["key"] == "unknown" and rep.first_row is not None:
+            # its figures are the evidence just above: said once (--verbose and the JSON keep them)
+            text = text.split(":", 1)[0] + "; the numbers above show where yours first differ"
+        lines += _wrap(text, "  ")
+    judged_fail = [c for c in rep.checks if c.verdict == "fail"]
     if fd and len(judged_fail) > 1:
         lines.append("  (checks failing after it may fail only as its consequence)")
     if rep.message and rep.checks:
@@ -255,36 +291,20 @@ def render(rep: CheckReport) -> str:
     if rep.checks:
         lines.append("")
         lines.append("evidence (layers numbered from 1 as in the notes; layer 1 reads x = h_0):")
-    current = object()
-    for c in rep.checks:
-        if c.scenario == current:
-            continue
-        current = c.scenario
-        mine = [x for x in rep.checks if x.scenario == current]
-        ok = [x.name for x in mine if x.verdict == "pass"]
-        bad = [x for x in mine if x.verdict == "fail" and not x.unjudged]
-        err = [x.name for x in mine if x.verdict == "error"]
-        skipped = [x.name for x in mine if x.unjudged]
-        if len(ok) == len(mine):
-            lines.append(f"  {current}: all {len(ok)} checks ok")
-            continue
-        parts = []
-        if ok:
-            parts.append("ok " + ", ".join(ok))
-        if bad:
-            parts.append("FAIL " + ", ".join(
-                x.name + (f" ({x.first_quoted[0]})" if x.first_quoted else "") for x in bad))
-        if err:
-            parts.append("ERROR " + ", ".join(err))
-        if skipped:
-            parts.append("not judged " + ", ".join(skipped))
-        lines += _wrap(f"{current} ({rep.scenarios.get(current, '')}): " + "; ".join(parts),
-                       "  ")
+    summaries: dict = {}  # one line for the scenarios whose checks fared alike
+    for scenario in dict.fromkeys(c.scenario for c in rep.checks):
+        mine = [x for x in rep.checks if x.scenario == scenario]
+        summaries.setdefault(_summary(mine), []).append(scenario)
+    for text, scenarios in summaries.items():
+        lines += _wrap(f"{', '.join(scenarios)}: {text}", "  ")
     printed = [c for c in rep.checks if c.output_bytes]
     if printed:
         lines.append(f"  your code printed output in {len(printed)} checks (up to "
                      f"{max(c.output_bytes for c in printed)} bytes; debug prints?)")
-    for key, group in _groups([c for c in rep.checks if not c.unjudged]):
+    every = {}
+    for c in rep.checks:
+        every[c.scenario] = every.get(c.scenario, 0) + 1
+    for key, group in _groups([c for c in rep.checks if not c.unjudged]):  # said above
         c = group[0]
         if key[0] == "tb":
             head = (f"the same {key[1]} in {len(group)} checks" if len(group) > 1
@@ -292,10 +312,10 @@ def render(rep: CheckReport) -> str:
         else:
             head = None
         if head:
-            lines += _wrap(f"{head} ({_names(group)}):", "  ")
+            lines += _wrap(f"{head} ({_names(group, every)}):", "  ")
             lines += ["    " + t for t in c.traceback.rstrip().splitlines()[-12:]]
         else:
-            lines += _wrap(f"{c.message}" + (f" ({len(group)} checks: {_names(group)})"
+            lines += _wrap(f"{c.message}" + (f" ({len(group)} checks: {_names(group, every)})"
                                               if len(group) > 1 else f" ({_names(group)})"), "  ")
     lines += _render_helpers(rep)
     if rep.traceback and not rep.checks:
@@ -316,8 +336,7 @@ def _render_helpers(rep: CheckReport) -> list[str]:
         return []
     counted = summary["counted"]
     lines = ["", "helper files, judged apart by their values (" + (
-        "they count: --helpers count" if counted else
-        "they do not change the verdict; --helpers count makes them count") + "):"]
+        "counted: --helpers count" if counted else "not counted; --helpers count") + "):"]
     funcs = {(f["module"], f["function"]): f for f in summary["functions"]}
     for entry in summary["files"]:
         module = entry["file"][:-3]

@@ -127,12 +127,15 @@ def _param_paths(notes) -> dict:
 def _yours_block(rep, sc, paths) -> str:
     if not paths:
         return ""
+    cls = "NeuralNet" if rep.api == "NeuralNet" else "MLP"
+    module = "neuralnet" if cls == "NeuralNet" else "mlp"
     lines = ["", "# To run your own class on these numbers (where the checker found your "
-             "parameters):", "# from mlp import MLP", "# from layers import *",
-             "# from losses import *", f"# net = MLP({sc.d}, {sc.loss_deriv})"]
+             "parameters):", f"# from {module} import {cls}", "# from layers import *",
+             "# from losses import *", f"# net = {cls}({sc.d}, {sc.loss_deriv})"]
     for k, (m, name, lname) in enumerate(sc.layers, start=1):
         deriv = "None" if k == sc.L else f"{name}_deriv"
-        lines.append(f"# net.add_layer({m}, {name}, {deriv}, name={lname!r})")
+        named = "" if cls == "NeuralNet" else f", name={lname!r}"  # the older API has no names
+        lines.append(f"# net.add_layer({m}, {name}, {deriv}{named})")
     lines += ["# def put(mine, v):  # v into your array in place, in your array's layout",
               "#     mine[...] = v if mine.shape == v.shape else (",
               "#         v.T if mine.shape == v.T.shape else v.reshape(mine.shape))"]

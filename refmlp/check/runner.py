@@ -211,11 +211,16 @@ class Run:
 
     def __init__(self, submission_dir: Path, module: str, module_file: str, checks: list,
                  inputs: dict, *, timeout: float = DEFAULT_TIMEOUT, memory: int = DEFAULT_MEMORY,
-                 adapter: Path | None = None, parallel: int = 2, files: list | None = None):
-        self.checks, self.timeout = checks, timeout
+                 adapter: Path | None = None, parallel: int = 2, files: list | None = None,
+                 deadline: float | None = None):
+        # deadline: time.monotonic() by which the whole run must end (the student's time limit);
+        # the checks not reported by then come back as timeouts
+        self.checks, self.timeout, self.deadline = checks, timeout, deadline
         # REFMLP_ISOLATION forces a mode (namespaces | fallback | none), else the strongest here
         self.isolation, self.isolation_text = confine.choose()
         remove_stale_folders()
+        self.out_of_time = False
+        self.budget = round(deadline - time.monotonic(), 1) if deadline is not None else None
         self.tmp = Path(tempfile.mkdtemp(prefix="refmlp-check-"))
         (self.tmp / "judge.pid").write_text(str(os.getpid()))
         request = {
@@ -275,7 +280,15 @@ class Run:
         try:
             while fds and not stopped:
                 left = last + self.timeout + GRACE - time.monotonic()
+                if self.deadline is not None and self.deadline - time.monotonic() < left:
+                    left = self.deadline - time.monotonic()
+                    if left <= 0:
+                        self.out_of_time = True
+                        stopped = "the student's time limit ran out before this check ended"
+                        break
                 ready = select.select(list(fds), [], [], max(left, 0))[0] if left > 0 else []
+                if not ready and self.deadline is not None and time.monotonic() >= self.deadline:
+                    continue  # said at the top of the loop
                 if not ready:
                     stopped = (f"the sandbox worker sent nothing for {self.timeout + GRACE:g} s "
                                "(the time limit plus a grace): it was stopped or hung, by the "
@@ -324,7 +337,10 @@ class Run:
             pass  # a cut frame: the checks after it are reported as died
         loaded = not any(o.status == "load_error" for o in outcomes.values())
         for check in self.checks:
-            if check["id"] not in outcomes and loaded:
+            if check["id"] not in outcomes and loaded and self.out_of_time:
+                outcomes[check["id"]] = Outcome(id=check["id"], status="timeout", message=stopped,
+                                                notes=[stopped], limit=self.budget)
+            elif check["id"] not in outcomes and loaded:
                 outcomes[check["id"]] = Outcome(
                     id=check["id"], status="died",
                     message=stopped or "the sandbox worker stopped before this check ran"

@@ -45,11 +45,13 @@ def locate(path, adapter=None):
 
 
 def check_submission(path, *, scenarios=None, seed=0, timeout=None, adapter=None,
-                     memory=None, helpers="apart") -> CheckReport:
+                     memory=None, helpers="apart", deadline=None, parallel=2) -> CheckReport:
     """Check a submission folder (or its mlp.py) on the scenarios (names or Scenario objects;
     all built-in ones by default). ``helpers="count"`` makes a failing shipped layers.py /
     losses.py fail the submission (by default they are judged apart: refmlp.check.helpers). See
-    the package docstring for the report."""
+    the package docstring for the report. ``deadline`` (time.monotonic()) ends the whole check,
+    the checks not done by then reported as timeouts; ``parallel`` checks run at once in the
+    sandbox."""
     from . import diagnosis
     from . import helpers as helper_files
     from .judge import judge_check
@@ -74,8 +76,8 @@ def check_submission(path, *, scenarios=None, seed=0, timeout=None, adapter=None
     checks += helper_checks
     inputs.update(helper_inputs)
     # read, never imported: which API methods are still stubs
-    stubs = [] if api == "adapter" else unfinished.unwritten(
-        (folder / module_file).read_text(errors="replace"), cls)
+    source = (folder / module_file).read_text(errors="replace")
+    stubs = [] if api == "adapter" else unfinished.unwritten(source, cls)
     # everything the judge runs is imported BEFORE the worker starts: the submission runs as the
     # same user and could edit refmlp's (or torch's) files on disk, which must not reach this
     # process (it gives up overlapping torch's import with the worker's start, ~1-2 s)
@@ -83,7 +85,8 @@ def check_submission(path, *, scenarios=None, seed=0, timeout=None, adapter=None
 
     run = runner.Run(folder.resolve(), module, module_file, checks, inputs,
                      timeout=timeout or runner.DEFAULT_TIMEOUT,
-                     memory=memory or runner.DEFAULT_MEMORY, adapter=adapter_path, files=files)
+                     memory=memory or runner.DEFAULT_MEMORY, adapter=adapter_path, files=files,
+                     deadline=deadline, parallel=parallel)
 
     outcomes = run.collect()
     rep = CheckReport("pass", str(path), api,
@@ -111,24 +114,27 @@ def check_submission(path, *, scenarios=None, seed=0, timeout=None, adapter=None
     rep.helpers = helper_files.judge(helper_checks, outcomes, helper_inputs)
     rep.helper_summary = helper_files.summarize(rep.helpers, helpers)
 
-    none_returned = any(NONE_RETURNED in c.notes for c in rep.checks)
-    written = {u.method for u in stubs}  # read as stubs: every check calling them is not judged
-    if none_returned and "forward" not in written:
-        stubs.append(unfinished.Unwritten("forward", "it returned None", None))
+    calls = list(dict.fromkeys(n[len(NONE_RETURNED) + 2:-1] for c in rep.checks for n in c.notes
+                               if n.startswith(NONE_RETURNED)))  # "" for forward(x) itself
+    written = {u.method for u in stubs}  # read as stubs by ast
+    if calls and "forward" not in written:
+        stubs.append(unfinished.Unwritten("forward", "forward(x) returned None" if "" in calls
+                                          else f"{'; '.join(calls)} returned None", None))
     rep.unfinished = [u.say(module_file) for u in stubs]
     order = list(unfinished.METHODS.get(api, ()))
-    for c in rep.checks:  # a check calling an unwritten method judges nothing: said once, above
-        missing = written & uses(c.name, api)
-        if c.name == "forward" and none_returned:
+    for c in rep.checks:  # a check that calls an unwritten method: its figures stay, its advice goes
+        missing = written & uses(c.name, rep.specs[c.scenario], api)
+        if c.name == "forward" and calls:
             missing.add("forward")
         if missing:
-            c.verdict, c.first, c.first_row, c.traceback = "fail", None, None, None
-            c.message = f"not judged: {', '.join(sorted(missing, key=order.index))} not written yet"
             c.unjudged = True
+            c.message = f"it calls {', '.join(sorted(missing, key=order.index))}, not written yet"
+            c.traceback = None
+            if c.verdict != "fail":  # a discovery error on a skeleton: unfinished, not an error
+                c.verdict, c.first = "fail", c.first or {"layer": None, "quantity": "unfinished"}
 
-    judged = [c for c in rep.checks if not c.unjudged]
-    failing = [c for c in judged if c.verdict == "fail"]
-    errors = [c for c in judged if c.verdict == "error"]
+    failing = [c for c in rep.checks if c.verdict == "fail"]
+    errors = [c for c in rep.checks if c.verdict == "error"]
     helper_fail = [h for h in rep.helpers if h["verdict"] != "pass"]
     # the checker judged on its own weights instead of the student's (sandbox worker,
     # Subject.seed_weights): said in the report's text, not only in the checks' notes
@@ -138,8 +144,10 @@ def check_submission(path, *, scenarios=None, seed=0, timeout=None, adapter=None
         first = first_divergence(failing, chosen)
         sc = next(s for s in chosen if s.name == first.scenario)
         rep.first_divergence, rep.first_scenario, rep.first_check = first.first, sc.name, first
-        rep.diagnosis = diagnosis.diagnose(first, sc, [c for c in rep.checks
-                                                       if c.scenario == sc.name], inputs)
+        if not first.unjudged:
+            rep.diagnosis = diagnosis.diagnose(first, sc, [c for c in rep.checks
+                                                           if c.scenario == sc.name], inputs,
+                                               source=(module_file, source))
     elif stubs:
         rep.verdict = "fail"
         rep.first_divergence = {"layer": None, "quantity": "unfinished"}
@@ -151,12 +159,12 @@ def check_submission(path, *, scenarios=None, seed=0, timeout=None, adapter=None
         h = helper_fail[0]
         rep.first_divergence = {"layer": None, "quantity": f"{h['module']}.{h['function']}"}
         rep.diagnosis = h["diagnosis"]
-    if stubs and (rep.diagnosis is None or rep.first_divergence["quantity"] == "unfinished"):
+    if stubs and rep.diagnosis is None and rep.verdict == "fail":
         methods = list(dict.fromkeys(u.method for u in stubs))
         rep.diagnosis = {"key": "unfinished", "message": (
-            f"your {cls} is not finished: write {' and '.join(methods)}, then check again"
-            + (f"; the checks that call {'it' if len(methods) == 1 else 'them'} were not judged."
-               if any(c.unjudged for c in rep.checks) else "."))}
+            f"your {cls} is not finished: write {' and '.join(methods)}, then check again (the "
+            "numbers of the checks that call " + ("it" if len(methods) == 1 else "them")
+            + " say only that it is missing).")}
     if seeded and not rep.message:
         rep.message = seeded
     return rep
@@ -166,16 +174,16 @@ NONE_RETURNED = "forward returned None"
 """The note the sandbox writes when forward(x) returns None (an unfinished forward)."""
 
 
-def uses(kind: str, api: str) -> set:
-    """The API methods a check of ``kind`` calls."""
-    if api == "NeuralNet":
-        return {"__init__", "add_layer", "forward"} | ({"backprop_descent"} if kind != "forward"
-                                                       else set())
-    base = {"__init__", "add_layer", "forward"}
-    if kind == "forward":
-        return base
-    return base | {"backward", "step"} | ({"zero_grad"} if kind in ("zero_grad", "sgd_run")
-                                          else set())
+OP_METHODS = {"new": ("__init__", "add_layer"), "forward": ("forward",), "backward": ("backward",),
+              "step": ("step",), "zero_grad": ("zero_grad",), "descent": ("backprop_descent",)}
+"""The API methods each operation of refmlp.check.plan calls."""
+
+
+def uses(kind: str, sc, api: str) -> set:
+    """The API methods a check of ``kind`` calls: those of its operations, and forward (a backward
+    runs it too)."""
+    return {"forward"} | {m for op in plan.ops_for(kind, sc, api) or ()
+                          for m in OP_METHODS.get(op[0], ())}
 
 
 def first_divergence(failing, chosen):
@@ -193,7 +201,9 @@ def first_divergence(failing, chosen):
 def judge_scenario(sc, by_check, outcomes, inputs, judge_check):
     """Every check of one scenario; square weights read as (out, in), or as (in, out) when that
     reading, and only it, makes every check pass (a submission storing W transposed)."""
-    kinds = [k for k in plan.CHECKS if f"{sc.name}.{k}" in by_check]
+    from .kinds import KINDS
+
+    kinds = [k for k in KINDS if f"{sc.name}.{k}" in by_check]
 
     def judge_all(transposed):
         return [judge_check(k, sc, outcomes[f"{sc.name}.{k}"], by_check[f"{sc.name}.{k}"]["ops"],

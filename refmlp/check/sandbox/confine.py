@@ -18,7 +18,8 @@ Three modes (REFMLP_ISOLATION forces one; by default the strongest this machine 
     root a switch to NOBODY when the Python installation is readable by it (else uid 0 without
     any capability, said in the mode's description).
 ``none``
-    No OS isolation (not Linux, or nothing available): the process sandbox of processes.py only.
+    No OS isolation (not Linux, or neither user namespaces nor Landlock nor seccomp): the process
+    sandbox of processes.py only.
 
 Per check, in both Linux modes (:func:`lock_check`): every inherited descriptor but the check's
 own closed (by processes.py), the bounding, ambient and own capability sets emptied,
@@ -53,7 +54,7 @@ ST_RELATIME = 4096
 MNT_DETACH = 2
 PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_CAPBSET_DROP = 1, 4, 24
 PR_SET_NO_NEW_PRIVS, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 38, 47, 4
-PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}
+PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}  # glibc has no wrapper; elsewhere, no namespace path
 
 
 class ConfinementError(OSError):
@@ -82,7 +83,7 @@ def namespaces_work():
     """Whether this process may create the namespaces and mount in them (tried in a throwaway
     child: a kernel may let unshare succeed yet deny the capabilities inside, as AppArmor's
     restriction of unprivileged user namespaces does)."""
-    if not sys.platform.startswith("linux"):
+    if not sys.platform.startswith("linux") or seccomp.machine() not in PIVOT_ROOT:
         return False
     libc = _libc()  # loaded before the fork: the judge has threads (torch's), the child must not dlopen
     maps = [("setgroups", b"deny"), ("uid_map", f"0 {os.geteuid()} 1".encode()),
@@ -121,10 +122,8 @@ def locks():
 @functools.lru_cache(maxsize=1)
 def available():
     """The modes this machine allows, strongest first (probed once per process)."""
-    found = []
-    if locks():
-        if namespaces_work():
-            found.append("namespaces")
+    found = ["namespaces"] if namespaces_work() else []
+    if locks():  # without Landlock or seccomp the fallback would add nothing to the process sandbox
         found.append("fallback")
     return found + ["none"]
 
@@ -185,9 +184,10 @@ def read_trees(adapter=None):
     """The folders and files a check may read: the standard library (and lib-dynload), numpy and
     its bundled libraries, this sandbox's folder, and the adapter file. Cached: the worker asks
     first (:func:`prepare`), and its checks' children inherit the answer."""
-    # the interpreter's own library (a venv's lib/ would bring its site-packages along)
+    # the interpreter's own library, its extension modules and zip, nothing else of sys.path (a
+    # venv's lib/, or a system Python's dist-packages, would bring other packages along)
     found = [os.path.dirname(os.__file__)]
-    found += [p for p in sys.path if p.startswith(sys.base_prefix) and "site-packages" not in p]
+    found += [p for p in sys.path if os.path.basename(p) == "lib-dynload" or p.endswith(".zip")]
     numpy = sys.modules.get("numpy")
     if numpy is not None:
         here = os.path.dirname(os.path.realpath(numpy.__file__))
@@ -210,6 +210,8 @@ def prepare(adapter=None):
     uid_switch_blocker()
     landlock.abi()
     seccomp.supported()
+    for libc in (_libc(), landlock._libc(), seccomp._libc()):  # ctypes looks each function up once
+        libc.prctl, libc.capset, libc.syscall
 
 
 # ---- namespaces -------------------------------------------------------------------------------------
@@ -311,7 +313,8 @@ def _build_root(root, scratch, trees):
     for tree in trees:
         _bind(tree, root)
     for dev in DEVICES:
-        _bind(dev, root, writable=True)
+        if os.path.exists(dev):  # a minimal container may lack one: the checks then lack it too
+            _bind(dev, root, writable=True)
     os.makedirs(root + scratch)
     owner = NOBODY if _nobody_mapped() else 0
     _mount("tmpfs", root + scratch, "tmpfs", MS_NOSUID | MS_NODEV,

@@ -34,6 +34,7 @@ class Subject:
         self.slots = None
         self.notes = []
         self.named = False
+        self.failed_op = None  # the operation discovery found raising, to name in the report
 
     def build(self):
         seed = self.check["seed"]
@@ -65,11 +66,11 @@ class Subject:
                     lambda: net.backprop_descent(x, y, 0.5))
         return (lambda: (net.forward(x), net.backward(x, y)), lambda: net.step(0.5))
 
-    def outputs(self, net, x):
+    def outputs(self, net, x, first_only=False):
         """forward(x), then forward(x, end=name) for every hidden layer when layers are named
         (None for a call that raises): what discovery's effect test compares."""
         out = [net.forward(x.copy())]
-        if self.named and self.api != "NeuralNet":
+        if self.named and self.api != "NeuralNet" and not first_only:
             for layer in self.check["layers"][:-1]:
                 try:
                     out.append(net.forward(x.copy(), end=layer["name"]))
@@ -82,8 +83,14 @@ class Subject:
             return
         self.slots, notes, shapes = discovery.discover(
             self.build, lambda net: self.exercise(net, x, y), self.sizes,
-            probe=lambda net: self.outputs(net, x))
+            probe=lambda net, first_only=False: self.outputs(net, x, first_only))
         self.notes += notes
+        if any(n.startswith(discovery.FORWARD_RAISED) for n in notes):
+            # every check would stop in forward too: the student's own exception, not arrays
+            # guessed by shape (a gradient buffer read as a W whose real shape is wrong)
+            self.failed_op = "forward"
+            self.build().forward(x.copy())
+            self.failed_op = None
         msg = discovery.missing_message(self.slots, shapes, self.sizes)
         if msg:
             raise DiscoveryError(msg)
@@ -231,8 +238,9 @@ def run_ops(check, mod, inputs, out, notes):
                 y_est = net.forward(x, **kw)
                 if y_est is None:
                     out[f"{i}.none"] = _array(1.0)
-                    note = "forward returned None"  # forward(x) unfinished: said once, by the judge
-                    if not kw and note not in notes:
+                    call = ", ".join(f"{k}={v!r}" for k, v in kw.items())
+                    note = "forward returned None" + (f" (forward(x, {call}))" if kw else "")
+                    if note not in notes:  # unfinished: said once, by the judge
                         notes.append(note)
                 else:
                     out[f"{i}.out"] = as_float(y_est)
@@ -261,8 +269,8 @@ def run_ops(check, mod, inputs, out, notes):
                 out[f"{state['index']}.{key}"] = v
         except BaseException:
             pass
-        return {"status": "exception", "traceback": format_exc(), "op": state["op"],
-                "op_index": state["index"]}
+        return {"status": "exception", "traceback": format_exc(),
+                "op": subject.failed_op or state["op"], "op_index": state["index"]}
 
 
 def target(inputs, key):

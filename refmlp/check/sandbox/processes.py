@@ -8,6 +8,8 @@ Every check runs in a child of the worker which:
   them) as its working directory, so a deleted file or a changed global never reaches another check;
 - has stdin from /dev/null and stdout/stderr on a pipe the worker reads, keeping the first
   OUTPUT_KEEP bytes and discarding the rest;
+- keeps no other descriptor and, on Linux, is locked down before any student code runs
+  (confine.lock_check: no capabilities, no_new_privs, Landlock, seccomp);
 - imports the submission, runs the check's operations (ops.py) and writes its result, a frame of
   wire.py, on a pipe of its own; then ``os._exit``.
 
@@ -280,7 +282,10 @@ def child(check, request, files, inputs, out_w, res_w, prog_w):
     try:
         fds = [int(name) for name in os.listdir("/proc/self/fd")]
     except OSError:  # no /proc (a namespace root without one): every number up to the limit
-        fds = range(resource.getrlimit(resource.RLIMIT_NOFILE)[0])
+        bounds = sorted(keep) + [resource.getrlimit(resource.RLIMIT_NOFILE)[0]]
+        for lo, hi in zip(bounds, bounds[1:]):
+            os.closerange(lo + 1, hi)  # close_range(2) where there is one: fast however high
+        fds = []
     for fd in fds:
         if fd not in keep:
             try:

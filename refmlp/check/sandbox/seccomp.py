@@ -77,10 +77,16 @@ def supported():
     if machine() not in SYSCALLS:
         return False
     try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        return libc.prctl(21, 0, 0, 0, 0) >= 0  # PR_GET_SECCOMP: EINVAL without CONFIG_SECCOMP
+        return _libc().prctl(21, 0, 0, 0, 0) >= 0  # PR_GET_SECCOMP: EINVAL without CONFIG_SECCOMP
     except (OSError, AttributeError):
         return False
+
+
+@functools.lru_cache(maxsize=1)
+def _libc():
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    return libc
 
 
 def _insn(code, k, jt=0, jf=0):
@@ -124,8 +130,7 @@ def install(pid):
     code = program(pid)
     buf = ctypes.create_string_buffer(code, len(code))
     prog = _Prog(len(code) // 8, ctypes.cast(buf, ctypes.c_void_p))
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.syscall.restype = ctypes.c_long
+    libc = _libc()
     nr = SECCOMP[machine()]
     if libc.syscall(ctypes.c_long(nr), ctypes.c_ulong(SECCOMP_SET_MODE_FILTER),
                     ctypes.c_ulong(SECCOMP_FILTER_FLAG_TSYNC), ctypes.byref(prog)) == 0:

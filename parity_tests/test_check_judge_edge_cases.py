@@ -25,7 +25,7 @@ PER_ELEMENT = {
 
 @pytest.mark.parametrize("style", sorted(PER_ELEMENT))
 def test_f_applied_per_element_is_not_a_failure(tmp_path, style):
-    # finding 13: every number is right; the checker sees 0-d arguments to f and f'
+    # every number is right; the checker sees 0-d arguments to f and f'
     rep = check_submission(submission(tmp_path, replace=PER_ELEMENT[style]),
                            scenarios=["disc", "autoencoder"], timeout=20)
     assert rep.verdict == "pass", rep.to_text()
@@ -48,7 +48,7 @@ ZERO_INIT = [("0.1 * np.random.randn(m, n)", "np.zeros((m, n))"),
 
 
 def test_zero_init_correct_passes_on_the_checkers_weights_and_says_so(tmp_path):
-    # finding 1: a correct zero-init submission failed "square" as step_skips_biases
+    # a correct zero-init submission failed "square" as step_skips_biases
     rep = check_submission(submission(tmp_path, replace=ZERO_INIT), scenarios=["disc", "square"],
                            timeout=20)
     assert rep.verdict == "pass", rep.to_text()
@@ -59,7 +59,7 @@ def test_zero_init_correct_passes_on_the_checkers_weights_and_says_so(tmp_path):
 
 @pytest.mark.parametrize("init", ["np.zeros((m, n))", "0.3 * np.ones((m, n))"])
 def test_degenerate_init_no_longer_hides_a_missing_fprime(tmp_path, init):
-    # finding 1: with W = 0 every hidden g is 0, and a backward without f' passed (exit 0)
+    # with W = 0 every hidden g is 0, and a backward without f' passed (exit 0)
     rep = check_submission(submission(tmp_path, replace=[
         ("0.1 * np.random.randn(m, n)", init), FPRIME_MISSING]), scenarios=["disc"], timeout=20)
     assert rep.verdict == "fail"
@@ -80,7 +80,7 @@ def test_degenerate_init_that_cannot_be_overwritten_is_refused(tmp_path):
 
 @pytest.mark.parametrize("scale", ["1e-9", "1e-6"])
 def test_a_small_error_is_not_named_after_a_variant_equal_to_the_reference(tmp_path, scale):
-    # finding 9: on leaky layers f'(h) == f'(a), so "fprime_of_h" IS the reference there and was
+    # on leaky layers f'(h) == f'(a), so "fprime_of_h" IS the reference there and was
     # named for any gradient within 1e-6 of it
     rep = check_submission(submission(tmp_path, replace=[(
         "self.dWs[k] += np.outer(g, self.h[k - 1])",
@@ -93,7 +93,7 @@ def test_a_small_error_is_not_named_after_a_variant_equal_to_the_reference(tmp_p
 
 
 def test_swapped_lossderiv_arguments_are_named_not_step_wrong_sign(tmp_path):
-    # finding 10: est_lossderiv(y, y_est) negates every gradient, like a step that ascends
+    # est_lossderiv(y, y_est) negates every gradient, like a step that ascends
     rep = check_submission(submission(tmp_path, replace=[(
         "g = self.est_lossderiv(y_est, y)", "g = self.est_lossderiv(y, y_est)")]),
         scenarios=["disc"], timeout=20)
@@ -117,7 +117,7 @@ W1_FLOAT32 = ("self.Ws.append(0.1 * np.random.randn(m, n))",
 
 
 def test_a_float32_W_1_in_a_float64_network_does_not_loosen_every_tolerance(tmp_path):
-    # finding 12: the float32 policy came from W_1's dtype alone; a 3e-4 error in every W
+    # the float32 policy came from W_1's dtype alone; a 3e-4 error in every W
     # gradient then passed a float64 network
     rep = check_submission(submission(tmp_path, replace=[W1_FLOAT32, (
         "self.dWs[k] += np.outer(g, self.h[k - 1])",
@@ -132,7 +132,7 @@ def test_a_float32_W_1_in_a_correct_float64_network_passes(tmp_path):
 
 
 def test_a_layer_backward_skips_is_a_gradient_failure_not_a_forward_one(tmp_path):
-    # finding 20: W_1 never moves; discovery gave its slot W_2 through the transposed shape and
+    # W_1 never moves; discovery gave its slot W_2 through the transposed shape and
     # the report said a_1 was wrong
     rep = check_submission(submission(tmp_path, replace=[(
         "for k in range(len(self.Ws) - 1, -1, -1):", "for k in range(len(self.Ws) - 1, 0, -1):")]),
@@ -146,7 +146,7 @@ EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "check_adapter"
 
 @pytest.mark.parametrize("cut", ["[:1]", "[:0]"])
 def test_an_adapter_returning_too_few_params_is_an_error_not_a_pass(tmp_path, cut):
-    # finding 21: with params() short of pairs every gradient check compared nothing and passed,
+    # with params() short of pairs every gradient check compared nothing and passed,
     # a 3x wrong W gradient included
     shutil.copy(EXAMPLE / "netlib.py", tmp_path / "netlib.py")
     src = (EXAMPLE / "adapter.py").read_text()
@@ -171,7 +171,7 @@ wire.send_result = _forged
 
 
 def test_an_empty_forged_result_never_passes(tmp_path):
-    # finding 22: a result frame without arrays gave every check 0 rows, and 0 rows passed
+    # a result frame without arrays gave every check 0 rows, and 0 rows passed
     rep = check_submission(submission(tmp_path, replace=[FPRIME_MISSING], extra=FORGE_EMPTY),
                            scenarios=["disc"], timeout=20)
     assert rep.verdict != "pass" and rep.exit_code != 0, rep.to_text()
@@ -194,7 +194,7 @@ def float32_submission(folder, scale):
 
 
 def test_a_saturated_float32_softmax_output_is_judged_with_float32s_own_rounding(tmp_path):
-    # finding 18: softmax outputs under float32's tiny are 0 in float32; the first-order error
+    # softmax outputs under float32's tiny are 0 in float32; the first-order error
     # scale lacked float32's representation error (a correct network failed at (2, "h"))
     rep = check_submission(float32_submission(tmp_path, 0.45), scenarios=["digits"], timeout=20)
     assert rep.verdict == "pass", rep.to_text()
@@ -226,7 +226,7 @@ def test_degenerate_names_what_makes_weights_vacuous():
 
 
 def test_a_step_that_reshapes_b_is_a_failure_not_an_adapter_error(tmp_path):
-    # finding 26: discovery matched shapes after step, lost b_k, and asked for an adapter
+    # discovery matched shapes after step, lost b_k, and asked for an adapter
     rep = check_submission(submission(tmp_path, replace=[(
         "self.bs[k] -= alpha * self.dbs[k]",
         "self.bs[k] = self.bs[k] - alpha * self.dbs[k].reshape(-1, 1)")]),
@@ -238,7 +238,7 @@ def test_a_step_that_reshapes_b_is_a_failure_not_an_adapter_error(tmp_path):
 
 
 def test_fprime_of_h_is_not_named_where_it_changes_nothing(tmp_path):
-    # finding 9, the direct route: fderiv receiving h_k on leaky layers gives the reference's
+    # the direct route: fderiv receiving h_k on leaky layers gives the reference's
     # numbers, so another error must not be blamed on it
     rep = check_submission(submission(tmp_path, replace=[
         (FD_LINE, "                g = g * self.fds[k](self.h[k])"),
