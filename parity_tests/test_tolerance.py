@@ -246,8 +246,8 @@ def test_a_ten_percent_error_fails_eight_layers_deep(dtype):
 
 PACKAGE = Path(__file__).resolve().parents[1] / "refmlp"
 ALLOWANCES = ("PARITY_RTOL", "POLICY", "UNDERFLOW_ROUNDINGS", "JUMP_ROOM", "F32_RESULT_ULPS",
-              "F32_UNDERFLOW_TINIES", "VARIANT_RTOL", "CLEARLY_CLOSER", "SIGNATURE_RTOL", "EXACT_RTOL",
-              "TRAINING_RTOL", "TRAINING", "RULE")
+              "F32_UNDERFLOW_TINIES", "VARIANT_RTOL", "CLEARLY_CLOSER", "SIGNATURE_RTOL",
+              "EXACT_RTOL", "INNER_STEP_RTOL", "INNER_STEP_FLOOR", "TRAINING_RTOL", "TRAINING", "RULE")
 
 
 def package_sources() -> dict[str, str]:
@@ -306,3 +306,16 @@ def test_the_underflow_allowance_is_what_the_comparison_applies():
     far = np.array([2 * UNDERFLOW_ROUNDINGS * tiny], np.float32)
     assert compare_arrays("h", 1, near, zero, 1e-4, 0.0).verdict == "pass"
     assert compare_arrays("h", 1, far, zero, 1e-4, 0.0).verdict == "fail"
+
+
+@pytest.mark.parametrize("name", ["CLEARLY", "TINY_ROOM", "TOLERANCE", "TOLERANCE_REASON"])
+def test_the_allowances_old_homes_define_none(name):
+    pattern = re.compile(rf"^\s*{name}\s*(:[^=\n]*)?=", re.MULTILINE)
+    assert [path for path, src in package_sources().items() if pattern.search(src)] == []
+
+
+def test_the_checker_takes_every_figure_from_the_policy():
+    """No tolerance literal, and no eps or tiny of its own, in the judge or the diagnosis."""
+    for path in ("check/judge.py", "check/diagnosis.py"):
+        src = package_sources()[path]
+        assert not re.search(r"rtol=\d|\d\.?\d*e-\d+ \*|1e-(3|4|5|6|12)\b|finfo\(", src), path

@@ -189,6 +189,8 @@ VARIANT_RTOL = {"float64": 1e-6, "float32": 1e-3}
 CLEARLY_CLOSER = 10.0
 SIGNATURE_RTOL = 1e-6
 EXACT_RTOL = 1e-12
+INNER_STEP_RTOL = 1e-5
+INNER_STEP_FLOOR = 1e-4
 
 
 # ---- scikit-learn -------------------------------------------------------------------------------
@@ -267,6 +269,10 @@ REASONS: dict[str, str] = {
               "float64 evaluations of the same formula on the same numbers, or a factor that must "
               "be 0 (a bias that did not move), agree to a few eps, and anything else differs by "
               "far more"),
+    "inner step": (f"a step taken inside backward is named when its size, read off the recovered "
+                   f"gradients' ratios (exact to ~1e-10), fits within {fig(INNER_STEP_RTOL)} "
+                   f"relative, and only a size above {fig(INNER_STEP_FLOOR)} alpha is sought: "
+                   "smaller ones would be the ratios' rounding"),
     "signature": (f"a step's signature (gradients scaled by -1, or by a factor changing with alpha) "
                   f"is read within {fig(SIGNATURE_RTOL)} relative: the recovered gradients are exact "
                   "to a few eps"),
