@@ -471,6 +471,44 @@ def test_torch_mean_divides_by_samples_times_outputs():
     assert report.passed, report.message()
 
 
+@pytest.mark.parametrize("loss_name, torch_loss, scale", [
+    ("squared", torch.nn.MSELoss, 1.0), ("half_squared", torch.nn.MSELoss, 0.5),
+    ("absolute", torch.nn.L1Loss, 1.0),
+])
+def test_element_mean_is_torchs_default_reduction(loss_name, torch_loss, scale):
+    """reduction "element_mean" is torch's nn.MSELoss() (and L1Loss()) as constructed by default:
+    the mean over B x n_outputs elements, loss and gradient."""
+    B, n_out = 4, 3
+    net = MLP(Spec.build(2, [5], n_out, activation="tanh", loss=loss_name), seed=4)
+    rng = np.random.default_rng(4)
+    X, Y = rng.normal(size=(B, 2)), rng.normal(size=(B, n_out))
+    mine = net.backward(X, Y, reduction="element_mean")
+    a_L = t64(mine.a[-1], grad=True)
+    theirs = scale * torch_loss()(a_L, t64(Y))  # identity output: h_L = a_L
+    theirs.backward()
+    np.testing.assert_allclose(mine.loss, theirs.item(), rtol=4 * EPS)
+    np.testing.assert_allclose(mine.g[-1], a_L.grad.numpy(), rtol=8 * EPS, atol=0)
+    report = parity(net, X, Y, reduction="element_mean")
+    assert report.passed, report.message()
+
+
+def test_half_squared_is_half_the_squared_loss():
+    """.. math:: \\ell = \\frac{1}{2} \\sum_i (y_i - h_i)^2, derivative h - y after identity."""
+    rng = np.random.default_rng(6)
+    a, y = rng.normal(size=(5, 3)), rng.normal(size=(5, 3))
+    half, full = LOSSES["half_squared"], LOSSES["squared"]
+    np.testing.assert_array_equal(half.value(a, a, y), 0.5 * ((y - a) ** 2).sum(axis=-1))
+    np.testing.assert_array_equal(half.est_lossderiv(ACTIVATIONS["identity"], a, a, y), a - y)
+    np.testing.assert_allclose(2 * half.value(a, a, y), full.value(a, a, y), rtol=2 * EPS)
+
+
+def test_cross_entropy_refuses_the_element_mean():
+    net = MLP(Spec.build(2, [], 3, loss="cross_entropy"))
+    with pytest.raises(ValueError, match="'cross_entropy' does not take reduction 'element_mean'.*"
+                                         "expected one of sum, mean"):
+        net.backward(np.zeros((2, 2)), np.array([0, 1]), reduction="element_mean")
+
+
 def test_course_squared_on_logistic_is_not_the_squared_loss_gradient():
     """g_L = 2 (sigmoid(a_L) - y), the gradient of 2 x BCE; the squared loss on a logistic output
     has g_L = 2 (sigmoid(a_L) - y) sigmoid'(a_L), smaller by the factor sigmoid' <= 1/4."""

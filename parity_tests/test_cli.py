@@ -57,7 +57,7 @@ def test_json_report_has_documented_keys(capsys, argv):
     [
         (["--dataset", "nope"], ["'nope'", "expected one of", "'moons'"]),
         (["--dataset", "diabetes", "--loss", "cross_entropy"],
-         ["'cross_entropy' does not fit dataset 'diabetes', a regression task", "--loss squared or absolute"]),
+         ["'cross_entropy' does not fit dataset 'diabetes', a regression task", "--loss squared or half_squared or absolute"]),
         (["--dataset", "regression", "--loss", "logistic"],
          ["'logistic' does not fit", "binary or multiclass datasets"]),
         (["--batch", "5000"], ["--batch 5000", "has 200 samples"]),

@@ -11,6 +11,7 @@ import pytest
 
 import refmlp.trajectory as trajectory
 from refmlp import cli
+from refmlp.commands.train import Progress
 
 FAST = ["--layers", "8", "--epochs", "3", "--batch", "50"]
 
@@ -121,7 +122,7 @@ def test_a_run_that_leaves_the_tolerance_exits_1(capsys, monkeypatch):
         (["--nesterov"], ["Nesterov momentum requires momentum > 0"]),
         (["--lr", "-1"], ["lr must be >= 0.0; got -1.0"]),
         (["--betas", "0.9"], ["two numbers", "'0.9'"]),
-        (["--compare", "jax"], ["torch and sklearn", "'jax'"]),
+        (["--compare", "jax"], ["torch, sklearn", "'jax'"]),
         (["--batch", "500"], ["--batch 500", "has 200 samples"]),
         (["--dataset", "nope"], ["'nope'", "expected one of"]),
         # refused before training, not after it as an internal error (exit 3)
@@ -145,14 +146,14 @@ def test_progress_bar_is_drawn_on_a_terminal_only(monkeypatch):
 
     screen = Terminal()
     monkeypatch.setattr(sys, "stderr", screen)
-    bar = cli.Progress(enabled=True, width=10)
+    bar = Progress(enabled=True, width=10)
     for t in range(1, 21):
         bar(t, 20)
     text = screen.getvalue()
     assert "training [#####.....] 10/20 steps" in text and "20/20 steps" in text
     assert text.endswith("\r")  # the bar is wiped at the end, the table starts on a clean line
     monkeypatch.setattr(sys, "stderr", io.StringIO())  # not a terminal
-    bar = cli.Progress(enabled=True)
+    bar = Progress(enabled=True)
     bar(1, 2)
     assert sys.stderr.getvalue() == ""
 
@@ -164,7 +165,7 @@ def test_progress_bar_is_wiped_when_a_run_stops_early(monkeypatch):
             return True
 
     monkeypatch.setattr(sys, "stderr", Terminal())
-    bar = cli.Progress(enabled=True, width=10)
+    bar = Progress(enabled=True, width=10)
     bar(1, 20)
     bar(2, 20)
     bar.wipe()

@@ -25,7 +25,7 @@ import pytest
 
 from refmlp.activations import HIDDEN_ACTIVATIONS, logistic
 from refmlp.losses import PAIRINGS
-from refmlp.network import MLP, PATHS, REDUCTIONS, Spec
+from refmlp.network import MLP, PATHS, Spec
 
 # ---- step, tolerance and their error analysis -------------------------------------------------
 # The central difference [L(p + h) - L(p - h)] / (2h) errs by two terms:
@@ -135,6 +135,10 @@ def draw_case(hidden: str, loss: str, output: str, first_seed: int = 0) -> Case:
         f"no seed in {first_seed}..{first_seed + MAX_DRAWS - 1} keeps {spec.describe()} "
         f"{KINK_MARGIN} away from its kinks; widen MAX_DRAWS or shrink the network"
     )
+
+
+# "element_mean" is "sum" divided by B n_L, a property test_properties.py checks on every drawn case
+REDUCTIONS = ("sum", "mean")
 
 
 # ---- the finite differences -------------------------------------------------------------------

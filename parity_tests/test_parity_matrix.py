@@ -2,8 +2,9 @@
 
 Every dataset x every hidden activation x every valid (loss, output activation) pairing x
 float64/float32 x depth 1..4, and inside each case every backward mode: the per-sample algorithm of
-the notes and the batched one, each with reduction "sum" and "mean". The tolerances are the report's
-own policy (refmlp.compare.POLICY), whose reasons are written there.
+the notes and the batched one, each with every reduction the loss takes ("sum", "mean",
+"element_mean"). The tolerances are the report's
+own policy (refmlp.tolerance.POLICY), whose reasons are written there.
 """
 
 from __future__ import annotations

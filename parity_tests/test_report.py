@@ -29,8 +29,8 @@ def test_rows_follow_the_data_flow(case):
     labels = [r.label for r in report.rows]
     assert labels == [
         "a_1", "h_1", "a_2", "h_2", "a_3", "h_3", "loss",
-        "g_3", "W_derivs_3", "b_derivs_3", "g_2", "W_derivs_2", "b_derivs_2",
-        "g_1", "W_derivs_1", "b_derivs_1",
+        "g_3", "b_derivs_3", "W_derivs_3", "g_2", "b_derivs_2", "W_derivs_2",
+        "g_1", "b_derivs_1", "W_derivs_1",
     ]
     assert report.passed and report.first_divergence is None and report.hint is None
 
@@ -56,11 +56,11 @@ def test_shape_and_dtype_are_checked_before_values(case):
     mine, theirs = net.backward(X, Y), torch_trace(twin(net), X, Y)
     mine.W_derivs[2] = mine.W_derivs[2].T
     report = compare_traces(mine, theirs)
-    assert report.rows[11].problem == "shape (5, 4) where (4, 5) was expected"
+    assert report.rows[12].problem == "shape (5, 4) where (4, 5) was expected"
     assert "transposed" in report.hint
     mine.b_derivs[3] = mine.b_derivs[3].astype(np.float32)
     report = compare_traces(mine, theirs)
-    assert report.rows[9].problem == "dtype float32 where float64 was expected"
+    assert report.rows[8].problem == "dtype float32 where float64 was expected"
     assert report.first_divergence == {"layer": 3, "quantity": "b_derivs"}
     assert "float32" in report.hint
 
@@ -182,3 +182,15 @@ def test_parity_of_an_mlp_refuses_settings_it_would_ignore(case):
         parity(net, X, Y, dtype="float32", seed=3)
     report = parity(net.spec, X, Y, dtype="float32", init="torch", seed=3)
     assert report.meta["dtype"] == "float32" and report.passed
+
+
+def test_compare_traces_given_the_network_computes_the_error_scales(case):
+    """The same verdicts and rule as parity's, which passes the scales in itself."""
+    net, X, Y = case
+    mine, theirs = net.backward(X, Y), torch_trace(twin(net), X, Y)
+    report = compare_traces(mine, theirs, net=net, y=Y)
+    expected = parity(net, X, Y)
+    assert "running error analysis" in report.tolerance["rule"] == expected.tolerance["rule"]
+    assert [r.tolerance_used for r in report.rows] == [r.tolerance_used for r in expected.rows]
+    with pytest.raises(ValueError, match="given net but not y"):
+        compare_traces(mine, theirs, net=net)

@@ -84,7 +84,7 @@ def test_train_side_by_side_writes_runs_curves_and_figures(capsys, tmp_path):
         (["--datasets", "moons,nope"], "unknown dataset 'nope'; expected one of"),
         (["--dtypes", "float16"], "unknown dtypes ['float16']"),
         (["--steps", "0"], "--steps: expected a positive integer, got '0'"),
-        (["--compare", "jax"], "--compare: expected a comma-separated list of torch and sklearn"),
+        (["--compare", "jax"], "--compare: expected a comma-separated list of torch, sklearn"),
     ],
     ids=["preset", "dataset", "dtype", "steps", "compare"],
 )

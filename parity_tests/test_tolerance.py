@@ -4,6 +4,8 @@ fail. Each case is one a review found against the earlier, coarser floors (refml
 from __future__ import annotations
 
 import copy
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -238,3 +240,82 @@ def test_a_ten_percent_error_fails_eight_layers_deep(dtype):
         getattr(wrong, quantity)[layer] *= 1.1
         report = compare_traces(wrong, theirs, dtype, scales=scales)
         assert report.first_divergence == {"layer": layer, "quantity": quantity}, (quantity, layer)
+
+
+# ---- one home for the policy --------------------------------------------------------------------
+
+PACKAGE = Path(__file__).resolve().parents[1] / "refmlp"
+ALLOWANCES = ("PARITY_RTOL", "POLICY", "UNDERFLOW_ROUNDINGS", "JUMP_ROOM", "F32_RESULT_ULPS",
+              "F32_UNDERFLOW_TINIES", "VARIANT_RTOL", "CLEARLY_CLOSER", "SIGNATURE_RTOL",
+              "EXACT_RTOL", "INNER_STEP_RTOL", "INNER_STEP_FLOOR", "TRAINING_RTOL", "TRAINING", "RULE")
+
+
+def package_sources() -> dict[str, str]:
+    return {str(p.relative_to(PACKAGE)): p.read_text() for p in PACKAGE.rglob("*.py")}
+
+
+@pytest.mark.parametrize("name", ALLOWANCES)
+def test_each_allowance_is_defined_once_in_the_tolerance_module(name):
+    pattern = re.compile(rf"^\s*{name}\s*(:[^=\n]*)?=", re.MULTILINE)
+    where = {path: len(pattern.findall(src)) for path, src in package_sources().items()}
+    assert {path: n for path, n in where.items() if n} == {"tolerance.py": 1}
+
+
+def test_the_rule_is_written_once():
+    fragment = "rtol * (|expected| + M)"
+    where = {path: src.count(fragment) for path, src in package_sources().items()}
+    assert {path: n for path, n in where.items() if n} == {"tolerance.py": 1}
+
+
+def test_every_report_states_the_rule_with_every_term_the_code_applies():
+    from refmlp.tolerance import SCALES_SKLEARN, UNDERFLOW_ROUNDINGS, rule
+
+    spec = Spec.build(2, [3], 1, loss="squared")
+    X, y = np.random.default_rng(0).standard_normal((4, 2)), np.zeros(4)
+    with_net, coarse = parity(spec, X, y), compare_traces(MLP(spec).backward(X, y),
+                                                          torch_trace(twin(MLP(spec)), X, y))
+    for report in (with_net, coarse):
+        assert f"+ {UNDERFLOW_ROUNDINGS} tiny" in report.tolerance["rule"]
+    assert "running error analysis" in with_net.tolerance["rule"]
+    assert "coarse floors" in coarse.tolerance["rule"]
+    assert f"+ {UNDERFLOW_ROUNDINGS} tiny" in rule(SCALES_SKLEARN)
+
+
+def test_the_reasons_are_made_from_the_constants_the_code_uses():
+    from refmlp import tolerance as t
+
+    for dtype in DTYPES:
+        assert t.fig(t.PARITY_RTOL[dtype]) in t.POLICY[dtype].reason
+        assert t.fig(t.TRAINING_RTOL[dtype]) in t.TRAINING[dtype].reason
+        assert t.fig(t.VARIANT_RTOL[dtype]) in t.REASONS["variant"]
+    assert f"{t.UNDERFLOW_ROUNDINGS} tiny" in t.REASONS["underflow"]
+    assert f"{t.fig(t.JUMP_ROOM)} x the jump" in t.REASONS["jump room"]
+    assert f"{t.fig(t.CLEARLY_CLOSER)} times closer" in t.REASONS["clearly closer"]
+    assert [t.fig(x) for x in (1e-4, 1.2e-7, 1e-10, 0.01, 1024.0, 2.0)] == [
+        "1e-4", "1.2e-7", "1e-10", "0.01", "1024", "2"]
+
+
+def test_the_underflow_allowance_is_what_the_comparison_applies():
+    """Two tiny-sized values 1000 tiny apart pass; 2000 tiny apart fail (rtol plays no part)."""
+    from refmlp.compare import compare_arrays
+    from refmlp.tolerance import UNDERFLOW_ROUNDINGS
+
+    tiny = np.finfo(np.float32).tiny
+    zero = np.zeros(1, np.float32)
+    near = np.array([(UNDERFLOW_ROUNDINGS - 24) * tiny], np.float32)
+    far = np.array([2 * UNDERFLOW_ROUNDINGS * tiny], np.float32)
+    assert compare_arrays("h", 1, near, zero, 1e-4, 0.0).verdict == "pass"
+    assert compare_arrays("h", 1, far, zero, 1e-4, 0.0).verdict == "fail"
+
+
+@pytest.mark.parametrize("name", ["CLEARLY", "TINY_ROOM", "TOLERANCE", "TOLERANCE_REASON"])
+def test_the_allowances_old_homes_define_none(name):
+    pattern = re.compile(rf"^\s*{name}\s*(:[^=\n]*)?=", re.MULTILINE)
+    assert [path for path, src in package_sources().items() if pattern.search(src)] == []
+
+
+def test_the_checker_takes_every_figure_from_the_policy():
+    """No tolerance literal, and no eps or tiny of its own, in the judge or the diagnosis."""
+    for path in ("check/judge.py", "check/diagnosis.py"):
+        src = package_sources()[path]
+        assert not re.search(r"rtol=\d|\d\.?\d*e-\d+ \*|1e-(3|4|5|6|12)\b|finfo\(", src), path

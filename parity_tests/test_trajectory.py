@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 
 import refmlp.trajectory as trajectory
-from refmlp.cli import DEFAULT_LOSS
+from refmlp.losses import DEFAULT_FOR_TASK as DEFAULT_LOSS
 from refmlp.data import load_dataset
 from refmlp.network import MLP, Spec, train
 from refmlp.optim import SGD, Adam
-from refmlp.trajectory import PRESETS, TOLERANCE, batch_sequence, run
+from refmlp.tolerance import TRAINING_RTOL as TOLERANCE
+from refmlp.trajectory import PRESETS, batch_sequence, run
 
 OPTIMIZERS = PRESETS
 

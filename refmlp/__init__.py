@@ -1,19 +1,22 @@
 """refmlp: the MLP of the backprop lecture notes in numpy, checked layer by layer against torch.
 
 The numpy reference (activations, losses, network, data) and the comparison never import torch;
-``parity`` and ``assert_parity`` do, and are loaded on first use.
+``parity``, ``assert_parity`` (refmlp's own network against torch), ``gradients_report`` and
+``assert_gradients_match`` (yours against torch) do. Every name is loaded on first use, so that
+``import refmlp`` (and ``refmlp --help``) costs nothing until something is asked for.
 """
-
-from .activations import ACTIVATIONS, Activation, get_activation, make_leaky_relu
-from .compare import Report, compare_traces
-from .losses import LOSSES, Loss, get_loss
-from .network import MLP, Layer, Spec, Trace, init_params, train
 
 __version__ = "0.1.0"
 
 _LAZY = {
-    "parity": "refmlp.oracle",
-    "assert_parity": "refmlp.oracle",
+    "ACTIVATIONS": "refmlp.activations", "Activation": "refmlp.activations",
+    "get_activation": "refmlp.activations", "make_leaky_relu": "refmlp.activations",
+    "Report": "refmlp.compare", "compare_traces": "refmlp.compare",
+    "LOSSES": "refmlp.losses", "Loss": "refmlp.losses", "get_loss": "refmlp.losses",
+    "MLP": "refmlp.network", "Layer": "refmlp.network", "Spec": "refmlp.network",
+    "Trace": "refmlp.network", "init_params": "refmlp.network", "train": "refmlp.network",
+    "parity": "refmlp.oracle", "assert_parity": "refmlp.oracle",
+    "gradients_report": "refmlp.external", "assert_gradients_match": "refmlp.external",
 }
 
 
@@ -25,8 +28,8 @@ def __getattr__(name):
     raise AttributeError(f"module 'refmlp' has no attribute {name!r}")
 
 
-__all__ = [
-    "ACTIVATIONS", "Activation", "LOSSES", "Layer", "Loss", "MLP", "Report", "Spec", "Trace",
-    "assert_parity", "compare_traces", "get_activation", "get_loss", "init_params",
-    "make_leaky_relu", "parity", "train",
-]
+def __dir__():
+    return sorted([*globals(), *_LAZY])
+
+
+__all__ = sorted(_LAZY)

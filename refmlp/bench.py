@@ -47,7 +47,6 @@ allocations never reach it).
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import os
@@ -649,6 +648,7 @@ def render(data: dict) -> str:
 
 
 def run(args) -> int:
+    """``refmlp bench`` from its parsed options (refmlp/commands/bench.py)."""
     if args.quick:
         args.processes, args.repeats, args.threads, args.startup_runs = 1, 1, [1], 2
         args.samples = min(args.samples or 512, 512)
@@ -680,7 +680,7 @@ def run(args) -> int:
 
 def main(argv=None) -> int:
     """The children's entry point (``python -m refmlp.bench --child JSON``); people run
-    ``refmlp bench``, whose options live with the other commands' in refmlp.cli."""
+    ``refmlp bench`` (options in refmlp/commands/bench.py)."""
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) == 2 and argv[0] == "--child":
         print(json.dumps(child(json.loads(argv[1]))), flush=True)
@@ -694,9 +694,9 @@ def main(argv=None) -> int:
         prof = profile(w, np.dtype(job["dtype"]).type, job["samples"], job["repeats"])
         print(render_profile(w, job["dtype"], prof), flush=True)
         return 0
-    from .cli import main as cli_main
-
-    return cli_main(["bench", *argv])
+    print("python -m refmlp.bench is the benchmark's child process; run 'refmlp bench' "
+          "(or python scripts/bench.py) instead", file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":

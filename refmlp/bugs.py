@@ -189,9 +189,9 @@ BUGS: dict[str, Bug] = _bugs(
         variant=Variant(g_L_scale="1/n_out"),
         mutations=(Mutation("Workspace.backward", "np.add.reduce(g[k], axis=0", "np.mean(g[k], axis=0",
                             "b_derivs_L"),
-                   Mutation("Workspace.backward", "np.divide(g[L], Y.shape[0], out=g[L])", "pass",
+                   Mutation("Workspace.backward", "np.divide(g[L], divisor(reduction, *Y.shape), out=g[L])", "pass",
                             "g_L", "mean"),
-                   Mutation("_backward_per_sample", "lst[k] /= B", "pass", "g_L", "mean"))),
+                   Mutation("_backward_per_sample", "lst[k] /= n", "pass", "g_L", "mean"))),
     Bug("lossderiv_arguments_swapped",
         "est_lossderiv is called as est_lossderiv(y, y_est): the course's order is "
         "est_lossderiv(y_est, y) (the network's output first, the target second); swapped, every "

@@ -1,31 +1,15 @@
 """Trace against trace: every quantity at every layer, the tolerance policy, the first divergence.
 
 Two traces (refmlp against torch, or any two) are compared quantity by quantity in the order the
-data flows: forward, a_1, h_1, ..., a_L, h_L and the loss; then backward, g_L, W_derivs_L,
-b_derivs_L, g_{L-1}, ... down to layer 1. The first quantity out of tolerance in that order is the
-*first divergence*: what goes wrong after it may only be its consequence.
+data flows: forward, a_1, h_1, ..., a_L, h_L and the loss; then backward, g_L, b_derivs_L,
+W_derivs_L, g_{L-1}, ... down to layer 1 (the notes' Step 2 computes b_derivs_k before
+W_derivs_k, as the homework checker orders them). The first quantity out of tolerance in that
+order is the *first divergence*: what goes wrong after it may only be its consequence.
 
-**Tolerance.** An element of the actual value x passes against the expected value y when
-
-    |x - y| <= rtol * (|y| + M) + 1024 * tiny
-
-``M`` is the element's *error scale*. Two correct implementations add in different orders (BLAS
-blocking, pairwise sums), and a computed value carries a rounding error of order eps times the
-magnitudes of the terms it was made from and of the errors they brought in, which can be far larger
-than the value itself when terms cancel. When the comparison knows the network (``parity`` and the
-CLI always do), M comes from :func:`refmlp.rounding.error_scales`, a running error analysis element
-by element. Traces compared on their own get coarser floors read off the expected trace:
-
-- a_k, h_k and g_k: M = max|Y| over the whole quantity;
-- W_derivs_k = sum over the batch of g_k h_{k-1}^T: M = (|g_k| + max|g_k|)^T (|h_{k-1}| +
-  max|h_{k-1}|), the magnitudes of its summands with the floors g_k and h_{k-1} were allowed;
-- b_derivs_k: M = sum over the batch of (|g_k| + max|g_k|);
-- the loss: M = the trace's ``loss_scale`` (:meth:`refmlp.losses.Loss.scale`).
-
-``tiny`` is the dtype's smallest normal number (1.2e-38 in float32): an implementation may flush a
-subnormal result to zero (torch's float32 sigmoid gives 0 below -88, where numpy keeps 4e-44), and
-1024 such flushes are still far below anything a bug produces. Identical values always pass, exact
-zeros included; inf or nan fail wherever they stand, since nothing can be judged through them.
+**Tolerance**: the rule of :mod:`refmlp.tolerance`, with the error scales of
+:func:`refmlp.rounding.error_scales` when the comparison knows the network (``parity``, the CLI,
+and :func:`compare_traces` given ``net``), else the coarser floors of
+:func:`refmlp.tolerance.coarse_floor`.
 """
 
 from __future__ import annotations
@@ -38,42 +22,11 @@ import numpy as np
 
 from .bugs import hints
 from .network import Trace
+from .tolerance import POLICY, Tolerance  # noqa: F401  (re-exported: the policy's old home)
+from .tolerance import SCALES_ANALYSIS, SCALES_COARSE, allowed, coarse_floor, parity_tolerance, rule
 
 FORWARD = ("a", "h")
-UNDERFLOW_ROUNDINGS = 1024  # flushes to zero allowed per element: see the module docstring
-BACKWARD = ("g", "W_derivs", "b_derivs")
-
-
-@dataclass(frozen=True)
-class Tolerance:
-    rtol: float
-    reason: str
-
-
-POLICY: dict[str, Tolerance] = {
-    "float64": Tolerance(
-        rtol=1e-10,
-        reason=(
-            "float64 carries eps = 2.2e-16; a parity quantity is a few hundred accumulated "
-            "roundings at most away from the exact value in networks of the test matrix's size "
-            "(fan-in <= 64, depth <= 4), far below 1e-10 of its scale (measured over the matrix "
-            "by scripts/tolerance_margins.py: the worst element uses 3.6e-6 of this tolerance), "
-            "while a wrong line of backprop changes it at the first significant digits."
-        ),
-    ),
-    "float32": Tolerance(
-        rtol=1e-4,
-        reason=(
-            "float32 carries eps = 1.2e-7. A sum of n terms may be off by up to n eps times the "
-            "magnitudes of its terms (the error scale M), n the fan-in or the batch size; "
-            "1e-4 = about 840 eps covers that worst case for the widths and batches in use "
-            "(measured: the test matrix uses at most 1.8e-3 of it, 784-256-256-10 networks on "
-            "batches of 512 at most 0.0023 away from relu's kink), and a gradient 0.07% off "
-            "still fails (scripts/tolerance_sensitivity.py)."
-        ),
-    ),
-}
-"""The tolerance for each dtype, with its reason; both are written into every report."""
+BACKWARD = ("g", "b_derivs", "W_derivs")  # the order of the notes' Step 2
 
 
 @dataclass
@@ -82,7 +35,7 @@ class Row:
 
     quantity: str
     layer: int | None
-    verdict: str  # "pass" | "fail"
+    verdict: str  # "pass" | "fail" | "skip" (not given by an implementation allowed to omit it)
     shape: list
     expected_shape: list
     dtype: str
@@ -121,6 +74,23 @@ class Report:
     def passed(self) -> bool:
         return self.verdict == "pass"
 
+    @property
+    def skipped(self) -> list[str]:
+        """The labels of the quantities not judged (the implementation did not give them)."""
+        return [r.label for r in self.rows if r.verdict == "skip"]
+
+    def __repr__(self) -> str:
+        """One line: a failing ``assert report.passed`` in pytest shows this, not every array."""
+        where = ""
+        if self.first_divergence:
+            fd = self.first_divergence
+            where = (", first divergence: the loss" if fd["layer"] is None
+                     else f", first divergence: {fd['quantity']}_{fd['layer']}")
+        judged = sum(r.verdict != "skip" for r in self.rows)
+        return (f"<Report {self.verdict}: {self.names[0]} vs {self.names[1]}, {judged} quantities "
+                f"judged, {len(self.skipped)} skipped, {self.tolerance.get('dtype')} rtol "
+                f"{self.tolerance.get('rtol'):g}{where}>")
+
     def to_dict(self) -> dict:
         return {
             "verdict": self.verdict,
@@ -143,15 +113,34 @@ class Report:
 
     def message(self) -> str:
         """A short failure message: the first divergence with its figures and what it means."""
+        skipped = f" (not given, so not judged: {skipped_summary(self)})" if self.skipped else ""
         if self.passed:
-            return f"{self.names[0]} matches {self.names[1]} on every quantity at every layer"
+            what = "every quantity" if not skipped else "every quantity it gives"
+            return f"{self.names[0]} matches {self.names[1]} on {what} at every layer{skipped}"
         row = next(r for r in self.rows if r.verdict == "fail")
         where = "the loss" if row.layer is None else f"layer {row.layer}, {row.quantity}"
         lines = [f"first divergence: {where} ({self.names[0]} vs {self.names[1]})"]
         lines.append("  " + describe_mismatch(row))
         if self.hint:
             lines.append(f"  likely: {self.hint}")
+        if skipped:
+            lines.append("  " + skipped.strip(" ()"))
         return "\n".join(lines)
+
+
+def skipped_summary(report: Report) -> str:
+    """The quantities not judged, a whole quantity's layers as one range: 'a_1..a_3, loss, g_2'."""
+    parts = []
+    for q in dict.fromkeys(r.quantity for r in report.rows if r.verdict == "skip"):
+        layers = [r.layer for r in report.rows if r.quantity == q]
+        skipped = [r.layer for r in report.rows if r.quantity == q and r.verdict == "skip"]
+        if q == "loss":
+            parts.append("loss")
+        elif skipped == layers and len(layers) > 1:
+            parts.append(f"{q}_{min(layers)}..{q}_{max(layers)}")
+        else:
+            parts += [f"{q}_{k}" for k in skipped]
+    return ", ".join(parts)
 
 
 def json_safe(obj):
@@ -179,7 +168,7 @@ def describe_mismatch(row: Row) -> str:
 def compare_arrays(quantity, layer, actual, expected, rtol, floor=None) -> Row:
     """One row: shape and dtype first, then the values against rtol * (|expected| + floor).
 
-    ``floor`` defaults to max|expected| (see the module docstring).
+    ``floor`` (M, the error scale) defaults to max|expected| (:mod:`refmlp.tolerance`).
     """
     actual, expected = np.asarray(actual), np.asarray(expected)
     row = Row(
@@ -210,9 +199,8 @@ def compare_arrays(quantity, layer, actual, expected, rtol, floor=None) -> Row:
     diff = np.abs(x - y)
     if floor is None:
         floor = np.abs(y).max(initial=0.0)
-    tiny = np.finfo(expected.dtype).tiny if expected.dtype.kind == "f" else 0.0
-    allowed = rtol * (np.abs(y) + floor) + UNDERFLOW_ROUNDINGS * tiny
-    bad = diff > allowed
+    allowance = allowed(y, rtol, floor, expected.dtype)
+    bad = diff > allowance
     with np.errstate(divide="ignore", invalid="ignore"):
         rel = np.where(diff == 0, 0.0, diff / np.abs(y))
     worst = np.unravel_index(np.argmax(diff), diff.shape) if diff.size else ()
@@ -224,7 +212,7 @@ def compare_arrays(quantity, layer, actual, expected, rtol, floor=None) -> Row:
     row.n_mismatch = int(bad.sum())
     row.n_total = int(diff.size)
     with np.errstate(divide="ignore", invalid="ignore"):
-        used = np.where(diff == 0, 0.0, diff / allowed)
+        used = np.where(diff == 0, 0.0, diff / allowance)
     row.tolerance_used = float(used.max(initial=0.0))
     row.expected_max_abs = float(np.abs(y).max(initial=0.0))
     row.actual_at_worst = float(x[worst]) if diff.size else 0.0
@@ -240,49 +228,58 @@ def compare_traces(
     names: tuple[str, str] = ("refmlp", "torch"),
     meta: dict | None = None,
     scales: dict | None = None,
+    *,
+    net=None,
+    y=None,
+    optional: tuple[str, ...] = (),
 ) -> Report:
     """Every quantity of ``actual`` against ``expected``, in data-flow order (module docstring).
 
-    ``scales`` are the error scales of :func:`refmlp.rounding.error_scales`; without them the
-    coarser floors of the module docstring are used.
+    ``scales`` are the error scales of :func:`refmlp.rounding.error_scales`; given the network
+    ``net`` (an :class:`~refmlp.network.MLP` holding the weights both traces started from) and the
+    targets ``y`` instead, they are computed here; with neither, the coarser floors of
+    :func:`refmlp.tolerance.coarse_floor` are used. A quantity named in ``optional`` ("a", "h",
+    "g", "loss") that the actual side does not give is skipped, with a row that says so; any
+    other missing quantity fails.
     """
-    if dtype not in POLICY:
-        raise ValueError(f"no tolerance policy for dtype {dtype!r}; expected one of {list(POLICY)}")
+    tol = parity_tolerance(dtype)
     if actual.L != expected.L:
         raise ValueError(f"the traces have {actual.L} and {expected.L} layers")
     if expected.a[1].dtype != np.dtype(dtype):
         raise ValueError(f"the expected trace is {expected.a[1].dtype}, not the {dtype} declared: "
                          "the tolerance must be the expected side's")
-    tol = POLICY[dtype]
+    if scales is None and net is not None:
+        from .rounding import error_scales
+
+        if y is None:
+            raise ValueError("compare_traces was given net but not y: the error scales need both")
+        Y = net.targets(y, expected.h[0].shape[0])
+        scales = error_scales(net, expected, Y, tol.rtol)
     L, rows = actual.L, []
 
     def floor(q, k):
         if scales is not None:
             return scales[q] if k is None else scales[q][k]
+        return coarse_floor(q, expected, k)
+
+    def row(q, k):
+        mine = actual.loss if q == "loss" else (getattr(actual, q) or [None] * (L + 1))[k]
+        theirs = expected.loss if q == "loss" else (getattr(expected, q) or [None] * (L + 1))[k]
+        if mine is None and q in optional:
+            return skipped_row(q, k, tol.rtol)
+        if mine is None or theirs is None:
+            return missing_row(q, k, mine is None, tol.rtol)
         if q == "loss":
-            return expected.loss_scale or 0.0
-        if q in ("W_derivs", "b_derivs"):
-            return batch_sum_floors(expected, k).get(q)
-        return None  # max|expected| of the quantity
+            mine, theirs = float(mine), float(theirs)
+        return compare_arrays(q, k, mine, theirs, tol.rtol, floor(q, k))
 
     for k in range(1, L + 1):
-        for q in FORWARD:
-            rows.append(compare_arrays(q, k, getattr(actual, q)[k], getattr(expected, q)[k],
-                                       tol.rtol, floor(q, k)))
+        rows += [row(q, k) for q in FORWARD]
     if actual.loss is not None or expected.loss is not None:
-        if actual.loss is None or expected.loss is None:
-            rows.append(missing_row("loss", None, actual.loss is None, tol.rtol))
-        else:
-            rows.append(compare_arrays("loss", None, float(actual.loss), float(expected.loss),
-                                       tol.rtol, floor("loss", None)))
-    if actual.g or expected.g:
+        rows.append(row("loss", None))
+    if actual.g or expected.g or actual.W_derivs or expected.W_derivs:
         for k in range(L, 0, -1):
-            if not (actual.g and expected.g):
-                rows += [missing_row(q, k, not actual.g, tol.rtol) for q in BACKWARD]
-                continue
-            for q in BACKWARD:
-                rows.append(compare_arrays(q, k, getattr(actual, q)[k], getattr(expected, q)[k],
-                                           tol.rtol, floor(q, k)))
+            rows += [row(q, k) for q in BACKWARD]
     failed = [r for r in rows if r.verdict == "fail"]
     first = None
     if failed:
@@ -293,10 +290,7 @@ def compare_traces(
         first_divergence=first,
         hint=diagnose(rows, L) if failed else None,
         tolerance={"dtype": dtype, "rtol": tol.rtol, "reason": tol.reason,
-                   "rule": "|actual - expected| <= rtol * (|expected| + M) + 1024 tiny; M the element's "
-                           "error scale (" + ("refmlp.rounding: a running error analysis"
-                           if scales is not None else "coarse floors from the expected trace")
-                           + "), tiny the dtype's smallest normal number"},
+                   "rule": rule(SCALES_ANALYSIS if scales is not None else SCALES_COARSE)},
         names=names,
         meta=meta or {},
     )
@@ -308,20 +302,10 @@ def missing_row(quantity, layer, on_actual: bool, rtol: float) -> Row:
     return Row(quantity, layer, "fail", [], [], "", "", rtol, problem=f"missing on the {side} side")
 
 
-def with_floor(v: np.ndarray) -> np.ndarray:
-    v = np.abs(np.asarray(v, dtype=np.float64))
-    return v + v.max(initial=0.0)
-
-
-def batch_sum_floors(expected: Trace, k: int) -> dict:
-    """The magnitudes of the summands of W_derivs_k and b_derivs_k (module docstring)."""
-    if not expected.g:
-        return {}
-    g, h = expected.g[k], expected.h[k - 1]
-    if np.shape(g)[:1] != np.shape(h)[:1] or np.ndim(g) != 2:
-        return {}  # malformed trace: the shape check of the rows will say so
-    g_mag = with_floor(g)
-    return {"W_derivs": g_mag.T @ with_floor(h), "b_derivs": g_mag.sum(axis=0)}
+def skipped_row(quantity, layer, rtol: float) -> Row:
+    """A quantity the actual side was allowed not to give: not judged, and said so."""
+    return Row(quantity, layer, "skip", [], [], "", "", rtol,
+               problem="not given by the implementation: not judged")
 
 
 def diagnose(rows: list[Row], L: int) -> str:
@@ -340,7 +324,7 @@ def diagnose(rows: list[Row], L: int) -> str:
     if first.problem and first.problem.startswith("shape"):
         if q == "W_derivs":
             return (f"W_derivs_{k} has the transposed shape or the wrong one: it must be "
-                    "g h_{k-1}^T, of shape (out, in) like W_k")
+                    f"g h_{{k-1}}^T, of W_{k}'s own shape {tuple(first.expected_shape)}")
         return f"{q} at layer {k} has the wrong shape: check the layout conventions"
     if q == "a":
         return (("a_1 = W_1 x + b_1 is wrong: the weights or the input differ" if k == 1 else
@@ -357,6 +341,11 @@ def diagnose(rows: list[Row], L: int) -> str:
     if q == "g":
         return (f"g_{k} is wrong although g_{k + 1} matches: g_{k} = f'_{k}(a_{k}) * "
                 f"(W_{k + 1}^T g_{k + 1})" + _likely("g", k))
+    if q in ("W_derivs", "b_derivs") and any(r.label == f"g_{k}" and r.verdict == "skip" for r in rows):
+        return (f"{q}_{k} is the first quantity given that differs; g_{k} = dLoss/da_{k} was not "
+                f"given, so the error may be in g_{k} itself (the loss derivative or its "
+                f"reduction, f'_{k}, or passing g back with W^T) as well as in "
+                + (f"the outer product g h_{k - 1}^T" if q == "W_derivs" else "the sum of g over the batch"))
     if q == "W_derivs":
         return (f"W_derivs_{k} is wrong although g_{k} matches: it must be g h_{k - 1}^T, "
                 f"the outer product with this layer's input" + _likely("W_derivs", k))
@@ -381,15 +370,16 @@ def render_table(report: Report) -> str:
     title = f"{a} vs {e}"
     if "spec" in meta:
         dataset = f"{meta['dataset']}: " if "dataset" in meta else ""
+        path = f"{meta['path']} backward, " if "path" in meta else ""
+        layout = f"layout {meta['layout']}, " if "layout" in meta else ""
         title = f"{dataset}{meta['spec']}\n{title}, " + (
-            f"{meta['dtype']}, reduction {meta['reduction']}, {meta['path']} backward, "
-            f"batch of {meta['batch']}"
+            f"{meta['dtype']}, reduction {meta['reduction']}, {path}{layout}batch of {meta['batch']}"
         )
     lines = [title, head, "-" * len(head)]
     for r in report.rows:
-        shape = "x".join(map(str, r.shape)) or "scalar"
+        shape = "-" if r.verdict == "skip" else "x".join(map(str, r.shape)) or "scalar"
         if r.problem:
-            lines.append(f"{r.label:<12}{shape:<12}  {r.problem}  FAIL")
+            lines.append(f"{r.label:<12}{shape:<12}  {r.problem}  {r.verdict.upper()}")
             continue
         mism = f"{r.n_mismatch}/{r.n_total}"
         mark = "ok" if r.verdict == "pass" else "FAIL"

@@ -270,3 +270,51 @@ def _read_only(array: np.ndarray) -> np.ndarray:
     base = np.array(array, order="C", copy=True)
     base.flags.writeable = False
     return base.view()
+
+
+def load_npz(path: str | os.PathLike) -> Dataset:
+    """A dataset of your own: an ``.npz`` file holding ``X`` (n, d) and ``y``, n samples each.
+
+    Integer ``y`` of shape (n,) with values 0..C-1 are class labels ("binary" when C <= 2,
+    "multiclass" otherwise); float ``y`` of shape (n,) or (n, t) are regression targets. Used as
+    given: no standardisation, no checksum.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"--data {str(path)!r}: no such file")
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, zipfile.BadZipFile) as exc:
+        raise ValueError(f"--data {str(path)!r} is not a readable .npz file of arrays ({exc})") from None
+    if not hasattr(archive, "files"):  # a plain .npy holds one array, not X and y
+        raise ValueError(f"--data {str(path)!r} holds a single array; expected an .npz with X and y "
+                         "(np.savez(path, X=X, y=y))")
+    with archive:
+        missing = [k for k in ("X", "y") if k not in archive.files]
+        if missing:
+            raise ValueError(f"--data {str(path)!r} has the arrays {sorted(archive.files)}; expected "
+                             f"X and y (missing: {', '.join(missing)}); save with np.savez(path, X=X, y=y)")
+        X, y = archive["X"], archive["y"]
+    if X.ndim != 2 or X.shape[0] == 0 or not np.issubdtype(X.dtype, np.number):
+        raise ValueError(f"--data {str(path)!r}: X must be a numeric (n, d) array with n >= 1; got "
+                         f"{X.dtype} of shape {X.shape}")
+    if y.shape[:1] != X.shape[:1] or y.ndim > 2:
+        raise ValueError(f"--data {str(path)!r}: y must hold one target per sample, shape ({X.shape[0]},) "
+                         f"or ({X.shape[0]}, t); got shape {y.shape}")
+    X = X.astype(np.float64)
+    if not np.isfinite(X).all():
+        raise ValueError(f"--data {str(path)!r}: X holds inf or nan")
+    if np.issubdtype(y.dtype, np.integer) and y.ndim == 1:
+        if y.min() < 0:
+            raise ValueError(f"--data {str(path)!r}: class labels must be 0..C-1; got {y.min()}")
+        n_classes = max(int(y.max()) + 1, 2)
+        task, labels = ("binary" if n_classes == 2 else "multiclass"), y.astype(np.int64)
+    elif np.issubdtype(y.dtype, np.number) and not np.issubdtype(y.dtype, np.complexfloating):
+        labels = y.astype(np.float64).reshape(X.shape[0], -1)
+        if not np.isfinite(labels).all():
+            raise ValueError(f"--data {str(path)!r}: y holds inf or nan")
+        task, n_classes = "regression", None
+    else:
+        raise ValueError(f"--data {str(path)!r}: y must be int class labels or float targets; got {y.dtype}")
+    return Dataset(name=path.name, task=task, X=_read_only(X), labels=_read_only(labels),
+                   n_classes=n_classes, description=f"loaded from {path}")

@@ -3,13 +3,16 @@
 Conventions, stated once here for the whole package:
 
 - **A sample's loss is a sum over its outputs** (the course's ``sum((y - y_est)^2)``).
-- **A batch's loss is the sum or the mean over samples** of the per-sample losses, the
-  ``reduction``: ``"sum"`` is the course's (a mini-batch gradient is the sum of per-sample
-  gradients), ``"mean"`` divides that sum by the batch size B. "mean" is therefore the mean over
-  *samples*, never over samples x outputs. torch's own ``reduction="mean"`` for its elementwise
-  losses (MSELoss, L1Loss, BCEWithLogitsLoss) divides by B x n_outputs instead, which is a
-  different loss when there is more than one output (the bug class of scikit-learn issue #8349),
-  so the torch counterpart is always evaluated with ``reduction="sum"`` and divided by B.
+- **A batch's loss is the sum of the per-sample losses divided by the ``reduction``'s divisor**
+  (:data:`REDUCTIONS`): ``"sum"`` divides by 1, the course's (a mini-batch gradient is the sum of
+  per-sample gradients); ``"mean"`` by the batch size B, the mean over *samples*;
+  ``"element_mean"`` by B x n_L, the mean over every element, which is torch's own default
+  ``reduction="mean"`` for its elementwise losses (``nn.MSELoss()``, L1Loss, BCEWithLogitsLoss).
+  "mean" and "element_mean" are different losses when there is more than one output (the bug
+  class of scikit-learn issue #8349), so each is named. A loss lists the reductions it takes
+  (``Loss.reductions``): cross-entropy's terms are per sample, not per output, so it has no
+  element mean. The torch counterpart is evaluated with torch's own ``reduction="mean"`` for
+  "element_mean", and with ``reduction="sum"`` divided by B for "mean".
 - ``est_lossderiv`` is the notes' dLoss/da_L of one sample, the derivative with respect to the
   *pre-activation* of the last layer. For the fused pairs it has a closed form:
 
@@ -111,6 +114,16 @@ def squared_value(a: Array, h: Array, y: Array) -> Array:
     return ((y - h) ** 2).sum(axis=-1)
 
 
+def half_squared_value(a: Array, h: Array, y: Array) -> Array:
+    r""".. math:: \ell = \frac{1}{2} \sum_i (y_i - h_i)^2"""
+    return 0.5 * ((y - h) ** 2).sum(axis=-1)
+
+
+def _squared_value_scale(a, h, y):
+    """(y - h)^2 after the subtraction y - h, which is off by eps (|y| + |h|)."""
+    return ((y - h) ** 2 + 2 * np.abs(y - h) * (np.abs(y) + np.abs(h))).sum(axis=-1)
+
+
 def absolute_value(a: Array, h: Array, y: Array) -> Array:
     r""".. math:: \ell = \sum_i |y_i - h_i|"""
     return np.abs(y - h).sum(axis=-1)
@@ -148,8 +161,8 @@ class Loss:
     output activation name to its closed-form dLoss/da_L(a_L, h_L, y). ``outputs`` lists the output
     activations the loss may follow; ``default_output`` is the one picked when none is named.
     ``torch_class`` is a class of ``torch.nn``, evaluated on the logits a_L when
-    ``torch_on_logits`` else on h_L, always with ``reduction="sum"`` (see the module docstring),
-    times ``torch_scale``. ``tasks`` are the kinds of dataset whose labels the loss fits:
+    ``torch_on_logits`` else on h_L, with the reduction of the module docstring, times
+    ``torch_scale``. ``reductions`` are the batch reductions the loss takes (:data:`REDUCTIONS`). ``tasks`` are the kinds of dataset whose labels the loss fits:
     binary cross-entropy needs targets in {0, 1}, cross-entropy needs classes.
 
     ``value_scale`` and ``g_scales`` feed the parity tolerance (:mod:`refmlp.rounding`): the
@@ -172,6 +185,7 @@ class Loss:
     g_scales: dict[str, Callable[..., Array]]
     tasks: tuple[str, ...] = ("binary", "multiclass", "regression")
     torch_scale: float = 1.0
+    reductions: tuple[str, ...] = ("sum", "mean", "element_mean")
 
     def __repr__(self) -> str:
         return self.name
@@ -237,6 +251,7 @@ LOSSES: dict[str, Loss] = {
             value_scale=_logits_value_scale,
             g_scales={"softmax": _softmax_g_scale},
             tasks=("binary", "multiclass"),
+            reductions=("sum", "mean"),
         ),
         Loss(
             name="squared",
@@ -248,10 +263,25 @@ LOSSES: dict[str, Loss] = {
             target="vector",
             torch_class="MSELoss",
             torch_on_logits=False,
-            description="sum of (y - y_est)^2 over outputs; derivative 2 (y_est - y)",
-            # (y - h)^2 after the subtraction y - h, which is off by eps (|y| + |h|)
-            value_scale=lambda a, h, y: ((y - h) ** 2 + 2 * np.abs(y - h) * (np.abs(y) + np.abs(h))).sum(axis=-1),
+            description=("sum of (y - y_est)^2 over outputs; derivative 2 (y_est - y); with "
+                         "reduction element_mean it is torch's nn.MSELoss()"),
+            value_scale=_squared_value_scale,
             g_scales={"chain": lambda h, y, M_h: 2 * (np.abs(h) + np.abs(y) + M_h)},
+        ),
+        Loss(
+            name="half_squared",
+            value=half_squared_value,
+            output_deriv=lambda h, y: h - y,
+            fused={},
+            outputs=_CHAIN_OUTPUTS,
+            default_output="identity",
+            target="vector",
+            torch_class="MSELoss",
+            torch_on_logits=False,
+            description="half the sum of (y - y_est)^2 over outputs; derivative y_est - y",
+            value_scale=lambda a, h, y: 0.5 * _squared_value_scale(a, h, y),
+            g_scales={"chain": lambda h, y, M_h: np.abs(h) + np.abs(y) + M_h},
+            torch_scale=0.5,
         ),
         Loss(
             name="absolute",
@@ -290,13 +320,43 @@ LOSSES: dict[str, Loss] = {
 }
 """Every loss by name."""
 
+DEFAULT_FOR_TASK = {"binary": "logistic", "multiclass": "cross_entropy", "regression": "squared"}
+"""The loss a dataset's task gets when none is named (``--loss auto``)."""
+
 PAIRINGS = tuple((loss.name, output) for loss in LOSSES.values() for output in loss.outputs)
 """Every valid (loss, output activation) pair."""
 
 
-def reduce_samples(per_sample: Array, reduction: str) -> float:
-    """The batch figure from per-sample ones: their sum, or their mean over samples."""
-    return float(np.sum(per_sample) if reduction == "sum" else np.mean(per_sample))
+REDUCTIONS: dict[str, str] = {
+    "sum": "the sum over samples (the course's)",
+    "mean": "the mean over samples: the sum / B",
+    "element_mean": ("the mean over every element: the sum / (B n_L), torch's default "
+                     "reduction='mean' of MSELoss, L1Loss and BCEWithLogitsLoss"),
+}
+"""Every batch reduction, with what it divides the sum of per-sample losses by."""
+
+
+def divisor(reduction: str, B: int, n_out: int) -> int:
+    """What the ``reduction`` divides the batch's sum of per-sample losses (and every gradient) by."""
+    return {"sum": 1, "mean": B, "element_mean": B * n_out}[reduction]
+
+
+def check_reduction(loss: "Loss", reduction: str) -> None:
+    """A clear error for a reduction that is unknown, or that ``loss`` does not take."""
+    if reduction in loss.reductions:
+        return
+    if reduction in REDUCTIONS:
+        raise ValueError(f"loss {loss.name!r} does not take reduction {reduction!r} (its terms are "
+                         f"per sample, not per output); expected one of {', '.join(loss.reductions)}")
+    raise ValueError(f"unknown reduction {reduction!r}; expected one of {', '.join(loss.reductions)}")
+
+
+def reduce_samples(per_sample: Array, reduction: str, n_out: int) -> float:
+    """The batch figure from per-sample ones (B,): their sum / :func:`divisor`."""
+    per_sample = np.asarray(per_sample)
+    if reduction == "mean":
+        return float(np.mean(per_sample))
+    return float(np.sum(per_sample) / divisor(reduction, per_sample.shape[0], n_out))
 
 
 def get_loss(loss: str | Loss) -> Loss:

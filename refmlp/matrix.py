@@ -1,5 +1,5 @@
 """The parity matrix: every dataset x hidden activation x valid loss pairing x dtype x depth 1..4,
-each case run through every backward mode (per-sample and batched, reduction sum and mean).
+each case run through every backward mode (per-sample and batched, every reduction the loss takes).
 
 The test suite asserts it (parity_tests/test_parity_matrix.py); scripts/tolerance_margins.py
 measures how much of the tolerance it uses. Imports torch.
@@ -11,11 +11,12 @@ from dataclasses import dataclass
 from typing import Iterator
 
 from .activations import HIDDEN_ACTIVATIONS
-from .compare import POLICY, Report, compare_traces
+from .compare import Report, compare_traces
+from .tolerance import POLICY
 from .data import list_datasets, load_dataset
 from .losses import LOSSES
 from .mirror import torch_trace, twin
-from .network import DTYPES, MLP, PATHS, REDUCTIONS, Spec
+from .network import DTYPES, MLP, PATHS, Spec
 from .rounding import error_scales
 
 # Unequal widths, so that a transposed matrix shows up as a wrong shape, not only wrong values.
@@ -72,7 +73,7 @@ def run_case(case: Case) -> dict[tuple[str, str], Report]:
     X, Y = batch.X, net.targets(batch.targets(kind), BATCH)
     model = twin(net)
     reports = {}
-    for reduction in REDUCTIONS:
+    for reduction in spec.loss.reductions:
         expected = torch_trace(model, X, Y, reduction)
         for path in PATHS:
             mine = net.backward(X, Y, reduction, path)

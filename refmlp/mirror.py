@@ -15,8 +15,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .losses import reduce_samples
-from .network import REDUCTIONS, MLP, Spec, Trace, as_targets, check_choice
+from .losses import check_reduction, reduce_samples
+from .network import MLP, Spec, Trace, as_targets
 
 TORCH_DTYPES = {np.dtype(np.float64): torch.float64, np.dtype(np.float32): torch.float32}
 
@@ -80,13 +80,15 @@ def twin(net: MLP) -> TorchMLP:
 
 
 def torch_loss(spec: Spec, a_L, h_L, Y: np.ndarray, reduction: str) -> torch.Tensor:
-    """The batch loss in torch: ``reduction="sum"``, divided by B for "mean" (see refmlp.losses).
+    """The batch loss in torch: torch's own ``reduction="mean"`` for "element_mean", else
+    ``reduction="sum"``, divided by B for "mean" (see refmlp.losses).
 
     ``Y`` is (B, n_L), as :func:`refmlp.network.as_targets` makes it; class labels are one-hot
     rows, which CrossEntropyLoss takes as class probabilities: the same loss.
     """
     loss = spec.loss
-    fn = getattr(nn, loss.torch_class)(reduction="sum")
+    check_reduction(loss, reduction)
+    fn = getattr(nn, loss.torch_class)(reduction="mean" if reduction == "element_mean" else "sum")
     inputs = a_L if loss.torch_on_logits else h_L
     target = torch.tensor(Y, dtype=inputs.dtype)
     value = fn(inputs, target) * loss.torch_scale
@@ -98,7 +100,7 @@ def torch_trace(model: TorchMLP, X, y, reduction: str = "sum") -> Trace:
 
     y takes the same forms as in :meth:`refmlp.network.MLP.backward`.
     """
-    check_choice("reduction", reduction, REDUCTIONS)
+    check_reduction(model.spec.loss, reduction)
     model.zero_grad(set_to_none=True)
     dtype = model.linears[0].weight.dtype
     X = np.asarray(X)
@@ -122,5 +124,6 @@ def torch_trace(model: TorchMLP, X, y, reduction: str = "sum") -> Trace:
     )
     trace.loss, trace.reduction = float(loss.item()), reduction
     # the tolerance's floor for the loss row (refmlp.compare); not part of what is compared
-    trace.loss_scale = reduce_samples(model.spec.loss.scale(trace.a[-1], trace.h[-1], Y), reduction)
+    trace.loss_scale = reduce_samples(model.spec.loss.scale(trace.a[-1], trace.h[-1], Y), reduction,
+                                      Y.shape[1])
     return trace

@@ -11,8 +11,8 @@ Conventions, stated once here:
   batch on the first axis, one sample a row: X is (B, d), a[k] and h[k] are (B, n_k), and the notes'
   a_k = W_k h_{k-1} + b_k becomes ``h[k-1] @ W[k].T + b[k]``.
 - ``g[k]`` is dLoss/da_k, the g of the notes after step 1 at layer k.
-- The batch loss is the ``reduction`` ("sum" or "mean" over samples) of per-sample losses, each a
-  sum over outputs; see :mod:`refmlp.losses`.
+- The batch loss is the ``reduction`` ("sum", "mean" over samples, or "element_mean" over samples
+  x outputs) of per-sample losses, each a sum over outputs; see :mod:`refmlp.losses`.
 - **Two paths.** The per-sample path (:meth:`MLP.forward_sample`, :meth:`MLP.backprop`) is the
   notes' algorithm line for line. The batched path (:class:`Workspace`, behind :meth:`MLP.forward`,
   :meth:`MLP.backward` and :func:`train`) runs the same algebra on whole batches, into buffers made
@@ -29,11 +29,12 @@ from typing import Sequence
 import numpy as np
 
 from .activations import Activation, get_activation, make_leaky_relu
-from .losses import Loss, as_one_hot, get_loss, reduce_samples
+from .losses import REDUCTIONS as _REDUCTIONS
+from .losses import Loss, as_one_hot, check_reduction, divisor, get_loss, reduce_samples
 
 Array = np.ndarray
 
-REDUCTIONS = ("sum", "mean")
+REDUCTIONS = tuple(_REDUCTIONS)
 PATHS = ("per_sample", "batched")
 INIT_SCHEMES = ("course", "torch")
 DTYPES = {"float64": np.float64, "float32": np.float32}
@@ -211,8 +212,9 @@ def _check_finite(what: str, v: Array) -> None:
 
 def set_loss(trace: Trace, loss: Loss, Y: Array, reduction: str) -> None:
     """Write the batch loss of ``trace``, its reduction and its scale into it."""
-    trace.loss = reduce_samples(loss.value(trace.a[-1], trace.h[-1], Y), reduction)
-    trace.loss_scale = reduce_samples(loss.scale(trace.a[-1], trace.h[-1], Y), reduction)
+    n_out = Y.shape[1]
+    trace.loss = reduce_samples(loss.value(trace.a[-1], trace.h[-1], Y), reduction, n_out)
+    trace.loss_scale = reduce_samples(loss.scale(trace.a[-1], trace.h[-1], Y), reduction, n_out)
     trace.reduction = reduction
 
 
@@ -300,7 +302,7 @@ class MLP:
 
     def loss(self, X, y, reduction: str = "sum") -> float:
         """The batch loss (see :mod:`refmlp.losses` for the reduction)."""
-        check_choice("reduction", reduction, REDUCTIONS)
+        check_reduction(self.spec.loss, reduction)
         trace = self.forward(X)
         set_loss(trace, self.spec.loss, self.targets(y, trace.h[0].shape[0]), reduction)
         return trace.loss
@@ -351,9 +353,10 @@ class MLP:
         its a, h and g and adds its gradients up;
         ``path="batched"`` does the same algebra on the whole batch at once:
         W_derivs_k = sum over samples of g h_{k-1}^T = g^T H_{k-1}, b_derivs_k = sum of g.
-        With ``reduction="mean"`` every derivative is divided by the batch size B.
+        With ``reduction="mean"`` every derivative is divided by the batch size B, with
+        "element_mean" by B n_L.
         """
-        check_choice("reduction", reduction, REDUCTIONS)
+        check_reduction(self.spec.loss, reduction)
         check_choice("path", path, PATHS)
         X = self._inputs(X)
         Y = self.targets(y, X.shape[0])
@@ -378,10 +381,11 @@ class MLP:
             return [None] + [np.stack([getattr(s, name)[k] for s in samples]) for k in range(1, L + 1)]
 
         gs = stacked("g")
-        if reduction == "mean":
+        if reduction != "sum":
+            n = divisor(reduction, B, Y.shape[1])
             for lst in (W_derivs, b_derivs, gs):
                 for k in range(1, L + 1):
-                    lst[k] /= B
+                    lst[k] /= n
         return Trace(a=stacked("a"), h=[X] + stacked("h")[1:], g=gs, W_derivs=W_derivs,
                      b_derivs=b_derivs)
 
@@ -469,7 +473,7 @@ class Workspace:
     batches of up to ``capacity`` samples and reused by every step.
 
     The algebra is the notes' with the batch on the first axis (see the module docstring):
-    A_k = H_{k-1} W_k^T + b_k, H_k = f_k(A_k); G_L = dLoss/dA_L (divided by B for "mean"), then for
+    A_k = H_{k-1} W_k^T + b_k, H_k = f_k(A_k); G_L = dLoss/dA_L (divided by B for "mean", B n_L for "element_mean"), then for
     k = L..1: G_k *= f'_k(A_k) if k < L; b_derivs_k = sum of G_k's rows; W_derivs_k = G_k^T H_{k-1};
     G_{k-1} = G_k W_k (the row form of W_k^T g). Why it is fast: nothing is allocated per step,
     elementwise work runs in place, every GEMM reads its operands in the order they are stored
@@ -552,8 +556,8 @@ class Workspace:
             np.subtract(h[L], Y, out=g[L])
         else:
             np.copyto(g[L], net._est_lossderiv(a[L], h[L], Y))
-        if reduction == "mean":
-            np.divide(g[L], Y.shape[0], out=g[L])
+        if reduction != "sum":
+            np.divide(g[L], divisor(reduction, *Y.shape), out=g[L])
         for k in range(L, 0, -1):
             if k < L:
                 self.fprime_mul[k](g[k], a[k], self.fprimes[k])
@@ -592,7 +596,7 @@ def sgd_epoch(net: MLP, X: Array, Y: Array, order: Array, lr: float, batch_size:
     ``order[i:i + batch_size]`` of X (B, n_0) and Y (B, n_L), both already of the network's dtype
     (:meth:`MLP.targets`); each is gathered into the workspace's buffers, then forward, backward and
     step. Returns the workspace, for the next epoch."""
-    check_choice("reduction", reduction, REDUCTIONS)
+    check_reduction(net.spec.loss, reduction)
     sizes = net.spec.sizes
     for what, v, n_cols in (("X", X, sizes[0]), ("Y", Y, sizes[-1])):
         if v.dtype != net.dtype or v.ndim != 2 or v.shape[1] != n_cols:
@@ -635,7 +639,7 @@ def train(
     permutation, in batches of ``batch_size`` (all of X when None; the last batch may be smaller).
     """
     _check_positive_int("epochs", epochs)
-    check_choice("reduction", reduction, REDUCTIONS)
+    check_reduction(net.spec.loss, reduction)
     check_choice("path", path, PATHS)
     X = net._inputs(X)
     n = X.shape[0]

@@ -24,8 +24,9 @@ This module never imports torch: it is the reference, torch.optim is the oracle
 
 from __future__ import annotations
 
+import inspect
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 
@@ -86,10 +87,10 @@ class SGD:
     """
 
     lr: float
-    momentum: float = 0.0
-    dampening: float = 0.0
-    nesterov: bool = False
-    weight_decay: float = 0.0
+    momentum: float = field(default=0.0, metadata={"help": "momentum"})
+    dampening: float = field(default=0.0, metadata={"help": "dampening"})
+    nesterov: bool = field(default=False, metadata={"help": "Nesterov momentum"})
+    weight_decay: float = field(default=0.0, metadata={"help": "L2 added to the gradient"})
     buffers: dict = field(default_factory=dict, repr=False)
     t: int = field(default=0, repr=False)
 
@@ -156,11 +157,12 @@ class Adam:
     """
 
     lr: float = 1e-3
-    betas: tuple[float, float] = (0.9, 0.999)
-    eps: float = 1e-8
-    weight_decay: float = 0.0
-    amsgrad: bool = False
-    decoupled: bool = False
+    betas: tuple[float, float] = field(default=(0.9, 0.999), metadata={"help": "the moment decays"})
+    eps: float = field(default=1e-8, metadata={"help": "epsilon"})
+    weight_decay: float = field(default=0.0, metadata={
+        "help": "L2 added to the gradient (adam), decoupled from it (adamw)"})
+    amsgrad: bool = field(default=False, metadata={"help": "the AMSGrad variant"})
+    decoupled: bool = False  # AdamW's rule: chosen by the name, not an option
     state: dict = field(default_factory=dict, repr=False)
     t: int = field(default=0, repr=False)
 
@@ -214,6 +216,16 @@ OPTIMIZERS = {"sgd": SGD, "adam": Adam, "adamw": AdamW}
 options are torch.optim's (``SGD``, ``Adam``, ``AdamW``) in lower case."""
 
 TORCH_NAMES = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW"}
+
+_RECORDS = {"sgd": SGD, "adam": Adam, "adamw": Adam}  # AdamW builds an Adam
+
+
+def hyper_parameters(name: str) -> dict[str, tuple[object, str]]:
+    """The options ``OPTIMIZERS[name]`` takes beside lr: name -> (default, what it is), read off
+    the optimizer's signature and its record's field help."""
+    helps = {f.name: f.metadata["help"] for f in fields(_RECORDS[name]) if "help" in f.metadata}
+    signature = inspect.signature(OPTIMIZERS[name])
+    return {p: (v.default, helps[p]) for p, v in signature.parameters.items() if p in helps}
 
 
 def make_optimizer(name: str, lr: float, **options):

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .compare import POLICY, Report, compare_traces
+from .compare import Report, compare_traces
+from .tolerance import POLICY
 from .mirror import torch_trace, twin
 from .network import DTYPES, MLP, Spec
 from .rounding import error_scales

@@ -22,7 +22,7 @@ Row layout as in refmlp.network (one sample a row); |.|, squares and roots eleme
     M_a_k = |h_{k-1}| |W_k|^T + sqrt(M_h_{k-1}^2 (W_k^2)^T) + |b_k|
     M_h_k = f'max_k(a_k) M_a_k                              elementwise f_k
           = s M_a_k + s (s . M_a_k)                        softmax (s = h_k): |Jacobian| M_a
-    M_g_L = Loss.g_scale(...), divided by B for "mean", + twice the range of dLoss/da_L over a_L +- r, / rtol
+    M_g_L = Loss.g_scale(...), divided by the reduction's divisor, + twice the range of dLoss/da_L over a_L +- r, / rtol
     p     = g_{k+1} W_{k+1}  (the g passed back to layer k)
     M_p   = |g_{k+1}| |W_{k+1}| + sqrt(M_g_{k+1}^2 W_{k+1}^2)
     M_g_k = M_p f'max_k(a_k) + |p| (K_k + L_k M_a_k + J_k)  K_k: rounding of f' itself (1 - tanh^2
@@ -45,13 +45,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .losses import reduce_samples
+from .losses import divisor, reduce_samples
 from .network import MLP, Trace
-
-
-# A branch choice moves the value by the whole jump; twice the jump keeps such an element off the
-# very edge of its tolerance, where the other roundings would decide.
-JUMP_ROOM = 2.0
+from .tolerance import JUMP_ROOM  # the room for a branch choice: its reason is there
 
 
 def _softmax_propagate(s: np.ndarray, M: np.ndarray) -> np.ndarray:
@@ -104,7 +100,7 @@ def error_scales(net: MLP, trace: Trace, Y: np.ndarray, rtol: float) -> dict:
             M_h[k] = fmax[k] * M_a[k]
 
     B = h[0].shape[0]
-    per_batch = 1.0 / B if trace.reduction == "mean" else 1.0
+    per_batch = 1.0 / divisor(trace.reduction or "sum", B, Y.shape[1])
     loss, output = net.spec.loss, acts[L]
     # dLoss/da_L over a_L +- r: its largest size (for the loss) and its jump (|x|'s kink, a relu
     # output at 0: the derivative is undetermined there at this precision)
@@ -130,6 +126,6 @@ def error_scales(net: MLP, trace: Trace, Y: np.ndarray, rtol: float) -> dict:
                   + np.sqrt((M_g[k] ** 2).T @ h[k - 1] ** 2 + (g[k] ** 2).T @ M_h[k - 1] ** 2))
         M_b[k] = np.abs(g[k]).sum(axis=0) + np.sqrt((M_g[k] ** 2).sum(axis=0))
 
-    M_loss = (reduce_samples(loss.scale(a[L], h[L], Y), trace.reduction or "sum")
+    M_loss = (reduce_samples(loss.scale(a[L], h[L], Y), trace.reduction or "sum", Y.shape[1])
               + float(np.sqrt(((gmax * M_a[L]) ** 2).sum())))
     return {"a": M_a, "h": M_h, "g": M_g, "W_derivs": M_W, "b_derivs": M_b, "loss": M_loss}

@@ -44,7 +44,8 @@ import sys
 
 import numpy as np
 
-from .compare import POLICY, Report, batch_sum_floors, compare_arrays, diagnose
+from .compare import BACKWARD, Report, compare_arrays, diagnose
+from .tolerance import POLICY, SCALES_SKLEARN, coarse_floor, rule, sklearn_loss_floor
 from .network import MLP, Trace
 
 SKLEARN_HIDDEN = ("identity", "logistic", "tanh", "relu")
@@ -182,36 +183,23 @@ def with_l2(trace: Trace, net: MLP, alpha: float, c: float) -> Trace:
     return trace
 
 
-def loss_floor(net: MLP, actual: Trace, expected: Trace, Y: np.ndarray) -> float:
-    """The loss row's error scale: refmlp's (the size of the logits' terms), plus, for the log
-    losses, 1 / min(p, 1 - p) per output: scikit-learn takes log(1 - p) of a computed p, off by
-    eps / (1 - p), and where p is clipped (within eps of 0 or 1) the values differ for real."""
-    h = expected.h[-1]
-    scale = np.mean(net.spec.loss.scale(actual.a[-1], h, Y))  # scikit-learn keeps no a_L
-    if net.spec.loss.name != "squared":
-        eps = np.finfo(h.dtype).eps
-        scale += np.mean(np.sum(1 / np.maximum(np.minimum(h, 1 - h), eps), axis=-1))
-    return float(scale)
-
-
 def compare_with_sklearn(actual: Trace, expected: Trace, net: MLP, Y, names=("refmlp", "sklearn"),
                          meta: dict | None = None) -> Report:
     """h, the loss, g, W_derivs and b_derivs of ``actual`` against scikit-learn's trace, layer by
-    layer in data-flow order, with the tolerance policy of :mod:`refmlp.compare` (its coarse
-    floors: max|expected| for h and g, the magnitudes of the summands for W_derivs and b_derivs)."""
+    layer in data-flow order, with the tolerance policy of :mod:`refmlp.tolerance` (its coarse
+    floors, and :func:`~refmlp.tolerance.sklearn_loss_floor` for the loss)."""
     dtype = str(expected.h[-1].dtype)
     tol = POLICY[dtype]
     L, rows = net.L, []
     for k in range(1, L + 1):
         rows.append(compare_arrays("h", k, actual.h[k], expected.h[k], tol.rtol))
+    # scikit-learn keeps no a_L: the loss's terms are sized from refmlp's
     rows.append(compare_arrays("loss", None, float(actual.loss), float(expected.loss), tol.rtol,
-                               loss_floor(net, actual, expected, Y)))
+                               sklearn_loss_floor(net.spec.loss, actual.a[-1], expected.h[-1], Y)))
     for k in range(L, 0, -1):
-        floors = batch_sum_floors(expected, k)
-        rows.append(compare_arrays("g", k, actual.g[k], expected.g[k], tol.rtol))
-        for q in ("W_derivs", "b_derivs"):
+        for q in BACKWARD:
             rows.append(compare_arrays(q, k, getattr(actual, q)[k], getattr(expected, q)[k],
-                                       tol.rtol, floors.get(q)))
+                                       tol.rtol, coarse_floor(q, expected, k)))
     failed = [r for r in rows if r.verdict == "fail"]
     return Report(
         verdict="fail" if failed else "pass",
@@ -219,9 +207,7 @@ def compare_with_sklearn(actual: Trace, expected: Trace, net: MLP, Y, names=("re
         first_divergence={"layer": failed[0].layer, "quantity": failed[0].quantity} if failed else None,
         hint=diagnose(rows, L) if failed else None,
         tolerance={"dtype": dtype, "rtol": tol.rtol, "reason": tol.reason,
-                   "rule": "|actual - expected| <= rtol * (|expected| + M); M: max|expected| for h "
-                           "and g, the summands' magnitudes for W_derivs and b_derivs, and for the "
-                           "loss its terms plus 1/min(p, 1-p) (scikit-learn's log of a probability)"},
+                   "rule": rule(SCALES_SKLEARN)},
         names=names,
         meta=meta or {},
     )

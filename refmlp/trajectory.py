@@ -11,7 +11,7 @@ difference over W_k and b_k after the update, divided by the largest |entry| of 
 b_k (a normwise relative figure, so a weight passing through 0 does not blow it up).
 **Loss deviation**: |loss - refmlp's loss| / |refmlp's loss| of the batch loss before the update.
 The *first exceeding step* is the first step whose deviation (any layer) or loss deviation passes
-the tolerance of the dtype (:data:`TOLERANCE`).
+the tolerance of the dtype (:data:`refmlp.tolerance.TRAINING`, with its reason).
 
 **Per epoch** (and before training), each implementation's weights are evaluated by one numpy
 evaluator (refmlp's forward pass and loss on the whole dataset, reduction "mean"): the loss, and
@@ -31,24 +31,7 @@ import numpy as np
 
 from .network import MLP, PATHS, REDUCTIONS, check_choice
 from .optim import gradients, make_optimizer, parameters
-
-TOLERANCE = {
-    # The target. Measured (scripts/train_side_by_side.py, parity_tests/test_trajectory.py):
-    # refmlp vs torch stays below about 1e-13 over 200 steps of every optimizer on moons, digits
-    # and diabetes; each step's gradient agrees to ~1e-15 (the parity suite) and the update rules
-    # are the same operations, so only rounding differences grow, and only slowly.
-    "float64": 1e-9,
-    # float32 carries eps = 1.2e-7; a step's gradient agrees to ~1e-6 relative (sums of up to a
-    # few hundred products), and training amplifies earlier differences through the weights. The
-    # worst figure over 200 steps, printed by `scripts/train_side_by_side.py --dtypes float32`, is
-    # 1.3e-5 (digits, Adam: m / sqrt(v) magnifies the relative error of small gradient entries);
-    # 1e-3 leaves room for longer runs and still catches, at the first step, a wrong rule that
-    # moves the weights by more than that (measured on moons: a damped first momentum buffer
-    # 2e-3, AdamW's decay coupled to the gradient 6e-2). A subtler one, Adam's eps before the bias
-    # correction (4e-5 after one step), is caught in float64 only.
-    "float32": 1e-3,
-}
-
+from .tolerance import TRAINING
 
 PRESETS = {
     # name: (optimizer, lr, options); each turns on another part of torch.optim's rules
@@ -62,14 +45,6 @@ PRESETS = {
 }
 """Optimizer settings the parity tests and scripts/train_side_by_side.py run; scikit-learn takes
 part in sgd, sgd-momentum, sgd-nesterov (exactly) and adam (approximately)."""
-
-TOLERANCE_REASON = {
-    "float64": "per-step gradients agree to ~1e-15 and the update rules are the same operations; "
-               "measured over 200 steps of every optimizer on moons, digits and diabetes: below 1e-13",
-    "float32": "eps = 1.2e-7 per operation, amplified by training (Adam's normalised steps most); "
-               "measured over 200 steps: at most a few 1e-5",
-}
-
 
 def batch_sequence(n: int, batch_size: int, epochs: int, seed: int = 0) -> Iterator[list[np.ndarray]]:
     """Per epoch, the list of index arrays of its mini-batches (see the module docstring)."""
@@ -168,6 +143,22 @@ class Trajectory:
     @property
     def steps(self) -> int:
         return len(self.loss["refmlp"])
+
+    def to_dict(self, meta: dict | None = None) -> dict:
+        """The run as JSON-ready data (``json_safe`` turns non-finite figures into strings):
+        verdict, meta (what was run, given by the caller, with the step count and metric),
+        tolerance and its reason, each implementation's summary, the ones unavailable and why,
+        the step of a divergence, and the per-epoch evaluations."""
+        tol = TRAINING[self.dtype]
+        return {
+            "verdict": verdict(self),
+            "meta": {**(meta or {}), "steps": self.steps, "metric": self.metric},
+            "tolerance": {"dtype": self.dtype, "rtol": self.tolerance, "reason": tol.reason},
+            "implementations": summary(self),
+            "unavailable": self.unavailable,
+            "diverged_at_step": self.diverged_at,
+            "epochs": self.epochs,
+        }
 
     def max_deviation(self, name: str) -> float:
         dev = self.deviation[name]
@@ -282,7 +273,7 @@ def _run(net, X, y, optimizer, lr, options, batch_size, epochs, steps, reduction
     names = [r.name for r in runners]
     dtype = str(net.dtype)
     traj = Trajectory(
-        names=names, dtype=dtype, tolerance=TOLERANCE[dtype], loss={n_: [] for n_ in names},
+        names=names, dtype=dtype, tolerance=TRAINING[dtype].rtol, loss={n_: [] for n_ in names},
         deviation={}, loss_deviation={}, first_exceeding={n_: None for n_ in names[1:]},
         metric=metric, notes=notes, unavailable=unavailable,
     )

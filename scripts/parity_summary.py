@@ -24,7 +24,7 @@ import sys
 import time
 from pathlib import Path
 
-from refmlp.cli import comma_list
+from refmlp.commands.options import comma_list
 from refmlp.compare import BACKWARD, FORWARD
 
 QUANTITIES = FORWARD + ("loss",) + BACKWARD

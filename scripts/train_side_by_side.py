@@ -26,10 +26,13 @@ import time
 from pathlib import Path
 
 from refmlp.activations import HIDDEN_ACTIVATIONS
-from refmlp.cli import DEFAULT_LOSS, comma_list, implementations, layer_sizes, positive_int
+from refmlp.commands.options import choice_list, comma_list, layer_sizes, positive_int
+from refmlp.commands.train import PEERS
+from refmlp.losses import DEFAULT_FOR_TASK as DEFAULT_LOSS
 from refmlp.data import load_dataset
 from refmlp.network import DTYPES, MLP, Spec
-from refmlp.trajectory import PRESETS, TOLERANCE, TOLERANCE_REASON, run, summary, verdict
+from refmlp.tolerance import TRAINING
+from refmlp.trajectory import PRESETS, run, summary, verdict
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -47,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--activation", choices=HIDDEN_ACTIVATIONS, default="tanh",
                         help="hidden activation (default: tanh, which scikit-learn also has)")
     parser.add_argument("--batch", type=positive_int, default=32, help="mini-batch size (default: 32)")
-    parser.add_argument("--compare", type=implementations, default=["torch", "sklearn"],
+    parser.add_argument("--compare", type=choice_list(PEERS, allow_empty=True), default=["torch", "sklearn"],
                         help="default: torch,sklearn")
     args = parser.parse_args(argv)
     unknown = [o for o in args.optimizers if o not in PRESETS]
@@ -104,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
             name = f"curves_{dtype}.png"
             plot_curves([r for r in runs if r["dtype"] == dtype], args.out / name,
                         f"refmlp, torch and scikit-learn side by side, {dtype}, {args.steps} steps, "
-                        f"tolerance {TOLERANCE[dtype]:g}")
+                        f"tolerance {TRAINING[dtype].rtol:g}")
             figures.append(name)
     except PlotUnavailable as exc:
         print(exc, file=sys.stderr)
@@ -116,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{dtype}: no judged comparison ran")
             continue
         print(f"{dtype}: largest judged deviation {worst[0]:.2e} ({worst[3]}, {worst[1]}, {worst[2]}); "
-              f"tolerance {TOLERANCE[dtype]:g}")
+              f"tolerance {TRAINING[dtype].rtol:g}")
     print(f"{len(runs)} runs, {failed} out of tolerance, {elapsed:.0f} s; wrote runs.csv, curves.csv, "
           f"summary.md{''.join(', ' + f for f in figures)} into {args.out}")
     return 0 if failed == 0 else 1
@@ -151,7 +154,7 @@ def write_markdown(out: Path, runs: list[dict], elapsed: float) -> None:
              f"{len(runs)} runs in {elapsed:.0f} s. Deviation: max |w - w_refmlp| / max |w_refmlp| over "
              "each layer's W and b, the largest over every step and layer.\n"]
     for dtype in dict.fromkeys(r["dtype"] for r in runs):
-        lines += [f"\n## {dtype} (tolerance {TOLERANCE[dtype]:g}: {TOLERANCE_REASON[dtype]})\n",
+        lines += [f"\n## {dtype} (tolerance {TRAINING[dtype].rtol:g}: {TRAINING[dtype].reason})\n",
                   "| dataset | optimizer | implementation | max deviation | first step over | final loss | metric |",
                   "| --- | --- | --- | ---: | ---: | ---: | ---: |"]
         for r in (r for r in runs if r["dtype"] == dtype):

@@ -78,7 +78,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    from ..cli import UsageError
+    from ..commands.options import UsageError
 
     try:
         path = build(args.out, scenarios=args.scenario, scenario_file=args.scenario_file,

@@ -43,7 +43,7 @@ EPILOG = (
 
 def check_seed(text: str) -> int | str:
     """An integer >= 0 below 2^32 (numpy's global seed), or 'random'."""
-    from ..cli import seed
+    from ..commands.options import seed
 
     if text == "random":
         return text
@@ -61,7 +61,7 @@ def cores() -> int:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from ..cli import positive_int
+    from ..commands.options import positive_int
 
     parser.description, parser.epilog = DESCRIPTION, EPILOG
     parser.add_argument("path", nargs="+",
@@ -144,7 +144,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    from ..cli import UsageError
+    from ..commands.options import UsageError
     from .sandbox import confine
     from .scenarios import SCENARIOS, ScenarioError, load_scenario_file, select
 
@@ -196,7 +196,7 @@ def run(args) -> int:
 
 
 def run_one(args, chosen) -> int:
-    from ..cli import UsageError, emit
+    from ..commands.options import UsageError, emit
     from .grade import DEFAULT_STUDENT_TIMEOUT, one_torch_thread
     from .submission import check_submission
 
@@ -222,7 +222,7 @@ def run_one(args, chosen) -> int:
 def run_gradescope(args, chosen) -> int:
     """One submission, as Gradescope runs it: results.json, and the report on stdout (the
     instructor's log)."""
-    from ..cli import UsageError, emit
+    from ..commands.options import UsageError, emit
     from . import gradescope, rubric as rubrics
     from .grade import DEFAULT_STUDENT_TIMEOUT, Settings
     from .report import EXIT
@@ -276,7 +276,7 @@ def class_seed(args, out: Path | None) -> int:
 
 def students(args) -> list:
     """The class: with --each every subfolder of every PATH, else each PATH; names made unique."""
-    from ..cli import UsageError
+    from ..commands.options import UsageError
     from . import find
 
     subs = []
@@ -302,7 +302,7 @@ def students(args) -> list:
 
 
 def run_class(args, chosen) -> int:
-    from ..cli import UsageError, emit
+    from ..commands.options import UsageError, emit
     from . import batch, rubric as rubrics
     from .grade import DEFAULT_STUDENT_TIMEOUT, EXIT_INTERRUPTED, Settings, class_exit, grade_class
 

@@ -50,8 +50,7 @@ from .. import activations as act
 from .. import bugs
 from ..network import MLP
 from ..rounding import error_scales
-
-TINY_ROOM = 1024  # compare.compare_arrays' "1024 tiny": subnormal results may flush to zero
+from ..tolerance import UNDERFLOW_ROUNDINGS as TINY_ROOM  # subnormal results may flush to zero
 
 
 @dataclass(frozen=True)

@@ -15,11 +15,9 @@ and, where given, the submission's source text (read with ast, never imported). 
    moves inside backward); accumulation, zero_grad, stale forward passes; forward(z, start=)
    running earlier layers.
 2. **Catalogued variants**: the numpy reference with each catalogued bug put in
-   (:func:`refmlp.bugs.variant_trace`), named when the student's numbers match it within a
-   relative 1e-6 in float64, 1e-3 in float32 (far looser than the parity tolerance, since the
-   variant is only the likely bug, and far tighter than any two different bugs sit apart) and sit
-   clearly (10 x) closer to it than to the reference (a variant that coincides with the reference
-   on the sample explains nothing).
+   (:func:`refmlp.bugs.variant_trace`), named when the student's numbers match it within
+   ``refmlp.tolerance.VARIANT_RTOL`` and sit ``CLEARLY_CLOSER`` times closer to it than to the
+   reference (the values and their reasons: ``refmlp.tolerance.REASONS``).
 3. **The derivation** (:mod:`refmlp.check.derivation`): which of the notes' quantities, or which
    simple combination, the first divergence equals; said in the notes' words, with the student's
    line where the worker saw the call. "no simple explanation found" (``unknown``), with the
@@ -35,6 +33,8 @@ from dataclasses import replace
 import numpy as np
 
 from .. import bugs
+from ..tolerance import (CLEARLY_CLOSER, EXACT_RTOL, INNER_STEP_FLOOR, INNER_STEP_RTOL, POLICY,
+                         SIGNATURE_RTOL, VARIANT_RTOL, step_rounding)
 
 
 def message(key, **kw):
@@ -100,17 +100,13 @@ def _dev(got, want):
     return worst
 
 
-CLEARLY = 10.0
-"""A variant is named only when the student's numbers sit at least this many times closer to it
-than to the reference: a variant that coincides with the reference on the sample (f' of h on a
-leaky layer, where sign(h) = sign(a)) or barely differs from it explains nothing."""
 
 
 def clearly_closer(got, var, ref, rtol):
     """The student's arrays ``got`` match the variant ``var`` (within ``rtol``) and sit clearly
     closer to it than to the reference ``ref``."""
     dv = _dev(got, var)
-    return dv <= rtol and _dev(got, ref) > CLEARLY * dv
+    return dv <= rtol and _dev(got, ref) > CLEARLY_CLOSER * dv
 
 
 def match_gradients(sc, step, rtol, bugs=BACKWARD_BUGS):
@@ -147,7 +143,7 @@ def _ratios(step):
             den = float((exp * exp).sum())
             if den > 0:
                 c = float((got * exp).sum()) / den
-                out[(q, k)] = c if np.allclose(got, c * exp, rtol=1e-6, atol=1e-12 * np.abs(exp).max()) else None
+                out[(q, k)] = c if np.allclose(got, c * exp, rtol=SIGNATURE_RTOL, atol=EXACT_RTOL * np.abs(exp).max()) else None
     return out
 
 
@@ -160,16 +156,16 @@ def step_signature(sc, results, step, source=None):
         bs = [c for (q, _), c in r.items() if q == "b"]
         # every bias unmoved (exactly) while the last layer's W moved right: the biases are
         # skipped, whatever else is wrong further down
-        if bs and len(bs) == L and all(c is not None and abs(c) < 1e-12 for c in bs) and \
-                r.get(("W", L)) is not None and abs(r[("W", L)] - 1) < 1e-6:
+        if bs and len(bs) == L and all(c is not None and abs(c) < EXACT_RTOL for c in bs) and \
+                r.get(("W", L)) is not None and abs(r[("W", L)] - 1) < SIGNATURE_RTOL:
             return message("step_skips_biases")
         return None
     cs = np.array(list(r.values()))
-    if np.allclose(cs, -1, rtol=1e-6):
+    if np.allclose(cs, -1, rtol=SIGNATURE_RTOL):
         return message("step_wrong_sign")
     bs = [c for (q, _), c in r.items() if q == "b"]
     Ws = [c for (q, _), c in r.items() if q == "W"]
-    if all(abs(c) < 1e-12 for c in bs) and np.allclose(Ws, 1, rtol=1e-6):
+    if all(abs(c) < EXACT_RTOL for c in bs) and np.allclose(Ws, 1, rtol=SIGNATURE_RTOL):
         return message("step_skips_biases")
     # the scale at the step check's other alphas
     step_check = next((c for c in results if c.name == "step"), None)
@@ -189,12 +185,12 @@ def step_signature(sc, results, step, source=None):
     for o in other:
         for key, c in r.items():
             c2 = o.get(key)
-            if c2 is not None and not np.isclose(c, c2, rtol=1e-6):
-                which = ", ".join(sorted({f"{q}_{k}" for (q, k), c in r.items() if not np.isclose(c, 1, rtol=1e-6)}))
+            if c2 is not None and not np.isclose(c, c2, rtol=SIGNATURE_RTOL):
+                which = ", ".join(sorted({f"{q}_{k}" for (q, k), c in r.items() if not np.isclose(c, 1, rtol=SIGNATURE_RTOL)}))
                 return message("step_wrong_scale", which=f"{which} moved by a factor that changes with alpha")
-    if np.allclose(cs, cs[0], rtol=1e-6):
+    if np.allclose(cs, cs[0], rtol=SIGNATURE_RTOL):
         n_out = sc.layers[-1][0]
-        if n_out > 1 and np.isclose(cs[0], 1 / n_out, rtol=1e-6):
+        if n_out > 1 and np.isclose(cs[0], 1 / n_out, rtol=SIGNATURE_RTOL):
             return message("mean_vs_sum", which=f"1/{n_out} of the reference, i.e. divided by "
                                                  "the number of outputs")
     return None
@@ -215,16 +211,16 @@ def _inner_step(steps):
     alpha, r = per[0]
     first = next(iter(r.values()))
     for alpha_s in ((first - 1) * alpha, first * alpha):
-        if alpha_s <= 1e-4 * alpha:  # an inner step far beyond the ratios' rounding (~1e-10)
+        if alpha_s <= INNER_STEP_FLOOR * alpha:  # below it: the ratios' rounding
             continue
         reset = set()
         ok = True
         for alpha, r in per:
             for key, c in r.items():
                 kept, zeroed = (c - 1) * alpha, c * alpha
-                if np.isclose(kept, alpha_s, rtol=1e-5):
+                if np.isclose(kept, alpha_s, rtol=INNER_STEP_RTOL):
                     continue
-                if np.isclose(zeroed, alpha_s, rtol=1e-5):
+                if np.isclose(zeroed, alpha_s, rtol=INNER_STEP_RTOL):
                     reset.add(f"{key[0]}_{key[1]}")
                     continue
                 ok = False
@@ -311,7 +307,7 @@ def diagnose(first, sc, results, inputs, source=None):
     imported (it places what the numbers show: a zero_grad or step call inside backward).
     Returns {"key": a refmlp.bugs key, "message": prose}."""
     q = first.first["quantity"] if first.first else None
-    rtol = 1e-3 if first.facts.get("dtype") == "float32" else 1e-6
+    rtol = VARIANT_RTOL["float32" if first.facts.get("dtype") == "float32" else "float64"]
     steps = first.facts.get("steps", [])
     if q == "timeout":
         op = first.facts.get("op")
@@ -408,8 +404,6 @@ def diagnose(first, sc, results, inputs, source=None):
 
 # ---- the derivation: which formula the numbers equal -------------------------------------------
 def _policy_rtol(first) -> float:
-    from ..compare import POLICY
-
     return POLICY[first.facts.get("dtype") or "float64"].rtol
 
 
@@ -421,8 +415,7 @@ def _step_err(step, dtype: str, q: str, k: int):
     before, after = step["P0"][i][k], step["P1"][i][k]
     if np.shape(before) != np.shape(after):
         return None
-    eps_s = np.finfo(np.float32 if dtype == "float32" else np.float64).eps
-    return (eps_s * np.abs(after) + np.finfo(np.float64).eps * np.abs(before - after)) / step["alpha"]
+    return step_rounding(after, before - after, step["alpha"], dtype)
 
 
 def _single_sample_steps(first, steps):
@@ -543,8 +536,8 @@ def fderiv_given_h(sc, arrays, ops):
             f, fprime = _fns(name)
             h = f(np.asarray(a, dtype=float))
             # named only where it changes the numbers: on a leaky layer f'(h) == f'(a)
-            if not _close(u, a, 1e-12) and _close(u, h, 1e-12) and not _close(
-                    fprime(h), fprime(np.asarray(a, dtype=float)), 1e-12):
+            if not _close(u, a, EXACT_RTOL) and _close(u, h, EXACT_RTOL) and not _close(
+                    fprime(h), fprime(np.asarray(a, dtype=float)), EXACT_RTOL):
                 return True
     return False
 
@@ -872,7 +865,7 @@ def locate_exception(sc, first, inputs):
     """Which layers of the raising call ran right before it raised: "layer 1 is right (a_1 =
     W_1 x + b_1); layer 2 raised before its f was called", from the a_k the course's f received
     during that very call (the worker keeps what the raising operation recorded), each "right"
-    within the variants' relative 1e-6 (module docstring: this names a place, not a verdict)."""
+    within the variants' float64 VARIANT_RTOL (module docstring: this names a place, not a verdict)."""
     arrays, ops = first.facts.get("arrays", {}), first.facts.get("ops", [])
     i = first.facts.get("op_index")
     if i == -1:  # discovery's throwaway network: which layers ran, not whether they were right
@@ -898,7 +891,7 @@ def locate_exception(sc, first, inputs):
         return None
     right = []
     for k in ran:
-        if not _close(np.ravel(arrays[f"{i}.f{k}"]), ref[0][k], 1e-6):
+        if not _close(np.ravel(arrays[f"{i}.f{k}"]), ref[0][k], VARIANT_RTOL["float64"]):
             break
         right.append(k)
     call = {"forward": "forward(x)", "backward": "backward(x, y)",

@@ -22,7 +22,8 @@ from dataclasses import dataclass, field, fields
 
 import numpy as np
 
-from ..compare import POLICY, Row, compare_arrays
+from ..compare import Row, compare_arrays
+from ..tolerance import POLICY, float32_result_floor, step_rounding
 from ..network import MLP, Spec
 from . import plan
 from .kinds import KINDS, Judging, Reads, Step
@@ -198,12 +199,7 @@ def compare(quantity, layer, actual, expected, rtol, floor, returned=False):
                               f"array of shape ({expected.shape[0]},)",
                       actual_values=np.asarray(actual, dtype=np.float64), expected_values=expected)
     if np.asarray(actual).dtype == np.float32 and expected.size:
-        # a float32 result carries its own representation error: eps32 |y| / 2 per value, and
-        # up to float32's tiny where it underflows (a saturated softmax's 1e-50 is 0 in float32);
-        # the first-order error scale lacks both
-        f32 = np.finfo(np.float32)
-        base = np.abs(expected).max(initial=0.0) if floor is None else floor
-        floor = base + (f32.eps * np.abs(expected) + 2 * f32.tiny) / rtol
+        floor = float32_result_floor(expected, floor, rtol)  # its representation error: see there
     actual = np.asarray(actual, dtype=np.float64)
     if expected.ndim == 1:
         actual = as_vector(actual, expected.shape[0])
@@ -213,8 +209,7 @@ def compare(quantity, layer, actual, expected, rtol, floor, returned=False):
 def recovered(before, after, alpha, dtype):
     """(change / alpha, the rounding of that figure per element): module docstring."""
     change = before - after
-    eps_s = np.finfo(np.float32 if dtype == "float32" else np.float64).eps
-    err = (eps_s * np.abs(after) + np.finfo(np.float64).eps * np.abs(change)) / alpha
+    err = step_rounding(after, change, alpha, dtype)
     return change / alpha, err
 
 
