@@ -256,10 +256,6 @@ def render(rep: CheckReport) -> str:
     """The one-screen report (module docstring)."""
     lines = [f"refmlp check {rep.submission}" + (f"  (API: {rep.api})" if rep.api else ""),
              f"verdict: {rep.verdict.upper()}"]
-    if rep.seed is not None:
-        lines.append(f"seed {rep.seed} (samples, weights, step sizes; --seed {rep.seed} repeats it)")
-    if rep.isolation:
-        lines.append(f"isolation: {rep.isolation}")
     if rep.message and not rep.checks:
         lines += _wrap(rep.message, "  ")
     if rep.unfinished:
@@ -327,6 +323,11 @@ def render(rep: CheckReport) -> str:
                      "rounding scale (README)")
         lines.append("--verbose: every check's figures; --repro FILE: a numpy script of the first "
                      "divergence")
+    # how the run was made, last: what a student reads first is the verdict and what to fix
+    if rep.seed is not None:
+        lines.append(f"seed {rep.seed} (samples, weights, step sizes; --seed {rep.seed} repeats it)")
+    if rep.isolation:
+        lines += textwrap.wrap(f"isolation: {rep.isolation}", width=100, subsequent_indent="  ")
     return "\n".join(lines)
 
 
