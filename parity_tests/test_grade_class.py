@@ -436,3 +436,21 @@ def test_the_progress_bar_stays_out_of_json_and_csv_output(klass, capsys, monkey
     for extra in (["--json"], ["--csv", "-"]):
         code, out, err = run(["--each", str(klass), *DISC, "--jobs", "1", *extra], capsys)
         assert "grading [" not in err + out
+
+
+def test_a_worker_stopped_while_importing_exits_quietly():
+    """Ctrl-C early in a run stops workers that are still importing torch: they exit with
+    128 + SIGTERM instead of raising into the executor, which prints the exception's traceback."""
+    script = (
+        "import os, signal, sys, time\n"
+        "from refmlp.check import grade\n"
+        "grade._import_judge = lambda: (os.kill(os.getpid(), signal.SIGTERM), time.sleep(10))\n"
+        "try:\n"
+        "    grade._start_worker()\n"
+        "except BaseException as exc:\n"
+        "    print('raised', repr(exc))\n"
+        "    sys.exit(99)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          cwd=ROOT, timeout=30)
+    assert (done.returncode, done.stdout, done.stderr) == (143, "", "")
