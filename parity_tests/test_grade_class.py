@@ -324,14 +324,33 @@ def test_progress_bar_counts_and_estimates_on_a_terminal_only():
     tty, lines = Tty(), []
     bar = ProgressBar(4, stream=tty)
     bar.t0 -= 2.0  # two seconds in
+    bar.advance("hank  ERROR", lines.append, timed=False)  # no submission: says nothing of time
+    assert tty.getvalue().endswith("] 1/4 students, 0:02\033[K")  # no ETA yet, the time runs
     bar.advance("alice  PASS", lines.append)
-    assert lines == ["alice  PASS"]
-    assert "[#######.......................] 1/4 students, ETA 0:06" in tty.getvalue()
+    assert lines == ["hank  ERROR", "alice  PASS"]
+    assert "[###############...............] 2/4 students, 0:02, ETA 0:04" in tty.getvalue()
     bar.wipe()
     assert tty.getvalue().endswith("\r\033[K")
     piped = io.StringIO()
     ProgressBar(4, stream=piped).advance("x", lines.append)
     assert piped.getvalue() == ""
+
+
+def test_the_progress_bar_counts_the_time_down_while_no_student_finishes():
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    tty = Tty()
+    bar = ProgressBar(3, stream=tty, tick=0.05)
+    bar.t0 -= 4.0
+    bar.advance("alice  PASS", lambda line: None)  # 4 s for one: 8 s left for the other two
+    bar.t0, bar.end = bar.t0 - 3.0, bar.end - 3.0  # 3 s later; an endless loop holds the count
+    bar.start()
+    time.sleep(0.3)  # a few ticks
+    bar.close()
+    drawn = tty.getvalue()
+    assert "1/3 students, 0:07, ETA 0:05" in drawn and drawn.endswith("\r\033[K")
 
 
 # ---- a real interrupt ---------------------------------------------------------------------------

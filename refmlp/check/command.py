@@ -340,14 +340,17 @@ def run_class(args, chosen) -> int:
     bar = batch.ProgressBar(len(subs), enabled=lines)
     if lines:
         emit(batch.header())
-    bar.draw()
+    bar.start()
     t0 = time.monotonic()
     try:
+        # the ETA's rate counts the students checked now: not a stored report, nor one not found
         done = grade_class(subs, rubric, settings, jobs=jobs, out=out,
                            resume=args.resume is not False,
-                           on_done=lambda g: bar.advance(batch.line(g) if lines else None, emit))
+                           on_done=lambda g: bar.advance(
+                               batch.line(g) if lines else None, emit,
+                               timed=not g.resumed and bool(g.report.get("checks"))))
     finally:
-        bar.wipe()
+        bar.close()
     results, stop = done.results, done.interrupted
     if out is not None:
         _write(out / "summary.json", batch.to_json(results, stop, len(subs)) + "\n")
