@@ -263,6 +263,19 @@ def test_csv_gradebook_and_the_out_folder(klass, tmp_path, capsys):
     assert code == 2 and not text and "would both write stdout" in err
 
 
+def test_the_gradebooks_place_is_checked_before_grading(klass, tmp_path, capsys):
+    nested = tmp_path / "term" / "hw6" / "grades.csv"  # its folders are made, as --out's are
+    code, text, _ = run(["--each", str(klass), *DISC, "--jobs", "1", "--csv", str(nested)],
+                        capsys)
+    assert code == 2 and nested.read_text().startswith(",".join(CSV_COLUMNS))
+    blocked = tmp_path / "a_file"
+    blocked.write_text("")
+    for where, needle in [(tmp_path, "a folder; expected the gradebook's file name"),
+                          (blocked / "grades.csv", "cannot create its folder")]:
+        code, text, err = run(["--each", str(klass), *DISC, "--csv", str(where)], capsys)
+        assert code == 2 and f"--csv {where}: {needle}" in err and not text  # nobody graded
+
+
 def test_resume_skips_unchanged_students_and_redoes_changed_ones(klass, tmp_path, capsys):
     out = tmp_path / "out"
     args = ["--each", str(klass), *DISC, "--jobs", "1", "--out", str(out)]

@@ -328,6 +328,16 @@ def run_class(args, chosen) -> int:
             out.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise UsageError(f"--out {args.out}: cannot create it ({exc.strerror})") from None
+    if args.csv and args.csv != "-":  # said now, not after grading the whole class
+        csv_path = Path(args.csv)
+        if csv_path.is_dir():
+            raise UsageError(f"--csv {args.csv}: a folder; expected the gradebook's file name, "
+                             "such as grades.csv")
+        try:
+            csv_path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UsageError(f"--csv {args.csv}: cannot create its folder {csv_path.parent} "
+                             f"({exc.strerror})") from None
     subs = students(args)
     jobs = args.jobs or cores()
     settings = Settings(scenarios=tuple(chosen), seed=class_seed(args, out), timeout=args.timeout,
