@@ -68,11 +68,15 @@ def test_the_submission_is_found_under_any_name_and_depth(tmp_path, layout, expe
 @pytest.mark.parametrize("layout, needle", [
     ({"mlp.py": CORRECT, "HW6/mlp.py": CORRECT}, "2 files named mlp.py: HW6/mlp.py, mlp.py"),
     ({"a.py": CORRECT, "b.py": CORRECT}, "2 Python files defining class MLP or NeuralNet: a.py, b.py"),
-    ({"notes.txt": "", "util.py": "x = 1\n"}, "no submission found"),
+    ({"notes.txt": "", "util.py": "x = 1\n"}, "(searched 2 files: notes.txt, util.py, 6 folders"),
+    ({"notes.txt": ""}, "no submission found: no mlp.py or neuralnet.py, and no .py file or "
+                        "notebook defining class MLP or NeuralNet (searched 1 file: notes.txt,"),
+    ({}, "(searched no files, 6 folders deep)"),
     ({"layers.py": "class MLP:\n    pass\n"}, "no submission found"),  # a helper is never it
     ({"mlp.py": CORRECT, "adapter.py": "", "x/adapter.py": ""}, "several adapter.py files"),
 ])
 def test_none_or_several_candidates_say_why(tmp_path, layout, needle):
+    (tmp_path / "s").mkdir()
     for rel, text in layout.items():
         (tmp_path / "s" / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / "s" / rel).write_text(text)
