@@ -84,6 +84,18 @@ def test_none_or_several_candidates_say_why(tmp_path, layout, needle):
     assert sub.file is None and needle in sub.problem
 
 
+@pytest.mark.parametrize("layout, hint", [
+    ({"HW6/final/MLP.py": CORRECT}, "HW6/final/MLP.py inside it looks like the submission: give that path"),
+    ({"HW6.ipynb": nb(CORRECT)}, "the notebook HW6.ipynb inside it is checked by a class run"),
+])
+def test_one_submission_elsewhere_in_the_folder_is_pointed_at(tmp_path, capsys, layout, hint):
+    for rel, text in layout.items():
+        (tmp_path / "s" / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "s" / rel).write_text(text)
+    code, out, _ = run([str(tmp_path / "s")], capsys)
+    assert code == 2 and "holds neither mlp.py" in out and hint in " ".join(out.split())
+
+
 def test_symbolic_links_inside_a_students_folder_are_not_followed(tmp_path):
     (tmp_path / "elsewhere").mkdir()
     (tmp_path / "elsewhere" / "mlp.py").write_text(CORRECT)
