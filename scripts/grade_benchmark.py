@@ -48,11 +48,18 @@ def notebook(source: str) -> str:
 
 def build_class(dest: Path) -> list[str]:
     """Write the class into ``dest``; the students' names."""
-    entries = [p for kind in ("correct", "buggy", "wip") if (CATALOGUE / kind).is_dir()
-               for p in sorted((CATALOGUE / kind).iterdir()) if p.is_dir()]
+    entries = []
+    for kind in ("correct", "buggy", "wip"):
+        for p in sorted((CATALOGUE / kind).iterdir()) if (CATALOGUE / kind).is_dir() else ():
+            if not p.is_dir():
+                continue
+            if any(p.glob("*.py")):
+                entries.append(p)
+            else:  # a group of submissions (wip/correct/...): each one a student
+                entries += [q for q in sorted(p.iterdir()) if q.is_dir()]
     names = []
     for i, src in enumerate(entries):
-        name = f"{src.parent.name}_{src.name}"
+        name = "_".join(src.relative_to(CATALOGUE).parts)
         student = dest / name
         if i % 7 == 3 and not (src / "adapter.py").exists():  # nested: student/HW6/mlp.py
             shutil.copytree(src, student / "HW6")
