@@ -57,6 +57,12 @@ CASES = [
     ("derived_factor", "digits",
      [("self.dWs[k] += np.outer(g, self.h[k - 1])", "self.dWs[k] += 0.25 * np.outer(g, self.h[k - 1])")],
      "gradient_scaled", ["1/4 x g_2 h_1^T"]),
+    ("step_ascends_for_W_only", "disc",
+     [("self.Ws[k] -= alpha * self.dWs[k]", "self.Ws[k] += alpha * self.dWs[k]")],
+     "step_wrong_sign", ["step ascends for W", "b moved the right way", "W -= alpha * dW"]),
+    ("step_ascends_for_b_only", "square",
+     [("self.bs[k] -= alpha * self.dbs[k]", "self.bs[k] += alpha * self.dbs[k]")],
+     "step_wrong_sign", ["step ascends for b", "W moved the right way", "b -= alpha * db"]),
 ]
 
 

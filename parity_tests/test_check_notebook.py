@@ -83,6 +83,10 @@ def test_check_class_passes_a_correct_class(tmp_path):
     one_line(rep, "pass", "class MLP")
 
 
+def test_the_repr_of_a_source_that_cannot_be_checked_says_why():
+    one_line(check_source("x = 1\n"), "error", "defines no class MLP")
+
+
 def test_check_class_from_a_notebook_cell_and_its_report_in_html():
     namespace = in_a_cell(CELL.replace(*FPRIME_MISSING))
     rep = check_class(namespace["MLP"], scenarios=["disc"])

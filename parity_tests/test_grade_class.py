@@ -68,16 +68,32 @@ def test_the_submission_is_found_under_any_name_and_depth(tmp_path, layout, expe
 @pytest.mark.parametrize("layout, needle", [
     ({"mlp.py": CORRECT, "HW6/mlp.py": CORRECT}, "2 files named mlp.py: HW6/mlp.py, mlp.py"),
     ({"a.py": CORRECT, "b.py": CORRECT}, "2 Python files defining class MLP or NeuralNet: a.py, b.py"),
-    ({"notes.txt": "", "util.py": "x = 1\n"}, "no submission found"),
+    ({"notes.txt": "", "util.py": "x = 1\n"}, "(searched 2 files: notes.txt, util.py, 6 folders"),
+    ({"notes.txt": ""}, "no submission found: no mlp.py or neuralnet.py, and no .py file or "
+                        "notebook defining class MLP or NeuralNet (searched 1 file: notes.txt,"),
+    ({}, "(searched no files, 6 folders deep)"),
     ({"layers.py": "class MLP:\n    pass\n"}, "no submission found"),  # a helper is never it
     ({"mlp.py": CORRECT, "adapter.py": "", "x/adapter.py": ""}, "several adapter.py files"),
 ])
 def test_none_or_several_candidates_say_why(tmp_path, layout, needle):
+    (tmp_path / "s").mkdir()
     for rel, text in layout.items():
         (tmp_path / "s" / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / "s" / rel).write_text(text)
     sub = find.locate_submission(tmp_path / "s")
     assert sub.file is None and needle in sub.problem
+
+
+@pytest.mark.parametrize("layout, hint", [
+    ({"HW6/final/MLP.py": CORRECT}, "HW6/final/MLP.py inside it looks like the submission: give that path"),
+    ({"HW6.ipynb": nb(CORRECT)}, "the notebook HW6.ipynb inside it is checked by a class run"),
+])
+def test_one_submission_elsewhere_in_the_folder_is_pointed_at(tmp_path, capsys, layout, hint):
+    for rel, text in layout.items():
+        (tmp_path / "s" / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "s" / rel).write_text(text)
+    code, out, _ = run([str(tmp_path / "s")], capsys)
+    assert code == 2 and "holds neither mlp.py" in out and hint in " ".join(out.split())
 
 
 def test_symbolic_links_inside_a_students_folder_are_not_followed(tmp_path):
@@ -263,6 +279,19 @@ def test_csv_gradebook_and_the_out_folder(klass, tmp_path, capsys):
     assert code == 2 and not text and "would both write stdout" in err
 
 
+def test_the_gradebooks_place_is_checked_before_grading(klass, tmp_path, capsys):
+    nested = tmp_path / "term" / "hw6" / "grades.csv"  # its folders are made, as --out's are
+    code, text, _ = run(["--each", str(klass), *DISC, "--jobs", "1", "--csv", str(nested)],
+                        capsys)
+    assert code == 2 and nested.read_text().startswith(",".join(CSV_COLUMNS))
+    blocked = tmp_path / "a_file"
+    blocked.write_text("")
+    for where, needle in [(tmp_path, "a folder; expected the gradebook's file name"),
+                          (blocked / "grades.csv", "cannot create its folder")]:
+        code, text, err = run(["--each", str(klass), *DISC, "--csv", str(where)], capsys)
+        assert code == 2 and f"--csv {where}: {needle}" in err and not text  # nobody graded
+
+
 def test_resume_skips_unchanged_students_and_redoes_changed_ones(klass, tmp_path, capsys):
     out = tmp_path / "out"
     args = ["--each", str(klass), *DISC, "--jobs", "1", "--out", str(out)]
@@ -324,14 +353,33 @@ def test_progress_bar_counts_and_estimates_on_a_terminal_only():
     tty, lines = Tty(), []
     bar = ProgressBar(4, stream=tty)
     bar.t0 -= 2.0  # two seconds in
+    bar.advance("hank  ERROR", lines.append, timed=False)  # no submission: says nothing of time
+    assert tty.getvalue().endswith("] 1/4 students, 0:02\033[K")  # no ETA yet, the time runs
     bar.advance("alice  PASS", lines.append)
-    assert lines == ["alice  PASS"]
-    assert "[#######.......................] 1/4 students, ETA 0:06" in tty.getvalue()
+    assert lines == ["hank  ERROR", "alice  PASS"]
+    assert "[###############...............] 2/4 students, 0:02, ETA 0:04" in tty.getvalue()
     bar.wipe()
     assert tty.getvalue().endswith("\r\033[K")
     piped = io.StringIO()
     ProgressBar(4, stream=piped).advance("x", lines.append)
     assert piped.getvalue() == ""
+
+
+def test_the_progress_bar_counts_the_time_down_while_no_student_finishes():
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    tty = Tty()
+    bar = ProgressBar(3, stream=tty, tick=0.05)
+    bar.t0 -= 4.0
+    bar.advance("alice  PASS", lambda line: None)  # 4 s for one: 8 s left for the other two
+    bar.t0, bar.end = bar.t0 - 3.0, bar.end - 3.0  # 3 s later; an endless loop holds the count
+    bar.start()
+    time.sleep(0.3)  # a few ticks
+    bar.close()
+    drawn = tty.getvalue()
+    assert "1/3 students, 0:07, ETA 0:05" in drawn and drawn.endswith("\r\033[K")
 
 
 # ---- a real interrupt ---------------------------------------------------------------------------
@@ -436,3 +484,21 @@ def test_the_progress_bar_stays_out_of_json_and_csv_output(klass, capsys, monkey
     for extra in (["--json"], ["--csv", "-"]):
         code, out, err = run(["--each", str(klass), *DISC, "--jobs", "1", *extra], capsys)
         assert "grading [" not in err + out
+
+
+def test_a_worker_stopped_while_importing_exits_quietly():
+    """Ctrl-C early in a run stops workers that are still importing torch: they exit with
+    128 + SIGTERM instead of raising into the executor, which prints the exception's traceback."""
+    script = (
+        "import os, signal, sys, time\n"
+        "from refmlp.check import grade\n"
+        "grade._import_judge = lambda: (os.kill(os.getpid(), signal.SIGTERM), time.sleep(10))\n"
+        "try:\n"
+        "    grade._start_worker()\n"
+        "except BaseException as exc:\n"
+        "    print('raised', repr(exc))\n"
+        "    sys.exit(99)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          cwd=ROOT, timeout=30)
+    assert (done.returncode, done.stdout, done.stderr) == (143, "", "")

@@ -53,7 +53,7 @@ def build_class(dest: Path) -> list[str]:
                for p in sorted((CATALOGUE / kind).iterdir()) if p.is_dir()]
     names = []
     for i, src in enumerate(entries):
-        name = f"{src.parent.name}_{src.name}"
+        name = "_".join(src.relative_to(CATALOGUE).parts)
         student = dest / name
         if i % 7 == 3 and not (src / "adapter.py").exists():  # nested: student/HW6/mlp.py
             shutil.copytree(src, student / "HW6")

@@ -11,6 +11,7 @@ import csv
 import io
 import json
 import sys
+import threading
 import time
 
 from ..compare import json_safe
@@ -105,24 +106,31 @@ def to_csv(results) -> str:
 
 
 class ProgressBar:
-    """``[#####.....] 12/48 students, ETA 0:35`` on stderr, drawn only on a terminal; ``above``
-    prints a line on stdout above it (the bar is wiped and drawn again)."""
+    """``[#####.....] 12/48 students, 0:14, ETA 0:35`` on stderr, drawn only on a terminal, and
+    drawn again every ``tick`` seconds once started, so that the time runs while a slow student
+    (an endless loop) holds the count still. ``above`` prints a line on stdout above it."""
 
-    def __init__(self, total: int, enabled: bool = True, width: int = 30, stream=None):
+    def __init__(self, total: int, enabled: bool = True, width: int = 30, stream=None,
+                 tick: float = 1.0):
         self.stream = stream or sys.stderr
         self.enabled = enabled and total > 0 and self.stream.isatty()
         self.total, self.width, self.done, self.t0 = total, width, 0, time.monotonic()
-        self.drawn = False
+        self.timed = 0  # students actually checked: the ETA's rate (resumed ones take no time)
+        self.end: float | None = None  # when, at the last student's rate, the run ends
+        self.drawn, self.tick = False, tick
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._ticker: threading.Thread | None = None
 
     def text(self) -> str:
         filled = self.width * self.done // max(self.total, 1)
-        elapsed = time.monotonic() - self.t0
+        now = time.monotonic()
+        elapsed = int(now - self.t0)
         eta = ""
-        if 0 < self.done < self.total:
-            left = int(elapsed / self.done * (self.total - self.done))
-            eta = f", ETA {left // 60}:{left % 60:02d}"
+        if self.end is not None and self.done < self.total:
+            eta = f", ETA {_minutes(max(0, round(self.end - now)))}"
         return (f"grading [{'#' * filled}{'.' * (self.width - filled)}] "
-                f"{self.done}/{self.total} students{eta}")
+                f"{self.done}/{self.total} students, {_minutes(elapsed)}{eta}")
 
     def draw(self) -> None:
         if self.enabled:
@@ -136,9 +144,39 @@ class ProgressBar:
             self.stream.flush()
             self.drawn = False
 
-    def advance(self, above: str | None = None, emit=print) -> None:
-        self.done += 1
-        self.wipe()
-        if above is not None:
-            emit(above)
+    def start(self) -> None:
+        """Draw, then draw again every ``tick`` seconds until ``close``."""
         self.draw()
+        if self.enabled and self._ticker is None:
+            self._ticker = threading.Thread(target=self._redraw, daemon=True)
+            self._ticker.start()
+
+    def _redraw(self) -> None:
+        while not self._stop.wait(self.tick):
+            with self._lock:
+                self.draw()
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._ticker is not None:
+            self._ticker.join()
+        self.wipe()
+
+    def advance(self, above: str | None = None, emit=print, timed: bool = True) -> None:
+        """One more student done; ``timed=False`` for one that took no checking (a stored report,
+        no submission found), which says nothing of how long the others will take."""
+        with self._lock:
+            self.done += 1
+            if timed:
+                self.timed += 1
+                now = time.monotonic()
+                self.end = now + (now - self.t0) / self.timed * (self.total - self.done)
+            self.wipe()
+            if above is not None:
+                emit(above)
+            self.draw()
+
+
+def _minutes(seconds: int) -> str:
+    return f"{seconds // 60}:{seconds % 60:02d}"
+

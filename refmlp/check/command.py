@@ -328,6 +328,16 @@ def run_class(args, chosen) -> int:
             out.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise UsageError(f"--out {args.out}: cannot create it ({exc.strerror})") from None
+    if args.csv and args.csv != "-":  # said now, not after grading the whole class
+        csv_path = Path(args.csv)
+        if csv_path.is_dir():
+            raise UsageError(f"--csv {args.csv}: a folder; expected the gradebook's file name, "
+                             "such as grades.csv")
+        try:
+            csv_path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UsageError(f"--csv {args.csv}: cannot create its folder {csv_path.parent} "
+                             f"({exc.strerror})") from None
     subs = students(args)
     jobs = args.jobs or cores()
     settings = Settings(scenarios=tuple(chosen), seed=class_seed(args, out), timeout=args.timeout,
@@ -340,14 +350,17 @@ def run_class(args, chosen) -> int:
     bar = batch.ProgressBar(len(subs), enabled=lines)
     if lines:
         emit(batch.header())
-    bar.draw()
+    bar.start()
     t0 = time.monotonic()
     try:
+        # the ETA's rate counts the students checked now: not a stored report, nor one not found
         done = grade_class(subs, rubric, settings, jobs=jobs, out=out,
                            resume=args.resume is not False,
-                           on_done=lambda g: bar.advance(batch.line(g) if lines else None, emit))
+                           on_done=lambda g: bar.advance(
+                               batch.line(g) if lines else None, emit,
+                               timed=not g.resumed and bool(g.report.get("checks"))))
     finally:
-        bar.wipe()
+        bar.close()
     results, stop = done.results, done.interrupted
     if out is not None:
         _write(out / "summary.json", batch.to_json(results, stop, len(subs)) + "\n")

@@ -165,6 +165,14 @@ def step_signature(sc, results, step, source=None):
         return message("step_wrong_sign")
     bs = [c for (q, _), c in r.items() if q == "b"]
     Ws = [c for (q, _), c in r.items() if q == "W"]
+    for q, wrong, right in (("W", Ws, bs), ("b", bs, Ws)):  # one of the two lines adds
+        if (wrong and right and np.allclose(wrong, -1, rtol=SIGNATURE_RTOL)
+                and np.allclose(right, 1, rtol=SIGNATURE_RTOL)):
+            d = message("step_wrong_sign")
+            other = "b" if q == "W" else "W"
+            d["message"] = (f"step ascends for {q}: every {q} moved by +alpha x its gradient ({other} "
+                            f"moved the right way). Use {q} -= alpha * d{q}.")
+            return d
     if all(abs(c) < EXACT_RTOL for c in bs) and np.allclose(Ws, 1, rtol=SIGNATURE_RTOL):
         return message("step_skips_biases")
     # the scale at the step check's other alphas

@@ -132,7 +132,16 @@ def locate_submission(root, name: str | None = None) -> Submission:
                 "homework: leave one"))
     return Submission(name, root, adapter=adapter, problem=(
         "no submission found: no mlp.py or neuralnet.py, and no .py file or notebook defining "
-        f"class MLP or NeuralNet (searched {len(files)} files, {MAX_DEPTH} folders deep)"))
+        f"class MLP or NeuralNet (searched {_files(files, root)}, {MAX_DEPTH} folders deep)"))
+
+
+def _files(files: list[Path], root: Path, shown: int = 5) -> str:
+    """``2 files: notes.txt, util.py``: what the student's folder held instead."""
+    if not files:
+        return "no files"
+    names = [str(f.relative_to(root)) for f in files[:shown]]
+    more = f", and {len(files) - shown} more" if len(files) > shown else ""
+    return f"{len(files)} file{'s' if len(files) > 1 else ''}: {', '.join(names)}{more}"
 
 
 def find_class(parent) -> list[Submission] | str:

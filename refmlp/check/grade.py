@@ -247,13 +247,20 @@ def _start_worker() -> None:
     SIGTERM, the coordinator's stop, unwinds the current student. The judge's imports (torch
     above all, ~1 s) happen once here, not once per student."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, _stop_worker)
+    # stopped while still importing: no student to unwind, and a SystemExit raised here would
+    # reach the terminal as the executor's "Exception in initializer" traceback
+    signal.signal(signal.SIGTERM, lambda signum, frame: os._exit(128 + signum))
     try:  # Linux: a coordinator killed outright (SIGKILL runs no handler) still stops its workers
         import ctypes
 
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
     except (OSError, AttributeError):
         pass
+    _import_judge()
+    signal.signal(signal.SIGTERM, _stop_worker)
+
+
+def _import_judge() -> None:
     import torch
 
     from .. import mirror, rounding  # noqa: F401

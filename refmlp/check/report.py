@@ -60,7 +60,11 @@ class CheckReport:
         where = "" if not fd else f", first divergence {_short(fd)}" + (
             f" ({self.first_scenario})" if self.first_scenario else "")
         key = f", diagnosis {self.diagnosis['key']}" if self.diagnosis else ""
-        return f"<CheckReport {self.verdict} {self.submission!r}{where}{key}>"
+        why = ""
+        if self.verdict == "error" and self.message:  # why it could not be checked, in short
+            first = " ".join(self.message.split())
+            why = ": " + (first if len(first) <= 120 else first[:117] + "...")
+        return f"<CheckReport {self.verdict} {self.submission!r}{where}{key}{why}>"
 
     def _repr_html_(self) -> str:
         """The student's report as HTML, for Jupyter: what to fix, the picture, the text."""

@@ -25,8 +25,17 @@ def locate(path, adapter=None):
                 p = p / name
                 break
         else:
+            from .find import locate_submission  # the class's search, at any depth and name
+
+            found = locate_submission(p).file
+            where = ""
+            if found is not None and found.suffix == ".py":
+                where = f"; {found.relative_to(p)} inside it looks like the submission: give that path"
+            elif found is not None:
+                where = (f"; the notebook {found.relative_to(p)} inside it is checked by a class run: "
+                         f"refmlp check --each on the folder above {p.name}")
             return (f"{path} holds neither mlp.py (class MLP) nor neuralnet.py (class NeuralNet); "
-                    "give the folder of a submission or the path to its .py file")
+                    f"give the folder of a submission or the path to its .py file{where}")
     elif not p.is_file():
         return f"{path} does not exist"
     if p.suffix != ".py":
