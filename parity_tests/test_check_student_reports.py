@@ -1,0 +1,22 @@
+"""What a student reads in refmlp check's report for a homework in progress. One scenario per test
+keeps the suite fast."""
+
+from check_fixtures import submission
+from refmlp.check import check_submission
+
+STEP_STUB = ("""        for k in range(len(self.Ws)):
+            self.Ws[k] -= alpha * self.dWs[k]
+            self.bs[k] -= alpha * self.dbs[k]
+""", "        pass  # TODO\n")
+
+
+def test_a_stub_step_is_unfinished_without_the_figures_it_zeroes(tmp_path):
+    rep = check_submission(submission(tmp_path, replace=[STEP_STUB]), scenarios=["disc"])
+    text = rep.to_text()
+    assert rep.verdict == "fail" and rep.first_divergence["quantity"] == "unfinished", text
+    assert rep.diagnosis["key"] == "unfinished", text
+    assert "step" in text.split("not written yet:")[1].splitlines()[1], text
+    # the gradients read through a step that moves nothing are 0: not a divergence to act on
+    assert "first divergence:" not in text and "expected [" not in text, text
+    assert "consequence" not in text, text
+
