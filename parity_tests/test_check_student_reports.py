@@ -8,6 +8,7 @@ STEP_STUB = ("""        for k in range(len(self.Ws)):
             self.Ws[k] -= alpha * self.dWs[k]
             self.bs[k] -= alpha * self.dbs[k]
 """, "        pass  # TODO\n")
+OUTER_TRANSPOSED = ("np.outer(g, self.h[k - 1])", "np.outer(self.h[k - 1], g)")  # raises unless square
 
 
 def test_a_stub_step_is_unfinished_without_the_figures_it_zeroes(tmp_path):
@@ -19,4 +20,14 @@ def test_a_stub_step_is_unfinished_without_the_figures_it_zeroes(tmp_path):
     # the gradients read through a step that moves nothing are 0: not a divergence to act on
     assert "first divergence:" not in text and "expected [" not in text, text
     assert "consequence" not in text, text
+
+
+def test_one_exception_in_many_checks_names_its_checks_once(tmp_path):
+    rep = check_submission(submission(tmp_path, replace=[OUTER_TRANSPOSED]), scenarios=["disc"])
+    text = rep.to_text()
+    assert rep.verdict == "fail", text
+    assert text.count("ValueError") == 3, text  # the scenario line, the group's head, the traceback
+    assert "the same ValueError in 6 checks:\n" in text, text
+    assert text.count("stale_forward") == 1, text  # named in the scenario's line only
+    assert text.count("Traceback") == 1, text
 
