@@ -8,7 +8,9 @@ STEP_STUB = ("""        for k in range(len(self.Ws)):
             self.Ws[k] -= alpha * self.dWs[k]
             self.bs[k] -= alpha * self.dbs[k]
 """, "        pass  # TODO\n")
-OUTER_TRANSPOSED = ("np.outer(g, self.h[k - 1])", "np.outer(self.h[k - 1], g)")  # raises unless square
+# raises unless the layer is square, as a student meets it on the square scenario only
+OUTER_TRANSPOSED = ("np.outer(g, self.h[k - 1])", "np.outer(self.h[k - 1], g)")
+STEP_ADDS_W = ("self.Ws[k] -= alpha * self.dWs[k]", "self.Ws[k] += alpha * self.dWs[k]")
 
 
 def test_a_stub_step_is_unfinished_without_the_figures_it_zeroes(tmp_path):
@@ -31,3 +33,10 @@ def test_one_exception_in_many_checks_names_its_checks_once(tmp_path):
     assert text.count("stale_forward") == 1, text  # named in the scenario's line only
     assert text.count("Traceback") == 1, text
 
+
+def test_a_negated_weight_gradient_also_points_at_step(tmp_path):
+    rep = check_submission(submission(tmp_path, replace=[STEP_ADDS_W]), scenarios=["disc"])
+    text = rep.to_text()
+    assert rep.verdict == "fail" and rep.diagnosis["key"] == "gradient_scaled", text
+    assert "-1 x" in rep.diagnosis["message"], text
+    assert "step must subtract it, W -= alpha * dW" in rep.diagnosis["message"], text

@@ -505,7 +505,11 @@ def derived_message(found):
         d["message"] += f" ({found.equation()}.)"
         return d
     if found.term.cost == 0 and found.factor != 1.0:
-        return message("gradient_scaled", which=f"{found.target} = {found.formula()}")
+        d = message("gradient_scaled", which=f"{found.target} = {found.formula()}")
+        if found.factor == -1.0:  # the checks read gradients through what step moves
+            d["message"] += (" A factor -1 is also what a step that adds the gradient gives "
+                             "(W += alpha * dW): step must subtract it, W -= alpha * dW.")
+        return d
     if found.term.key and found.factor == 1.0:
         d = message(found.term.key, k=found.target.rpartition("_")[2])
         d["message"] += f" ({found.equation()}.)"
