@@ -815,6 +815,12 @@ def derive_start(sc, P, arrays, i, op, k0, rtol):
         return None
     W, b = P
     z = np.asarray(arrays[f"{i}.x"], dtype=np.float64)
+    out_z = not ran and np.shape(out) == z.shape and np.array_equal(out, z)
+    if out_z or (ran and min(ran) > k0):  # a hard-coded f calls none and returns something else
+        after = "it returned z itself, no layer ran" if out_z else f"layers {min(ran)}..{sc.L} ran"
+        return message("forward_start_ignored", which=name, k=k0, why=(
+            f"layer {k0}'s f was never called ({after}), so the pass started after layer {k0}: "
+            "the start index is one too far (start at the named layer's own index)"))
 
     def run(j, v):  # (output, its error scale) of layers j..L on input v
         spec = sub_spec(sc, j)
