@@ -31,6 +31,9 @@ CASES = [
     ("W_derivs_from_a", "disc",
      [("np.outer(g, self.h[k - 1])", "np.outer(g, self.a[k - 1] if k > 0 else x)")],
      "W_derivs_from_a", ["equals g_3 a_2^T", "mlp.py line"]),
+    ("W_derivs_1_from_the_output", "regression",  # a list's h[k - 1] at k = 0 wraps to h[-1]
+     [("np.outer(g, self.h[k - 1])", "np.outer(g, self.h[k - 1] if k else self.h[len(self.Ws) - 1])")],
+     "derived", ["equals g_1 h_2^T (broadcast to (16, 10) by +=)", "h[-1], the network's output"]),
     ("fprime_at_g", "disc",
      [("g = g * self.fds[k](self.a[k])", "g = g * self.fds[k](g)")],
      "fprime_at_g", ["f'_2(g) * g"]),
