@@ -40,3 +40,11 @@ def test_a_negated_weight_gradient_also_points_at_step(tmp_path):
     assert rep.verdict == "fail" and rep.diagnosis["key"] == "gradient_scaled", text
     assert "-1 x" in rep.diagnosis["message"], text
     assert "step must subtract it, W -= alpha * dW" in rep.diagnosis["message"], text
+
+
+def test_verbose_says_each_note_and_traceback_once_per_scenario(tmp_path):
+    rep = check_submission(submission(tmp_path, replace=[OUTER_TRANSPOSED]), scenarios=["disc"])
+    checks = rep.to_text(verbose=True).split("---- summary ----")[0]
+    assert checks.count("Traceback") == 1, checks
+    assert checks.count("the same exception as in gradients") == 5, checks  # the 5 checks after it
+    assert checks.count("note: parameters:") == 1, checks

@@ -378,9 +378,10 @@ def render_verbose(rep: CheckReport) -> str:
     if rep.message and not rep.checks:
         lines += _wrap(rep.message, "  ")
     current = object()
+    said: dict = {}  # a scenario's notes and tracebacks, each written once: text -> check
     for c in rep.checks:
         if c.scenario != current:
-            current = c.scenario
+            current, said = c.scenario, {}
             lines.append("")
             lines.append(f"scenario {c.scenario}: {rep.scenarios.get(c.scenario, '')}")
         mark = {"pass": "ok", "fail": "FAIL", "error": "ERROR"}[c.verdict]
@@ -393,12 +394,18 @@ def render_verbose(rep: CheckReport) -> str:
                 lab, r, w = quoted
                 lines.append(f"      first divergence in this check: {lab} in {w}")
                 lines += _wrap(describe_mismatch(r), "        ")
-            if c.message:
-                lines += _wrap(c.message, "      ")
-            if c.traceback:
-                lines += ["      " + t for t in c.traceback.rstrip().splitlines()[-12:]]
+            if c.traceback and c.traceback in said:
+                lines.append(f"      the same exception as in {said[c.traceback]}")
+            else:
+                if c.message:
+                    lines += _wrap(c.message, "      ")
+                if c.traceback:
+                    said[c.traceback] = c.name
+                    lines += ["      " + t for t in c.traceback.rstrip().splitlines()[-12:]]
         for note in c.notes:
-            lines += _wrap(f"note: {note}", "      ")
+            if note not in said:
+                said[note] = c.name
+                lines += _wrap(f"note: {note}", "      ")
         if c.output_bytes:
             lines.append(f"      (the submission printed {c.output_bytes} bytes in this check)")
     lines.append("")
