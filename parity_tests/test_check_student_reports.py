@@ -48,3 +48,13 @@ def test_verbose_says_each_note_and_traceback_once_per_scenario(tmp_path):
     assert checks.count("Traceback") == 1, checks
     assert checks.count("the same exception as in gradients") == 5, checks  # the 5 checks after it
     assert checks.count("note: parameters:") == 1, checks
+
+
+def test_the_last_layers_fderiv_called_names_the_line_and_the_index(tmp_path):
+    sub = submission(tmp_path, replace=[("g = g * self.fds[k](self.a[k])",
+                                         "g = g * self.fds[k + 1](self.a[k])")])  # None at k = L - 1
+    rep = check_submission(sub, scenarios=["disc"])
+    text = rep.diagnosis["message"]
+    assert rep.diagnosis["key"] == "fprime_at_last_layer", rep.to_text()
+    assert "at mlp.py line 35 (in backward): g = g * self.fds[k + 1](self.a[k])" in text, text
+    assert "one layer off" in text, text

@@ -323,6 +323,14 @@ def diagnose(first, sc, results, inputs, source=None):
         if key == "add_layer_fan_in_d":
             line = raising_line(first.traceback)
             return message(key, which=f" Your forward raised at {line}." if line else "")
+        if key == "fprime_at_last_layer":  # seen as the call of the last layer's None
+            d = message(key)
+            line = raising_line(first.traceback)
+            d["message"] += (f" Your backward called the last layer's fderiv (None) at {line}" if
+                             line else " Your backward called the last layer's fderiv (None)") + (
+                ": if your loop skips k = L already, that fderiv index is one layer off (layer "
+                "k + 1's fderiv used at layer k).")
+            return d
         if key:
             return message(key)
         text = first.message or f"your code raised in the {first.name} check"
