@@ -58,3 +58,10 @@ def test_the_last_layers_fderiv_called_names_the_line_and_the_index(tmp_path):
     assert rep.diagnosis["key"] == "fprime_at_last_layer", rep.to_text()
     assert "at mlp.py line 35 (in backward): g = g * self.fds[k + 1](self.a[k])" in text, text
     assert "one layer off" in text, text
+
+
+def test_every_line_of_a_report_fits_a_terminal(tmp_path):
+    rep = check_submission(submission(tmp_path, replace=[OUTER_TRANSPOSED]), scenarios=["disc"])
+    # the student's traceback keeps its own lines, as Python printed them
+    mine = [t for t in rep.to_text().splitlines() if not t.startswith("    ")]
+    assert max(len(t) for t in mine) <= 100, rep.to_text()

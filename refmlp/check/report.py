@@ -270,7 +270,8 @@ def render(rep: CheckReport) -> str:
     if rep.seed is not None:
         lines.append(f"seed {rep.seed} (samples, weights, step sizes; --seed {rep.seed} repeats it)")
     if rep.isolation:
-        lines.append(f"isolation: {rep.isolation}")
+        lines += textwrap.wrap(f"isolation: {rep.isolation}", width=100, subsequent_indent="  ",
+                               break_on_hyphens=False)
     if rep.message and not rep.checks:
         lines += _wrap(rep.message, "  ")
     if rep.unfinished:
