@@ -23,9 +23,9 @@ SUBMISSIONS = Path(__file__).parent / "submissions"
 SEEDS = (0, 1, 2)
 SCENARIOS = ("disc", "digits", "autoencoder", "regression", "square")  # the contract's names
 QUANTITIES = ("a", "h", "b_derivs", "W_derivs", "accumulation", "zero_grad", "step", "sgd_run",
-              "stale_forward", "exception", "timeout")
+              "stale_forward", "exception", "timeout", "unfinished")
 """The first-divergence quantities of the contract, in data-flow order (a shipped helper adds
-``layers.<function>`` / ``losses.<function>``)."""
+``layers.<function>`` / ``losses.<function>``); "unfinished" where only stubs' checks failed."""
 NAMES = ("buggy", "wip", "unseen")
 
 

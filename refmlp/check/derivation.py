@@ -41,7 +41,7 @@ multiple of anything).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace, field
 from fractions import Fraction
 
 import numpy as np
@@ -381,8 +381,18 @@ def W_candidates(s: SampleTrace, k: int, rtol: float, g_found: Term | None = Non
             if j not in (k - 1, k) and getattr(s, q)[j].shape == s.h[k - 1].shape:
                 vs.append((_t(s, q, j, f"{q}_{j}"), 1, None,
                            f"use h_{k - 1}, this layer's input, not {q}_{j}"))
+    if k == 1 and L > 1 and s.h[L].shape != s.x.shape:  # same shape: the loop above has it
+        vs.append((_t(s, "h", L, f"h_{L}"), 1, None,
+                   f"layer 1's input is x: a 0-based h[k - 1] at k = 0 is h[-1], the network's "
+                   f"output h_{L}"))
 
     def add(term):
+        if term.value.ndim == 2 and 1 in term.value.shape and term.value.shape != shape \
+                and all(t in (1, w) for t, w in zip(term.value.shape, shape)):
+            # what W_derivs += (a column or a row) leaves: the same vector in every column or row
+            term = replace(term, name=f"{term.name} (broadcast to {shape} by +=)",
+                           value=np.broadcast_to(term.value, shape),
+                           scale=np.broadcast_to(term.scale, shape))
         if term.value.shape == shape and term.name not in out:
             out[term.name] = term
 

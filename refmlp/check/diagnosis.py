@@ -327,6 +327,14 @@ def diagnose(first, sc, results, inputs, source=None):
         if key == "add_layer_fan_in_d":
             line = raising_line(first.traceback)
             return message(key, which=f" Your forward raised at {line}." if line else "")
+        if key == "fprime_at_last_layer":  # seen as the call of the last layer's None
+            d = message(key)
+            line = raising_line(first.traceback)
+            d["message"] += (f" Your backward called the last layer's fderiv (None) at {line}" if
+                             line else " Your backward called the last layer's fderiv (None)") + (
+                ": if your loop skips k = L already, that fderiv index is one layer off (layer "
+                "k + 1's fderiv used at layer k).")
+            return d
         if key:
             return message(key)
         text = first.message or f"your code raised in the {first.name} check"
@@ -506,7 +514,11 @@ def derived_message(found):
         d["message"] += f" ({found.equation()}.)"
         return d
     if found.term.cost == 0 and found.factor != 1.0:
-        return message("gradient_scaled", which=f"{found.target} = {found.formula()}")
+        d = message("gradient_scaled", which=f"{found.target} = {found.formula()}")
+        if found.factor == -1.0:  # the checks read gradients through what step moves
+            d["message"] += (" A factor -1 is also what a step that adds the gradient gives "
+                             "(W += alpha * dW): step must subtract it, W -= alpha * dW.")
+        return d
     if found.term.key and found.factor == 1.0:
         d = message(found.term.key, k=found.target.rpartition("_")[2])
         d["message"] += f" ({found.equation()}.)"
@@ -812,6 +824,12 @@ def derive_start(sc, P, arrays, i, op, k0, rtol):
         return None
     W, b = P
     z = np.asarray(arrays[f"{i}.x"], dtype=np.float64)
+    out_z = not ran and np.shape(out) == z.shape and np.array_equal(out, z)
+    if out_z or (ran and min(ran) > k0):  # a hard-coded f calls none and returns something else
+        after = "it returned z itself, no layer ran" if out_z else f"layers {min(ran)}..{sc.L} ran"
+        return message("forward_start_ignored", which=name, k=k0, why=(
+            f"layer {k0}'s f was never called ({after}), so the pass started after layer {k0}: "
+            "the start index is one too far (start at the named layer's own index)"))
 
     def run(j, v):  # (output, its error scale) of layers j..L on input v
         spec = sub_spec(sc, j)

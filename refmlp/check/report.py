@@ -231,9 +231,19 @@ def _names(checks, every=None) -> str:
     for c in checks:
         by.setdefault(c.scenario, []).append(c.name)
     whole = [s for s, n in by.items() if every and len(n) == every.get(s)]
+    alike: dict = {}  # scenarios where the same checks stopped are named together, the checks once
+    for s, n in by.items():
+        if s not in whole:
+            alike.setdefault(tuple(n), []).append(s)
     parts = ([f"every check of {', '.join(whole)}"] if whole else []) + [
-        f"{s}: {', '.join(n)}" for s, n in by.items() if s not in whole]
+        f"{', '.join(ss)}: {', '.join(n)}" for n, ss in alike.items()]
     return "; ".join(parts)
+
+
+def _raised(c) -> str | None:
+    """The exception type a check stopped with (its traceback is shown once, below)."""
+    key = _stop_key(c)
+    return key[1] if key and key[0] == "tb" else None
 
 
 def _summary(checks) -> str:
@@ -247,7 +257,8 @@ def _summary(checks) -> str:
     if bad:  # checks that first diverge at the same row are named together
         by_row: dict = {}
         for x in bad:
-            tag = "unfinished" if x.unjudged else x.first_quoted[0] if x.first_quoted else ""
+            tag = ("unfinished" if x.unjudged else x.first_quoted[0] if x.first_quoted else
+                   _raised(x) or "")
             by_row.setdefault(tag, []).append(x.name)
         parts.append("FAIL " + "; ".join(", ".join(names) + (f" ({tag})" if tag else "")
                                          for tag, names in by_row.items()))
@@ -283,7 +294,7 @@ def render(rep: CheckReport) -> str:
             text = text.split(":", 1)[0] + "; the numbers above show where yours first differ"
         lines += _wrap(text, "  ")
     judged_fail = [c for c in rep.checks if c.verdict == "fail"]
-    if fd and len(judged_fail) > 1:
+    if fd and fd["quantity"] != "unfinished" and len(judged_fail) > 1:
         lines.append("  (checks failing after it may fail only as its consequence)")
     if rep.message and rep.checks:
         lines += _wrap(rep.message, "  ")
@@ -304,15 +315,18 @@ def render(rep: CheckReport) -> str:
     every = {}
     for c in rep.checks:
         every[c.scenario] = every.get(c.scenario, 0) + 1
-    for key, group in _groups([c for c in rep.checks if not c.unjudged]):  # said above
+    groups = _groups([c for c in rep.checks if not c.unjudged])  # the unfinished: said above
+    types = [key[1] for key, _ in groups if key[0] == "tb"]
+    for key, group in groups:
         c = group[0]
         if key[0] == "tb":
             head = (f"the same {key[1]} in {len(group)} checks" if len(group) > 1
                     else f"{key[1]} in 1 check")
         else:
             head = None
-        if head:
-            lines += _wrap(f"{head} ({_names(group, every)}):", "  ")
+        if head:  # where one type stopped them, the scenario lines above name its checks
+            lines += _wrap(f"{head}:" if types.count(key[1]) == 1
+                           else f"{head} ({_names(group, every)}):", "  ")
             lines += ["    " + t for t in c.traceback.rstrip().splitlines()[-12:]]
         else:
             lines += _wrap(f"{c.message}" + (f" ({len(group)} checks: {_names(group, every)})"
@@ -331,7 +345,8 @@ def render(rep: CheckReport) -> str:
     if rep.seed is not None:
         lines.append(f"seed {rep.seed} (samples, weights, step sizes; --seed {rep.seed} repeats it)")
     if rep.isolation:
-        lines += textwrap.wrap(f"isolation: {rep.isolation}", width=100, subsequent_indent="  ")
+        lines += textwrap.wrap(f"isolation: {rep.isolation}", width=100, subsequent_indent="  ",
+                               break_on_hyphens=False)
     return "\n".join(lines)
 
 
@@ -369,9 +384,10 @@ def render_verbose(rep: CheckReport) -> str:
     if rep.message and not rep.checks:
         lines += _wrap(rep.message, "  ")
     current = object()
+    said: dict = {}  # a scenario's notes and tracebacks, each written once: text -> check
     for c in rep.checks:
         if c.scenario != current:
-            current = c.scenario
+            current, said = c.scenario, {}
             lines.append("")
             lines.append(f"scenario {c.scenario}: {rep.scenarios.get(c.scenario, '')}")
         mark = {"pass": "ok", "fail": "FAIL", "error": "ERROR"}[c.verdict]
@@ -384,12 +400,18 @@ def render_verbose(rep: CheckReport) -> str:
                 lab, r, w = quoted
                 lines.append(f"      first divergence in this check: {lab} in {w}")
                 lines += _wrap(describe_mismatch(r), "        ")
-            if c.message:
-                lines += _wrap(c.message, "      ")
-            if c.traceback:
-                lines += ["      " + t for t in c.traceback.rstrip().splitlines()[-12:]]
+            if c.traceback and c.traceback in said:
+                lines.append(f"      the same exception as in {said[c.traceback]}")
+            else:
+                if c.message:
+                    lines += _wrap(c.message, "      ")
+                if c.traceback:
+                    said[c.traceback] = c.name
+                    lines += ["      " + t for t in c.traceback.rstrip().splitlines()[-12:]]
         for note in c.notes:
-            lines += _wrap(f"note: {note}", "      ")
+            if note not in said:
+                said[note] = c.name
+                lines += _wrap(f"note: {note}", "      ")
         if c.output_bytes:
             lines.append(f"      (the submission printed {c.output_bytes} bytes in this check)")
     lines.append("")
