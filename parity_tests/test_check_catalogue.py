@@ -26,6 +26,7 @@ import os
 from pathlib import Path
 
 import pytest
+from catalogues import divergence, helpers_mode
 
 SUBMISSIONS = Path(__file__).parent / "submissions"
 CATALOGUE = json.loads((SUBMISSIONS / "catalogue.json").read_text())
@@ -91,13 +92,11 @@ def test_catalogue_entry(run):
         kwargs["adapter"] = str(SUBMISSIONS / entry["adapter"])
     if entry.get("timeout"):
         kwargs["timeout"] = entry["timeout"]
-    if entry.get("helpers"):
-        kwargs["helpers"] = entry["helpers"]
-    report = check_submission(str(SUBMISSIONS / entry["path"]), **kwargs).to_dict()
+    report = check_submission(str(SUBMISSIONS / entry["path"]), helpers=helpers_mode(entry),
+                              **kwargs).to_dict()
     got = {
         "verdict": report["verdict"],
-        "first_divergence": report["first_divergence"] and {
-            key: report["first_divergence"][key] for key in ("layer", "quantity")},
+        "first_divergence": divergence(report["first_divergence"]),
         "diagnosis": (report["diagnosis"] or {}).get("key"),
     }
     expected = {key: entry[key] for key in got}
