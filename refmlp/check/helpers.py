@@ -29,6 +29,7 @@ import numpy as np
 
 from .. import activations as act
 from ..compare import POLICY, compare_arrays, describe_mismatch
+from ..tolerance import EXACT_RTOL, HELPER_RATIO_RTOL
 
 SLOPE = 0.01
 U = np.array([-1000.0, -50.0, -3.0, -1.0, -0.5, -1e-3, 0.0, 1e-3, 0.5, 1.0, 3.0, 50.0, 1000.0])
@@ -217,11 +218,11 @@ def helper_signature(fn, val, exp, inputs, why):
         if fn in ("leaky_relu", "leaky_relu_deriv"):
             neg = U < 0
             ref = U[neg] if fn == "leaky_relu" else np.ones(neg.sum())
-            pos_ok = np.allclose(val[U > 0], exp[U > 0], rtol=1e-12, atol=0)
+            pos_ok = np.allclose(val[U > 0], exp[U > 0], rtol=EXACT_RTOL, atol=0)
             if pos_ok and np.allclose(val[neg], 0):
                 return _diag("relu_for_leaky", fn)
             slope = val[neg] / ref
-            if pos_ok and np.allclose(slope, slope[0], rtol=1e-9) and not np.isclose(slope[0], SLOPE):
+            if pos_ok and np.allclose(slope, slope[0], rtol=HELPER_RATIO_RTOL) and not np.isclose(slope[0], SLOPE):
                 return _diag("wrong_leaky_slope", fn, s=float(slope[0]))
             if fn == "leaky_relu_deriv" and pos_ok and np.allclose(val[neg], SLOPE) and val[U == 0][0] == 0:
                 return _diag("leaky_deriv_at_zero", fn)
@@ -229,6 +230,6 @@ def helper_signature(fn, val, exp, inputs, why):
         if nz.any():
             ratio = val[nz] / exp[nz]
             n = exp.size if exp.ndim else 4  # the loss cases have 4 outputs
-            if np.allclose(ratio, 1.0 / n, rtol=1e-9):
+            if np.allclose(ratio, 1.0 / n, rtol=HELPER_RATIO_RTOL):
                 return _diag("mean_vs_sum", fn, s=1.0 / n)
     return _diag("unknown", fn, why=why or "values differ")
